@@ -1,0 +1,28 @@
+// Nest 12 packages are ESM-only, so jest runs in native ESM mode
+// (npm test passes --experimental-vm-modules) and ts-jest emits ESM.
+const tsJest = [
+  'ts-jest',
+  { useESM: true, tsconfig: 'tsconfig.json' },
+];
+
+const shared = {
+  extensionsToTreatAsEsm: ['.ts'],
+  // Sources import siblings as './x.js' (NodeNext); jest resolves the .ts file.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': tsJest },
+  testEnvironment: 'node',
+};
+
+/** @type {import('jest').Config} */
+export default {
+  projects: [
+    { ...shared, displayName: 'unit', roots: ['<rootDir>/src'], testMatch: ['**/*.spec.ts'] },
+    {
+      ...shared,
+      displayName: 'e2e',
+      roots: ['<rootDir>/test'],
+      testMatch: ['**/*.e2e-spec.ts'],
+      testTimeout: 30000,
+    },
+  ],
+};

@@ -1,0 +1,59 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { LogController } from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
+import { AppModule } from './app.module.js';
+import type { AppConfig } from './config/index.js';
+import { createRootLogger, PinoNestLogger, REQUEST_ID_HEADER, requestIdFor } from './ops/logger.js';
+
+export interface CreateAppOptions {
+  /** Defaults to a JSON logger at the configured level. */
+  logger?: PinoLogger;
+}
+
+/**
+ * Builds the Nest application for a configuration, ready to `listen`. Shared by
+ * `main.ts` and the e2e tests, so tests exercise exactly what production runs.
+ */
+export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  const logger = options.logger ?? createRootLogger(config.logLevel);
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    genReqId: requestIdFor,
+    bodyLimit: config.http.bodyLimitBytes,
+    routerOptions: { ignoreTrailingSlash: true },
+    // Probes and scrapes would drown the request log; their outcome is in metrics.
+    logController: new LogController({ disableRequestLogging: (request) => isQuietPath(request.url) }),
+  });
+  adapter.getInstance().addHook('onRequest', (request, reply, done) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: new PinoNestLogger(logger),
+    bufferLogs: true,
+    // Fastify's own JSON parser is all the API takes; other content types get 415.
+    bodyParser: false,
+  });
+  setUpDocs(app);
+  return app;
+}
+
+const QUIET_PATHS = ['/ready', '/live', '/metrics', '/docs', '/_balancer/'];
+
+function isQuietPath(url: string): boolean {
+  return QUIET_PATHS.some((prefix) => url.startsWith(prefix));
+}
+
+function setUpDocs(app: NestFastifyApplication): void {
+  const document = new DocumentBuilder()
+    .setTitle('ballast')
+    .setDescription('Keeps a fleet of Node instances steady under load, faults and deploys.')
+    .setVersion('0.1.0')
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, document), {
+    jsonDocumentUrl: 'docs-json',
+  });
+}

@@ -1,0 +1,23 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_PIPE } from '@nestjs/core';
+import { AppConfig, ConfigModule } from './config/index.js';
+import { ItemsModule } from './items/items.module.js';
+import { DtoValidationPipe } from './ops/dto-validation.pipe.js';
+import { OpsModule } from './ops/ops.module.js';
+import { RedisModule } from './redis/redis.module.js';
+
+const validation = { provide: APP_PIPE, useClass: DtoValidationPipe };
+
+/** Composes the feature modules for the configured role. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    const shared = [ConfigModule.forRoot(config), OpsModule, RedisModule.forRoot(config)];
+    const features = config.role === 'service' ? [ItemsModule.forRoot(config)] : [];
+    return {
+      module: AppModule,
+      imports: [...shared, ...features],
+      providers: [validation],
+    };
+  }
+}

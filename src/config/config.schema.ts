@@ -1,0 +1,68 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable ballast reads, with its default and rule.
+ * Values arrive as strings; an empty string counts as unset.
+ */
+const int = (min: number, max: number) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be an integer' })
+    .min(min, { error: `must be >= ${min}` })
+    .max(max, { error: `must be <= ${max}` });
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const redisUrl = z
+  .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })
+  .optional();
+
+const HOUR_MS = 3_600_000;
+
+export const envSchema = z
+  .object({
+    ROLE: z.enum(['service', 'balancer'], { error: 'must be service or balancer' }).default('service'),
+    PORT: int(0, 65_535).optional(),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+      })
+      .default('info'),
+    BODY_LIMIT_BYTES: int(1, 64 * 1024 * 1024).default(1024 * 1024),
+
+    READY_MIN_CLIENTS: int(1, 100_000).default(3),
+    READY_MAX_CLIENTS: int(1, 100_000).default(4),
+    READY_SHED: bool.default(false),
+    LONG_TASK_MS: int(0, HOUR_MS).default(10_000),
+    LONG_TASK_MAX_MS: int(1, HOUR_MS).default(600_000),
+
+    SHUTDOWN_DELAY_MS: int(0, 10 * 60_000).default(0),
+    SHUTDOWN_GRACE_MS: int(100, HOUR_MS).default(25_000),
+
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9:_-]+$/, { error: 'may hold only letters, digits, ":", "_" and "-"' })
+      .default('ballast'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.READY_MIN_CLIENTS > env.READY_MAX_CLIENTS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['READY_MIN_CLIENTS'],
+        message: `must be <= READY_MAX_CLIENTS (${env.READY_MAX_CLIENTS})`,
+      });
+    }
+    if (env.LONG_TASK_MS > env.LONG_TASK_MAX_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['LONG_TASK_MS'],
+        message: `must be <= LONG_TASK_MAX_MS (${env.LONG_TASK_MAX_MS})`,
+      });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;

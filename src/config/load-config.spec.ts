@@ -1,0 +1,86 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError } from './config.errors.js';
+import { loadConfig } from './load-config.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+describe('loadConfig', () => {
+  it('has the documented defaults with an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toEqual({
+      role: 'service',
+      http: { port: 8000, host: '0.0.0.0', bodyLimitBytes: 1_048_576 },
+      logLevel: 'info',
+      readiness: { minClients: 3, maxClients: 4, shed: false, longTaskDefaultMs: 10_000, longTaskMaxMs: 600_000 },
+      shutdown: { delayMs: 0, graceMs: 25_000 },
+      redis: undefined,
+    });
+  });
+
+  it('defaults the balancer to port 8080', () => {
+    expect(loadConfig({ ROLE: 'balancer' }).http.port).toBe(8080);
+  });
+
+  it('treats empty and blank values as unset', () => {
+    expect(loadConfig({ PORT: '', REDIS_URL: '  ' })).toMatchObject({ http: { port: 8000 }, redis: undefined });
+  });
+
+  it('reads every variable it documents', () => {
+    const config = loadConfig({
+      PORT: '9000',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      BODY_LIMIT_BYTES: '2048',
+      READY_MIN_CLIENTS: '5',
+      READY_MAX_CLIENTS: '5',
+      READY_SHED: 'true',
+      LONG_TASK_MS: '50',
+      LONG_TASK_MAX_MS: '100',
+      SHUTDOWN_DELAY_MS: '10',
+      SHUTDOWN_GRACE_MS: '500',
+      REDIS_URL: 'redis://127.0.0.1:6379/2',
+      REDIS_PREFIX: 'blue',
+    });
+    expect(config).toEqual({
+      role: 'service',
+      http: { port: 9000, host: '127.0.0.1', bodyLimitBytes: 2048 },
+      logLevel: 'warn',
+      readiness: { minClients: 5, maxClients: 5, shed: true, longTaskDefaultMs: 50, longTaskMaxMs: 100 },
+      shutdown: { delayMs: 10, graceMs: 500 },
+      redis: { url: 'redis://127.0.0.1:6379/2', prefix: 'blue' },
+    });
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, /^PORT .*number.*\(got "abc"\)/],
+    [{ PORT: '70000' }, /^PORT must be <= 65535/],
+    [{ PORT: '80.5' }, /^PORT must be an integer/],
+    [{ ROLE: 'proxy' }, /^ROLE must be service or balancer/],
+    [{ READY_SHED: 'maybe' }, /^READY_SHED must be true or false/],
+    [{ READY_MAX_CLIENTS: '100001' }, /^READY_MAX_CLIENTS must be <= 100000/],
+    [{ READY_MIN_CLIENTS: '5', READY_MAX_CLIENTS: '4' }, /^READY_MIN_CLIENTS must be <= READY_MAX_CLIENTS \(4\)/],
+    [{ LONG_TASK_MS: '20', LONG_TASK_MAX_MS: '10' }, /^LONG_TASK_MS must be <= LONG_TASK_MAX_MS/],
+    [{ REDIS_URL: 'http://localhost' }, /^REDIS_URL must be a redis:\/\//],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
+    [{ REDIS_PREFIX: 'a b' }, /^REDIS_PREFIX may hold only/],
+  ])('rejects %j naming the variable and rule', (env, message) => {
+    const problems = problemsOf(env as Record<string, string>);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(message);
+  });
+
+  it('lists every bad variable at once', () => {
+    expect(problemsOf({ PORT: 'x', ROLE: 'y' }).map((problem) => problem.split(' ')[0]).sort()).toEqual([
+      'PORT',
+      'ROLE',
+    ]);
+  });
+});

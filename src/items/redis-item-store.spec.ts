@@ -1,0 +1,50 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { describeWithRedis, startRedis, uniquePrefix, type TestRedis } from '../../test/support/redis.js';
+import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
+import { itemStoreContract } from './item-store.contract.js';
+import { RedisItemStore } from './redis-item-store.js';
+
+describeWithRedis('RedisItemStore', () => {
+  let redis: TestRedis;
+  const clients: Redis[] = [];
+  const client = () => {
+    const made = new Redis(redis.url);
+    clients.push(made);
+    return made;
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((made) => made.quit()));
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  // A fresh prefix per test keeps tests (and parallel runs on one Redis) apart.
+  itemStoreContract('RedisItemStore', () => new RedisItemStore(client(), uniquePrefix()));
+
+  describe('beyond the contract', () => {
+    it('keeps items across clients, as a restarted instance sees them', async () => {
+      const prefix = uniquePrefix();
+      await new RedisItemStore(client(), prefix).create(42, { name: 'Foo', description: null, price: 1, tax: null });
+      const afterRestart = new RedisItemStore(client(), prefix);
+      expect(await afterRestart.get(42)).toEqual({ name: 'Foo', description: null, price: 1, tax: null });
+    });
+
+    it('reports an unreachable Redis as StoreUnavailableError', async () => {
+      const unreachable = new Redis('redis://127.0.0.1:1', {
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+        lazyConnect: true,
+      });
+      unreachable.on('error', () => undefined);
+      const store = new RedisItemStore(unreachable, uniquePrefix());
+      await expect(store.get(1)).rejects.toBeInstanceOf(StoreUnavailableError);
+      unreachable.disconnect();
+    });
+  });
+});

@@ -1,0 +1,24 @@
+import 'reflect-metadata';
+import { createApp } from './app.factory.js';
+import { ConfigError, loadConfig, type AppConfig } from './config/index.js';
+
+function configOrExit(): AppConfig {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+async function bootstrap(): Promise<void> {
+  const config = configOrExit();
+  const app = await createApp(config);
+  app.enableShutdownHooks();
+  await app.listen(config.http.port, config.http.host);
+}
+
+await bootstrap();

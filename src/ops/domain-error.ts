@@ -1,0 +1,16 @@
+/**
+ * What kind of expected failure a domain error is. The global exception filter maps
+ * each kind to an HTTP status, so services stay free of HTTP.
+ */
+export type DomainErrorKind = 'invalid' | 'not_found' | 'conflict' | 'unavailable';
+
+export abstract class DomainError extends Error {
+  abstract readonly kind: DomainErrorKind;
+  /** Seconds a client should wait before retrying, for `unavailable` errors. */
+  readonly retryAfterSeconds?: number;
+
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}

@@ -1,0 +1,93 @@
+import { describe, test } from '@jest/globals';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { freePort } from './ports.js';
+
+/**
+ * Real Redis for tests: `REDIS_URL` when set, else a throwaway `redis-server` on a free
+ * port. Without either, the suite is skipped with a loud line, and under CI=true it
+ * fails instead: a CI run must never pass without having run its Redis tests.
+ */
+export interface TestRedis {
+  readonly url: string;
+  /** A key prefix no other test or run shares. */
+  readonly prefix: string;
+  /** Stops the server this helper started (no-op for an external REDIS_URL). */
+  stop(): Promise<void>;
+}
+
+const externalUrl = process.env.REDIS_URL?.trim() || undefined;
+const inCi = process.env.CI === 'true';
+
+function redisServerInstalled(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export function uniquePrefix(): string {
+  return `ballast-test-${randomBytes(4).toString('hex')}`;
+}
+
+/** Resolves when redis-server logs that it accepts connections. */
+async function untilReady(server: ChildProcess, deadlineMs: number): Promise<void> {
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${log}`)), deadlineMs);
+    server.stdout!.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      if (log.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    server.once('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited:\n${log}`));
+    });
+  });
+  server.stdout!.resume();
+}
+
+export async function startRedis(): Promise<TestRedis> {
+  if (externalUrl) {
+    return { url: externalUrl, prefix: uniquePrefix(), stop: async () => undefined };
+  }
+  const port = await freePort();
+  const server: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  await untilReady(server, 5_000);
+  const url = `redis://127.0.0.1:${port}`;
+  return {
+    url,
+    prefix: uniquePrefix(),
+    stop: async () => {
+      if (server.exitCode !== null) return;
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+    },
+  };
+}
+
+export const redisAvailable = Boolean(externalUrl) || redisServerInstalled();
+
+/** `describe` for suites that need Redis; see the module comment for the no-Redis rule. */
+export function describeWithRedis(name: string, body: () => void): void {
+  if (redisAvailable) {
+    describe(name, body);
+    return;
+  }
+  const reason = 'no REDIS_URL and no redis-server on PATH';
+  if (inCi) {
+    describe(name, () => {
+      test('needs Redis', () => {
+        throw new Error(`Redis tests cannot run in CI: ${reason}`);
+      });
+    });
+    return;
+  }
+  process.stderr.write(`\n!!! SKIPPING Redis suite "${name}": ${reason} !!!\n\n`);
+  describe.skip(name, body);
+}
