@@ -40,6 +40,7 @@ describeWithRedis('RedisItemStore', () => {
         maxRetriesPerRequest: 0,
         retryStrategy: () => null,
         lazyConnect: true,
+        disconnectTimeout: 0,
       });
       unreachable.on('error', () => undefined);
       const store = new RedisItemStore(unreachable, uniquePrefix());
