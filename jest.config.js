@@ -16,7 +16,13 @@ const shared = {
 /** @type {import('jest').Config} */
 export default {
   projects: [
-    { ...shared, displayName: 'unit', roots: ['<rootDir>/src'], testMatch: ['**/*.spec.ts'] },
+    {
+      ...shared,
+      displayName: 'unit',
+      roots: ['<rootDir>/src'],
+      testMatch: ['**/*.spec.ts'],
+      setupFiles: ['<rootDir>/test/support/quiet-nest-logs.ts'],
+    },
     {
       ...shared,
       displayName: 'e2e',

@@ -2,8 +2,10 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_PIPE } from '@nestjs/core';
 import { AppConfig, ConfigModule } from './config/index.js';
 import { ItemsModule } from './items/items.module.js';
+import { LifecycleModule } from './lifecycle/index.js';
 import { DtoValidationPipe } from './ops/dto-validation.pipe.js';
 import { OpsModule } from './ops/ops.module.js';
+import { ReadinessModule } from './readiness/readiness.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
 const validation = { provide: APP_PIPE, useClass: DtoValidationPipe };
@@ -12,7 +14,7 @@ const validation = { provide: APP_PIPE, useClass: DtoValidationPipe };
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const shared = [ConfigModule.forRoot(config), OpsModule, RedisModule.forRoot(config)];
+    const shared = [ConfigModule.forRoot(config), LifecycleModule, OpsModule, RedisModule.forRoot(config), ReadinessModule];
     const features = config.role === 'service' ? [ItemsModule.forRoot(config)] : [];
     return {
       module: AppModule,

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { createApp } from './app.factory.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/index.js';
+import { handleShutdownSignals } from './lifecycle/index.js';
 
 function configOrExit(): AppConfig {
   try {
@@ -17,7 +18,7 @@ function configOrExit(): AppConfig {
 async function bootstrap(): Promise<void> {
   const config = configOrExit();
   const app = await createApp(config);
-  app.enableShutdownHooks();
+  handleShutdownSignals(app);
   await app.listen(config.http.port, config.http.host);
 }
 

@@ -18,6 +18,8 @@ export interface AppConfig {
     readonly maxClients: number;
     /** While in cooldown, answer new tracked requests 503 instead of serving them. */
     readonly shed: boolean;
+    /** Count in-flight requests at all (off: /ready reflects only shutdown and Redis). */
+    readonly trackClients: boolean;
     readonly longTaskDefaultMs: number;
     readonly longTaskMaxMs: number;
   };

@@ -36,6 +36,7 @@ export const envSchema = z
     READY_MIN_CLIENTS: int(1, 100_000).default(3),
     READY_MAX_CLIENTS: int(1, 100_000).default(4),
     READY_SHED: bool.default(false),
+    READY_TRACK_CLIENTS: bool.default(true),
     LONG_TASK_MS: int(0, HOUR_MS).default(10_000),
     LONG_TASK_MAX_MS: int(1, HOUR_MS).default(600_000),
 

@@ -19,7 +19,7 @@ describe('loadConfig', () => {
       role: 'service',
       http: { port: 8000, host: '0.0.0.0', bodyLimitBytes: 1_048_576 },
       logLevel: 'info',
-      readiness: { minClients: 3, maxClients: 4, shed: false, longTaskDefaultMs: 10_000, longTaskMaxMs: 600_000 },
+      readiness: { minClients: 3, maxClients: 4, shed: false, trackClients: true, longTaskDefaultMs: 10_000, longTaskMaxMs: 600_000 },
       shutdown: { delayMs: 0, graceMs: 25_000 },
       redis: undefined,
     });
@@ -42,6 +42,7 @@ describe('loadConfig', () => {
       READY_MIN_CLIENTS: '5',
       READY_MAX_CLIENTS: '5',
       READY_SHED: 'true',
+      READY_TRACK_CLIENTS: 'false',
       LONG_TASK_MS: '50',
       LONG_TASK_MAX_MS: '100',
       SHUTDOWN_DELAY_MS: '10',
@@ -53,7 +54,7 @@ describe('loadConfig', () => {
       role: 'service',
       http: { port: 9000, host: '127.0.0.1', bodyLimitBytes: 2048 },
       logLevel: 'warn',
-      readiness: { minClients: 5, maxClients: 5, shed: true, longTaskDefaultMs: 50, longTaskMaxMs: 100 },
+      readiness: { minClients: 5, maxClients: 5, shed: true, trackClients: false, longTaskDefaultMs: 50, longTaskMaxMs: 100 },
       shutdown: { delayMs: 10, graceMs: 500 },
       redis: { url: 'redis://127.0.0.1:6379/2', prefix: 'blue' },
     });

@@ -40,6 +40,7 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       minClients: e.READY_MIN_CLIENTS,
       maxClients: e.READY_MAX_CLIENTS,
       shed: e.READY_SHED,
+      trackClients: e.READY_TRACK_CLIENTS,
       longTaskDefaultMs: e.LONG_TASK_MS,
       longTaskMaxMs: e.LONG_TASK_MAX_MS,
     },

@@ -1,0 +1,32 @@
+import { Injectable, PipeTransform } from '@nestjs/common';
+import { DomainError } from './domain-error.js';
+
+export class InvalidQueryParamError extends DomainError {
+  readonly kind = 'invalid';
+}
+
+/**
+ * Parses an optional decimal integer query value within [min, max]; a missing value
+ * takes the default. "10.5", "1e3", "" and out-of-range values are 400s that say why.
+ */
+@Injectable()
+export class IntInRangePipe implements PipeTransform<unknown, number> {
+  constructor(
+    private readonly name: string,
+    private readonly min: number,
+    private readonly max: number,
+    private readonly fallback?: number,
+  ) {}
+
+  transform(value: unknown): number {
+    if (value === undefined && this.fallback !== undefined) return this.fallback;
+    const raw = typeof value === 'string' ? value : '';
+    const parsed = /^-?\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
+    if (!Number.isSafeInteger(parsed) || parsed < this.min || parsed > this.max) {
+      throw new InvalidQueryParamError(
+        `${this.name} must be an integer from ${this.min} to ${this.max} (got ${JSON.stringify(String(value ?? '')).slice(0, 42)})`,
+      );
+    }
+    return parsed;
+  }
+}

@@ -1,0 +1,121 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge } from 'prom-client';
+import { InjectConfig, type AppConfig } from '../config/index.js';
+import { DRAIN_ORDER, ShutdownCoordinator } from '../lifecycle/index.js';
+import { errorBody } from '../ops/error-body.js';
+import { MetricsService } from '../ops/metrics.service.js';
+import { LoadHysteresis, type LoadSnapshot } from './load-hysteresis.js';
+
+/** Route templates that are not clients: probes, scrapes, docs. */
+export const UNTRACKED_ROUTE_PREFIXES = ['/ready', '/live', '/metrics', '/docs', '/_balancer/'];
+
+/**
+ * Counts in-flight HTTP requests at the Fastify layer and feeds the hysteresis. A
+ * request leaves on its response's `close`, which Node emits exactly once whether the
+ * response finished or the connection died first, so the count cannot leak.
+ */
+@Injectable()
+export class ClientTracker implements OnModuleInit {
+  private readonly logger = new Logger('Readiness');
+  private readonly load: LoadHysteresis;
+  private readonly shed: boolean;
+  private readonly enabled: boolean;
+  /** Route template -> tracked?, so the hot path does one map lookup. */
+  private readonly trackedRoutes = new Map<string, boolean>();
+  private idleWaiters: (() => void)[] = [];
+  private readonly cooldownEntries: Counter;
+
+  constructor(
+    @InjectConfig() config: AppConfig,
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly coordinator: ShutdownCoordinator,
+    metrics: MetricsService,
+  ) {
+    this.load = new LoadHysteresis(config.readiness.minClients, config.readiness.maxClients);
+    this.shed = config.readiness.shed;
+    this.enabled = config.readiness.trackClients;
+    // Gauges are read at scrape time, so the request path pays nothing for them.
+    const load = this.load;
+    const registers = [metrics.registry];
+    new Gauge({ name: 'ballast_clients_in_flight', help: 'Tracked HTTP requests in flight', registers, collect() { this.set(load.clients); } });
+    new Gauge({ name: 'ballast_cooldown', help: '1 while in cooldown', registers, collect() { this.set(load.cooldown ? 1 : 0); } });
+    const shutdown = this.coordinator;
+    new Gauge({
+      name: 'ballast_ready',
+      help: '1 while /ready answers 200 on load and shutdown grounds',
+      registers,
+      collect() {
+        this.set(load.ready && shutdown.accepting ? 1 : 0);
+      },
+    });
+    this.cooldownEntries = new Counter({ name: 'ballast_cooldown_entries_total', help: 'Times cooldown was entered', registers });
+  }
+
+  snapshot(): LoadSnapshot {
+    return this.load.snapshot();
+  }
+
+  onModuleInit(): void {
+    this.coordinator.registerDrainStep({
+      name: 'in-flight HTTP requests',
+      order: DRAIN_ORDER.http,
+      run: () => this.whenIdle(),
+      pending: () => (this.load.clients > 0 ? `${this.load.clients} requests in flight` : undefined),
+    });
+    if (!this.enabled) return;
+
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    fastify.addHook('onRequest', (request, reply, done) => {
+      if (!this.isTracked(request.routeOptions.url)) {
+        done();
+        return;
+      }
+      if (this.shed && this.load.cooldown) {
+        void reply
+          .code(503)
+          .header('retry-after', '1')
+          .send(errorBody(503, 'In cooldown: too many requests in flight; retry shortly'));
+        return;
+      }
+      this.arrive();
+      reply.raw.once('close', () => this.leave());
+      done();
+    });
+  }
+
+  /** Resolves once no tracked request is in flight. */
+  whenIdle(): Promise<void> {
+    if (this.load.clients === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isTracked(route: string | undefined): boolean {
+    if (route === undefined) return true; // unmatched paths are clients too
+    let tracked = this.trackedRoutes.get(route);
+    if (tracked === undefined) {
+      tracked = !UNTRACKED_ROUTE_PREFIXES.some((prefix) => route.startsWith(prefix));
+      this.trackedRoutes.set(route, tracked);
+    }
+    return tracked;
+  }
+
+  private arrive(): void {
+    if (this.load.arrive() === 'entered') {
+      this.cooldownEntries.inc();
+      this.logger.log(`cooldown entered at ${this.load.clients} clients (max ${this.load.maxClients})`);
+    }
+  }
+
+  private leave(): void {
+    if (this.load.leave() === 'left') {
+      this.logger.log(`cooldown left at ${this.load.clients} clients (min ${this.load.minClients})`);
+    }
+    if (this.load.clients === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+}

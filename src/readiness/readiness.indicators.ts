@@ -1,0 +1,53 @@
+import { Injectable, Optional, Inject } from '@nestjs/common';
+import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import type { Redis } from 'ioredis';
+import { ShutdownCoordinator } from '../lifecycle/index.js';
+import { INSTANCE_INFO } from '../ops/instance-info.js';
+import { REDIS_CLIENT } from '../redis/redis.constants.js';
+import { ClientTracker } from './client-tracker.js';
+
+/**
+ * The indicators behind /ready. Each reports up or down; none throws for an expected
+ * unhealthy state (cooldown, shutdown, Redis away).
+ */
+@Injectable()
+export class ReadinessIndicators {
+  constructor(
+    private readonly health: HealthIndicatorService,
+    private readonly tracker: ClientTracker,
+    private readonly coordinator: ShutdownCoordinator,
+    @Optional() @Inject(REDIS_CLIENT) private readonly redis?: Redis,
+  ) {}
+
+  load(): HealthIndicatorResult<'load'> {
+    const { clients, cooldown, ready, minClients, maxClients } = this.tracker.snapshot();
+    const details = { hostname: INSTANCE_INFO.hostname, clients, cooldown, minClients, maxClients };
+    const indicator = this.health.check('load');
+    return ready ? indicator.up(details) : indicator.down(details);
+  }
+
+  shutdown(): HealthIndicatorResult<'shutdown'> {
+    const indicator = this.health.check('shutdown');
+    const details = { accepting: this.coordinator.accepting, phase: this.coordinator.phase };
+    return this.coordinator.accepting ? indicator.up(details) : indicator.down(details);
+  }
+
+  /** Only when REDIS_URL is set: the shared client's connection state, no round trip. */
+  redisConnection(): HealthIndicatorResult<'redis'> | undefined {
+    if (!this.redis) return undefined;
+    const indicator = this.health.check('redis');
+    const details = { connection: this.redis.status };
+    return this.redis.status === 'ready' ? indicator.up(details) : indicator.down(details);
+  }
+
+  /** Liveness: the event loop ran this, so the process can serve. */
+  process(): HealthIndicatorResult<'process'> {
+    return this.health.check('process').up({ pid: process.pid, uptimeSeconds: Math.round(process.uptime()) });
+  }
+
+  readinessChecks(): (() => HealthIndicatorResult)[] {
+    const checks: (() => HealthIndicatorResult)[] = [() => this.load(), () => this.shutdown()];
+    if (this.redis) checks.push(() => this.redisConnection()!);
+    return checks;
+  }
+}
