@@ -15,6 +15,7 @@ const shared = {
 
 /** @type {import('jest').Config} */
 export default {
+  testTimeout: 30000,
   projects: [
     {
       ...shared,
@@ -28,7 +29,6 @@ export default {
       displayName: 'e2e',
       roots: ['<rootDir>/test'],
       testMatch: ['**/*.e2e-spec.ts'],
-      testTimeout: 30000,
     },
   ],
 };

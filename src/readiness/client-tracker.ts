@@ -80,10 +80,13 @@ export class ClientTracker implements OnModuleInit {
         return;
       }
       this.arrive();
-      reply.raw.once('close', () => this.leave());
+      // One shared listener, no per-request closure: this is the hot path.
+      reply.raw.on('close', this.onResponseClosed);
       done();
     });
   }
+
+  private readonly onResponseClosed = (): void => this.leave();
 
   /** Resolves once no tracked request is in flight. */
   whenIdle(): Promise<void> {

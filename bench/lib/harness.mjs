@@ -1,0 +1,81 @@
+// Shared pieces of the benchmarks: start built processes on free ports, run bounded
+// autocannon rounds, summarise. Every load here targets 127.0.0.1 and stops by itself.
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+
+export async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts `node dist/main.js` with env on a free port; resolves when /live answers. */
+export async function startService(env = {}) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/live`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`service on ${port} did not start`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    url,
+    port,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/** One bounded load round. */
+export async function load(url, { connections = 50, durationSeconds = 5, pipelining = 1 } = {}) {
+  const result = await autocannon({ url, connections, duration: durationSeconds, pipelining });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + (result.non2xx ?? 0),
+  };
+}
+
+export const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/** Runs the variants interleaved (A B A B ...) so drift in machine load hits both alike. */
+export async function interleaved(variants, rounds, run) {
+  const results = Object.fromEntries(variants.map((v) => [v.name, []]));
+  for (let round = 0; round < rounds; round += 1) {
+    for (const variant of variants) results[variant.name].push(await run(variant));
+  }
+  return results;
+}
+
+export function summarise(samples) {
+  return {
+    rps: median(samples.map((s) => s.rps)),
+    p50: median(samples.map((s) => s.p50)),
+    p99: median(samples.map((s) => s.p99)),
+    errors: samples.reduce((sum, s) => sum + s.errors, 0),
+  };
+}

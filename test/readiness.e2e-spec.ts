@@ -1,0 +1,211 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { request } from 'undici';
+import { ClientTracker } from '../src/readiness/client-tracker.js';
+import { startApp, type RunningApp } from './support/app.js';
+import { http } from './support/http.js';
+import { startServiceProcess, type ServiceProcess } from './support/process.js';
+import { describeWithRedis, startRedis, type TestRedis } from './support/redis.js';
+import { waitFor } from './support/wait.js';
+
+interface ReadyBody {
+  status: string;
+  details: { load: { clients: number; cooldown: boolean; hostname: string; minClients: number; maxClients: number } };
+}
+
+const ready = (baseUrl: string) => http<ReadyBody>(`${baseUrl}/ready`);
+const untilClients = (baseUrl: string, clients: number) =>
+  waitFor(
+    async () => {
+      const response = await ready(baseUrl);
+      return response.body.details.load.clients === clients ? response : undefined;
+    },
+    { what: `${clients} clients in flight` },
+  );
+
+describe('readiness hysteresis on the real process', () => {
+  let service: ServiceProcess;
+  beforeAll(async () => {
+    service = await startServiceProcess();
+  });
+  afterAll(async () => {
+    service.kill('SIGKILL');
+    await service.exited();
+  });
+
+  it('is ready when idle, with the seed fields in the load indicator', async () => {
+    const { status, body } = await ready(service.baseUrl);
+    expect(status).toBe(200);
+    expect(body.status).toBe('ok');
+    expect(body.details.load).toMatchObject({ clients: 0, cooldown: false, minClients: 3, maxClients: 4 });
+    expect(typeof body.details.load.hostname).toBe('string');
+  });
+
+  it('enters cooldown at 4, stays at 3, leaves at 2; a client that disconnects frees its slot', async () => {
+    const base = service.baseUrl;
+    const aborts = [new AbortController(), new AbortController()];
+    const first = http(`${base}/long_task?ms=800`);
+    const second = http(`${base}/long_task?ms=1600`);
+    const abandoned = aborts.map((controller) =>
+      request(`${base}/long_task?ms=20000`, { signal: controller.signal }).catch((error: Error) => error),
+    );
+
+    const atFour = await untilClients(base, 4);
+    expect(atFour.status).toBe(503);
+    expect(atFour.body.details.load.cooldown).toBe(true);
+
+    expect((await first).status).toBe(200);
+    const atThree = await ready(base);
+    expect(atThree.status).toBe(503);
+    expect(atThree.body.details.load).toMatchObject({ clients: 3, cooldown: true });
+
+    const done = await second;
+    expect(done.status).toBe(200);
+    expect(typeof done.body.client).toBe('number');
+    const atTwo = await ready(base);
+    expect(atTwo.status).toBe(200);
+    expect(atTwo.body.details.load).toMatchObject({ clients: 2, cooldown: false });
+
+    aborts[0].abort();
+    expect(await abandoned[0]).toHaveProperty('name', 'AbortError');
+    expect((await untilClients(base, 1)).status).toBe(200);
+    aborts[1].abort();
+    await abandoned[1];
+    expect((await untilClients(base, 0)).status).toBe(200);
+  });
+
+  it('does not count probes, metrics or docs as clients', async () => {
+    await Promise.all([http(`${service.baseUrl}/live`), http(`${service.baseUrl}/metrics`), http(`${service.baseUrl}/docs-json`)]);
+    const metrics = await http(`${service.baseUrl}/metrics`);
+    expect(metrics.text).toMatch(/^ballast_clients_in_flight 0$/m);
+    expect(metrics.text).toMatch(/^ballast_cooldown_entries_total 1$/m);
+  });
+
+  it('rejects a bad ms with 400', async () => {
+    for (const ms of ['abc', '-1', '1.5', '600001']) {
+      const response = await http(`${service.baseUrl}/long_task?ms=${ms}`);
+      expect(response.status).toBe(400);
+      expect(response.body.message).toMatch(/^ms must be an integer from 0 to 600000/);
+    }
+  });
+});
+
+describe('graceful shutdown of the real process', () => {
+  it('on SIGTERM: /ready 503 at once, /live 200, in-flight long tasks finish with 200, exit 0', async () => {
+    const service = await startServiceProcess({ LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '10000' });
+    const base = service.baseUrl;
+    const tasks = [http(`${base}/long_task?ms=1200`), http(`${base}/long_task?ms=1500`)];
+    await untilClients(base, 2);
+
+    const signalled = performance.now();
+    service.kill('SIGTERM');
+    const notReady = await waitFor(async () => {
+      const response = await ready(base);
+      return response.status === 503 ? response : undefined;
+    });
+    expect(performance.now() - signalled).toBeLessThan(100);
+    expect(notReady.body.status).toBe('error');
+    expect((notReady.body as any).error.shutdown).toMatchObject({ status: 'down', accepting: false });
+    expect((await http(`${base}/live`)).status).toBe(200);
+    service.kill('SIGINT'); // a second signal must not start a second shutdown
+
+    const results = await Promise.all(tasks);
+    expect(results.map((r) => r.status)).toEqual([200, 200]);
+    expect(await service.exited()).toEqual({ code: 0, signal: null });
+    expect(service.lines.filter((line) => /no longer accepting new work/.test(line))).toHaveLength(1);
+    expect(service.lines.some((line) => /SIGINT received while already shutting down/.test(line))).toBe(true);
+    expect(service.lines.some((line) => /shutdown complete/.test(line))).toBe(true);
+  });
+
+  it('exits 1 naming what was open when the grace period runs out', async () => {
+    const service = await startServiceProcess({ LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '300' });
+    void http(`${service.baseUrl}/long_task?ms=5000`).catch(() => undefined);
+    await untilClients(service.baseUrl, 1);
+    service.kill('SIGTERM');
+    expect((await service.exited()).code).toBe(1);
+    expect(service.lines.some((line) => /grace period of 300 ms expired.*1 requests in flight/.test(line))).toBe(true);
+  });
+});
+
+describe('readiness in-process', () => {
+  let running: RunningApp;
+  afterAll(async () => {
+    await running?.close();
+  });
+
+  it('never leaks the count: errors, 404s, bad bodies and aborted requests all leave', async () => {
+    running = await startApp();
+    const base = running.baseUrl;
+    const aborted = new AbortController();
+    const hanging = request(`${base}/long_task?ms=20000`, { signal: aborted.signal }).catch((error: Error) => error);
+    await Promise.all([
+      http(`${base}/nowhere`),
+      http(`${base}/items/abc`),
+      http(`${base}/items/?item_id=1`, { method: 'POST', body: '{', headers: { 'content-type': 'application/json' } }),
+      http(`${base}/items/?item_id=1`, { method: 'POST', json: { name: 'x'.repeat(2_000_000), price: 1 } }),
+      http(`${base}/ping`),
+    ]);
+    const tracker = running.app.get(ClientTracker);
+    await waitFor(async () => (tracker.snapshot().clients === 1 ? true : undefined));
+    aborted.abort();
+    await hanging;
+    await tracker.whenIdle();
+    expect(tracker.snapshot()).toMatchObject({ clients: 0, cooldown: false });
+  });
+});
+
+describe('load shedding (READY_SHED=true)', () => {
+  let running: RunningApp;
+  beforeAll(async () => {
+    running = await startApp({ READY_SHED: 'true', READY_MIN_CLIENTS: '1', READY_MAX_CLIENTS: '1' });
+  });
+  afterAll(async () => {
+    await running.close();
+  });
+
+  it('answers new requests 503 with Retry-After while in cooldown, and serves again after', async () => {
+    const holder = http(`${running.baseUrl}/long_task?ms=500`);
+    await untilClients(running.baseUrl, 1);
+    const shed = await http(`${running.baseUrl}/ping`);
+    expect(shed.status).toBe(503);
+    expect(shed.headers['retry-after']).toBe('1');
+    expect(shed.body.message).toMatch(/cooldown/);
+    expect((await ready(running.baseUrl)).status).toBe(503); // probes are never shed
+    expect((await holder).status).toBe(200);
+    expect((await http(`${running.baseUrl}/ping`)).status).toBe(200);
+  });
+});
+
+describeWithRedis('readiness with REDIS_URL', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  it('is ready once Redis is connected', async () => {
+    const running = await startApp({ REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix });
+    try {
+      const response = await waitFor(async () => {
+        const r = await ready(running.baseUrl);
+        return r.status === 200 ? r : undefined;
+      });
+      expect((response.body as any).details.redis).toEqual({ status: 'up', connection: 'ready' });
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('is 503 with the redis indicator down while Redis is unreachable', async () => {
+    const running = await startApp({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_PREFIX: redis.prefix });
+    try {
+      const response = await ready(running.baseUrl);
+      expect(response.status).toBe(503);
+      expect((response.body as any).error.redis.status).toBe('down');
+      expect((await http(`${running.baseUrl}/live`)).status).toBe(200);
+    } finally {
+      await running.close();
+    }
+  });
+});
