@@ -3,7 +3,9 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { LogController } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { AppModule } from './app.module.js';
+import { BalancerProxy } from './balancer/balancer-proxy.js';
 import type { AppConfig } from './config/index.js';
 import { createRootLogger, PinoNestLogger, REQUEST_ID_HEADER, requestIdFor } from './ops/logger.js';
 
@@ -18,7 +20,9 @@ export interface CreateAppOptions {
  */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
   const logger = options.logger ?? createRootLogger(config.logLevel);
+  const dataPath = config.role === 'balancer' ? new LateBoundHandler() : undefined;
   const adapter = new FastifyAdapter({
+    ...(dataPath && { serverFactory: dataPath.serverFactory }),
     loggerInstance: logger,
     genReqId: requestIdFor,
     bodyLimit: config.http.bodyLimitBytes,
@@ -37,9 +41,36 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     // Fastify's own JSON parser is all the API takes; other content types get 415.
     bodyParser: false,
   });
-  setUpDocs(app);
+  if (dataPath) dataPath.bind(app.get(BalancerProxy).handle);
+  setUpDocs(app, config.role === 'balancer' ? '_balancer/docs' : 'docs');
   return app;
 }
+
+type RawHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * The balancer's HTTP server: `/_balancer/*` goes to Fastify (and Nest), every other
+ * path straight to the proxy, so Nest's router, pipes and filters stay off the data
+ * path. The proxy exists only once Nest has built it, hence the late binding.
+ */
+class LateBoundHandler {
+  private proxy?: RawHandler;
+
+  readonly serverFactory = (fastifyHandler: RawHandler): Server => {
+    const server = createServer((req, res) => {
+      if (this.proxy && !req.url?.startsWith(BALANCER_PREFIX)) this.proxy(req, res);
+      else fastifyHandler(req, res);
+    });
+    server.keepAliveTimeout = 72_000; // longer than common client and LB idle timeouts
+    return server;
+  };
+
+  bind(proxy: RawHandler): void {
+    this.proxy = proxy;
+  }
+}
+
+const BALANCER_PREFIX = '/_balancer/';
 
 const QUIET_PATHS = ['/ready', '/live', '/metrics', '/docs', '/_balancer/'];
 
@@ -47,13 +78,13 @@ function isQuietPath(url: string): boolean {
   return QUIET_PATHS.some((prefix) => url.startsWith(prefix));
 }
 
-function setUpDocs(app: NestFastifyApplication): void {
+function setUpDocs(app: NestFastifyApplication, path: string): void {
   const document = new DocumentBuilder()
     .setTitle('ballast')
     .setDescription('Keeps a fleet of Node instances steady under load, faults and deploys.')
     .setVersion('0.1.0')
     .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, document), {
-    jsonDocumentUrl: 'docs-json',
+  SwaggerModule.setup(path, app, () => SwaggerModule.createDocument(app, document), {
+    jsonDocumentUrl: `${path}-json`,
   });
 }

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_PIPE } from '@nestjs/core';
+import { BalancerModule } from './balancer/balancer.module.js';
 import { AppConfig, ConfigModule } from './config/index.js';
 import { ItemsModule } from './items/items.module.js';
 import { LifecycleModule } from './lifecycle/index.js';
@@ -14,8 +15,11 @@ const validation = { provide: APP_PIPE, useClass: DtoValidationPipe };
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const shared = [ConfigModule.forRoot(config), LifecycleModule, OpsModule, RedisModule.forRoot(config), ReadinessModule];
-    const features = config.role === 'service' ? [ItemsModule.forRoot(config)] : [];
+    const shared = [ConfigModule.forRoot(config), LifecycleModule, OpsModule.forRoot(config)];
+    const features =
+      config.role === 'service'
+        ? [RedisModule.forRoot(config), ReadinessModule, ItemsModule.forRoot(config)]
+        : [BalancerModule];
     return {
       module: AppModule,
       imports: [...shared, ...features],

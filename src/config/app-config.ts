@@ -29,6 +29,24 @@ export interface AppConfig {
     /** Upper bound for the whole shutdown; past it the process exits 1. */
     readonly graceMs: number;
   };
+  readonly balancer: {
+    /** Static backend origins (`BACKENDS`); empty when discovered by DNS. */
+    readonly backends: readonly string[];
+    /** `host:port` whose A records are the backends, re-resolved every health interval. */
+    readonly backendsDns?: { readonly host: string; readonly port: number };
+    readonly strategy: 'round-robin' | 'least-latency';
+    /** How long a failed backend is skipped. */
+    readonly retryDowntimeMs: number;
+    /** No response headers within this: the attempt failed and the backend is ejected. */
+    readonly maxResponseDelayMs: number;
+    /** Active /ready checks and DNS refresh; 0 turns active checks off. */
+    readonly healthCheckIntervalMs: number;
+    readonly stickyMaxEntries: number;
+    /** Upstream connections per backend. */
+    readonly connectionsPerBackend: number;
+  };
+  /** Test and demo fault injection on the service role; off unless FAULT_MODE is set. */
+  readonly fault?: { readonly mode: 'alternate' | 'slow'; readonly delayMs: number };
   /** Unset: in-process memory drivers. */
   readonly redis?: {
     readonly url: string;

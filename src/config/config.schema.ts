@@ -43,6 +43,43 @@ export const envSchema = z
     SHUTDOWN_DELAY_MS: int(0, 10 * 60_000).default(0),
     SHUTDOWN_GRACE_MS: int(100, HOUR_MS).default(25_000),
 
+    BACKENDS: z
+      .string()
+      .transform((value, ctx) => {
+        const urls = value.split(',').map((part) => part.trim()).filter(Boolean);
+        const origins: string[] = [];
+        for (const raw of urls) {
+          let url: URL;
+          try {
+            url = new URL(raw);
+          } catch {
+            ctx.addIssue({ code: 'custom', message: `holds "${raw}", which is not a URL` });
+            return z.NEVER;
+          }
+          if (url.protocol !== 'http:' || (url.pathname !== '/' && url.pathname !== '') || url.search) {
+            ctx.addIssue({ code: 'custom', message: `holds "${raw}": only http://host:port origins are supported` });
+            return z.NEVER;
+          }
+          if (!origins.includes(url.origin)) origins.push(url.origin);
+        }
+        return origins;
+      })
+      .optional(),
+    BACKENDS_DNS: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { error: 'must be host:port' })
+      .optional(),
+    BALANCER_STRATEGY: z
+      .enum(['round-robin', 'least-latency'], { error: 'must be round-robin or least-latency' })
+      .default('round-robin'),
+    RETRY_DOWNTIME_MS: int(0, HOUR_MS).default(10_000),
+    MAX_RESPONSE_DELAY_MS: int(1, 10 * 60_000).default(2_000),
+    HEALTH_CHECK_INTERVAL_MS: int(0, HOUR_MS).default(2_000),
+    STICKY_MAX_ENTRIES: int(1, 10_000_000).default(100_000),
+    BALANCER_CONNECTIONS: int(1, 10_000).default(128),
+    FAULT_MODE: z.enum(['alternate', 'slow'], { error: 'must be alternate or slow' }).optional(),
+    FAULT_DELAY_MS: int(0, 10 * 60_000).default(5_000),
+
     REDIS_URL: redisUrl,
     REDIS_PREFIX: z
       .string()
@@ -50,6 +87,12 @@ export const envSchema = z
       .default('ballast'),
   })
   .superRefine((env, ctx) => {
+    if (env.ROLE === 'balancer' && !env.BACKENDS?.length && !env.BACKENDS_DNS) {
+      ctx.addIssue({ code: 'custom', path: ['BACKENDS'], message: 'or BACKENDS_DNS is required when ROLE=balancer' });
+    }
+    if (env.BACKENDS?.length && env.BACKENDS_DNS) {
+      ctx.addIssue({ code: 'custom', path: ['BACKENDS'], message: 'and BACKENDS_DNS are mutually exclusive' });
+    }
     if (env.READY_MIN_CLIENTS > env.READY_MAX_CLIENTS) {
       ctx.addIssue({
         code: 'custom',

@@ -21,12 +21,54 @@ describe('loadConfig', () => {
       logLevel: 'info',
       readiness: { minClients: 3, maxClients: 4, shed: false, trackClients: true, longTaskDefaultMs: 10_000, longTaskMaxMs: 600_000 },
       shutdown: { delayMs: 0, graceMs: 25_000 },
+      balancer: {
+        backends: [],
+        backendsDns: undefined,
+        strategy: 'round-robin',
+        retryDowntimeMs: 10_000,
+        maxResponseDelayMs: 2_000,
+        healthCheckIntervalMs: 2_000,
+        stickyMaxEntries: 100_000,
+        connectionsPerBackend: 128,
+      },
+      fault: undefined,
       redis: undefined,
     });
   });
 
   it('defaults the balancer to port 8080', () => {
-    expect(loadConfig({ ROLE: 'balancer' }).http.port).toBe(8080);
+    expect(loadConfig({ ROLE: 'balancer', BACKENDS: 'http://127.0.0.1:8000' }).http.port).toBe(8080);
+  });
+
+  it('reads the balancer settings', () => {
+    const config = loadConfig({
+      ROLE: 'balancer',
+      BACKENDS: 'http://127.0.0.1:8000, http://127.0.0.1:8001/,http://127.0.0.1:8000',
+      BALANCER_STRATEGY: 'least-latency',
+      RETRY_DOWNTIME_MS: '500',
+      MAX_RESPONSE_DELAY_MS: '300',
+      HEALTH_CHECK_INTERVAL_MS: '0',
+      STICKY_MAX_ENTRIES: '10',
+      BALANCER_CONNECTIONS: '8',
+    });
+    expect(config.balancer).toEqual({
+      backends: ['http://127.0.0.1:8000', 'http://127.0.0.1:8001'],
+      backendsDns: undefined,
+      strategy: 'least-latency',
+      retryDowntimeMs: 500,
+      maxResponseDelayMs: 300,
+      healthCheckIntervalMs: 0,
+      stickyMaxEntries: 10,
+      connectionsPerBackend: 8,
+    });
+    expect(loadConfig({ ROLE: 'balancer', BACKENDS_DNS: 'web.default.svc:8000' }).balancer.backendsDns).toEqual({
+      host: 'web.default.svc',
+      port: 8000,
+    });
+  });
+
+  it('reads fault injection', () => {
+    expect(loadConfig({ FAULT_MODE: 'slow', FAULT_DELAY_MS: '50' }).fault).toEqual({ mode: 'slow', delayMs: 50 });
   });
 
   it('treats empty and blank values as unset', () => {
@@ -50,7 +92,7 @@ describe('loadConfig', () => {
       REDIS_URL: 'redis://127.0.0.1:6379/2',
       REDIS_PREFIX: 'blue',
     });
-    expect(config).toEqual({
+    expect(config).toMatchObject({
       role: 'service',
       http: { port: 9000, host: '127.0.0.1', bodyLimitBytes: 2048 },
       logLevel: 'warn',
@@ -72,6 +114,13 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'http://localhost' }, /^REDIS_URL must be a redis:\/\//],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     [{ REDIS_PREFIX: 'a b' }, /^REDIS_PREFIX may hold only/],
+    [{ ROLE: 'balancer' }, /^BACKENDS or BACKENDS_DNS is required when ROLE=balancer/],
+    [{ BACKENDS: 'http://a:1', BACKENDS_DNS: 'b:2' }, /^BACKENDS and BACKENDS_DNS are mutually exclusive/],
+    [{ BACKENDS: 'nope' }, /^BACKENDS holds "nope", which is not a URL/],
+    [{ BACKENDS: 'https://a:1/x' }, /^BACKENDS holds "https:\/\/a:1\/x": only http:\/\/host:port origins/],
+    [{ BACKENDS_DNS: 'svc' }, /^BACKENDS_DNS must be host:port/],
+    [{ BALANCER_STRATEGY: 'random' }, /^BALANCER_STRATEGY must be round-robin or least-latency/],
+    [{ FAULT_MODE: 'chaos' }, /^FAULT_MODE must be alternate or slow/],
   ])('rejects %j naming the variable and rule', (env, message) => {
     const problems = problemsOf(env as Record<string, string>);
     expect(problems).toHaveLength(1);

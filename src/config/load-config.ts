@@ -45,6 +45,22 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       longTaskMaxMs: e.LONG_TASK_MAX_MS,
     },
     shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, graceMs: e.SHUTDOWN_GRACE_MS },
+    balancer: {
+      backends: e.BACKENDS ?? [],
+      backendsDns: e.BACKENDS_DNS ? splitHostPort(e.BACKENDS_DNS) : undefined,
+      strategy: e.BALANCER_STRATEGY,
+      retryDowntimeMs: e.RETRY_DOWNTIME_MS,
+      maxResponseDelayMs: e.MAX_RESPONSE_DELAY_MS,
+      healthCheckIntervalMs: e.HEALTH_CHECK_INTERVAL_MS,
+      stickyMaxEntries: e.STICKY_MAX_ENTRIES,
+      connectionsPerBackend: e.BALANCER_CONNECTIONS,
+    },
+    fault: e.FAULT_MODE ? { mode: e.FAULT_MODE, delayMs: e.FAULT_DELAY_MS } : undefined,
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : undefined,
   };
+}
+
+function splitHostPort(value: string): { host: string; port: number } {
+  const at = value.lastIndexOf(':');
+  return { host: value.slice(0, at), port: Number(value.slice(at + 1)) };
 }

@@ -3,18 +3,22 @@ import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagg
 import type { FastifyReply } from 'fastify';
 import { MetricsService } from './metrics.service.js';
 
-@ApiTags('ops')
-@Controller('metrics')
-export class MetricsController {
-  constructor(private readonly metrics: MetricsService) {}
+/** Prometheus scrape endpoint: `/metrics`, or `/_balancer/metrics` on the balancer. */
+export function metricsControllerAt(path: string) {
+  @ApiTags('ops')
+  @Controller(path)
+  class MetricsController {
+    constructor(private readonly metrics: MetricsService) {}
 
-  @Get()
-  @ApiOperation({ summary: 'Prometheus metrics in text exposition format' })
-  @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'Prometheus text', schema: { type: 'string' } })
-  @Header('cache-control', 'no-store')
-  async scrape(@Res() reply: FastifyReply): Promise<void> {
-    const text = await this.metrics.render();
-    await reply.type(this.metrics.contentType).send(text);
+    @Get()
+    @ApiOperation({ summary: 'Prometheus metrics in text exposition format' })
+    @ApiProduces('text/plain')
+    @ApiOkResponse({ description: 'Prometheus text', schema: { type: 'string' } })
+    @Header('cache-control', 'no-store')
+    async scrape(@Res() reply: FastifyReply): Promise<void> {
+      const text = await this.metrics.render();
+      await reply.type(this.metrics.contentType).send(text);
+    }
   }
+  return MetricsController;
 }

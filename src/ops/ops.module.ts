@@ -1,15 +1,28 @@
-import { Global, Module } from '@nestjs/common';
+import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { GlobalExceptionFilter } from './global-exception.filter.js';
 import { HttpMetricsHook } from './http-metrics.hook.js';
-import { MetricsController } from './metrics.controller.js';
+import type { AppConfig } from '../config/index.js';
+import { FaultInjector } from './fault-injector.js';
+import { metricsControllerAt } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
 
-/** Cross-cutting operations: metrics, the exception filter. Docs are set up in main. */
+/** Cross-cutting operations: metrics, the exception filter, fault injection. Docs: app.factory. */
 @Global()
-@Module({
-  controllers: [MetricsController],
-  providers: [MetricsService, HttpMetricsHook, { provide: APP_FILTER, useClass: GlobalExceptionFilter }],
-  exports: [MetricsService],
-})
-export class OpsModule {}
+@Module({})
+export class OpsModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    const balancer = config.role === 'balancer';
+    return {
+      module: OpsModule,
+      controllers: [metricsControllerAt(balancer ? '_balancer/metrics' : 'metrics')],
+      providers: [
+        MetricsService,
+        HttpMetricsHook,
+        { provide: APP_FILTER, useClass: GlobalExceptionFilter },
+        ...(balancer ? [] : [FaultInjector]),
+      ],
+      exports: [MetricsService],
+    };
+  }
+}

@@ -1,0 +1,95 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { lookup } from 'node:dns/promises';
+import { InjectConfig, type AppConfig } from '../config/index.js';
+import { BalancerProxy } from './balancer-proxy.js';
+import type { Backend } from './backend.js';
+
+const DNS_REFRESH_WHEN_CHECKS_OFF_MS = 5_000;
+
+/**
+ * Active checks: polls each backend's /ready; a backend in cooldown (503) gets no new
+ * non-sticky requests until it answers 200 again; so does one that cannot be reached. With BACKENDS_DNS, re-resolves the name first, so
+ * every A record is a backend (the k8s headless-service case).
+ */
+@Injectable()
+export class BackendHealthService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('BackendHealth');
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private readonly settings: AppConfig['balancer'];
+
+  constructor(
+    @InjectConfig() config: AppConfig,
+    private readonly proxy: BalancerProxy,
+  ) {
+    this.settings = config.balancer;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.periodMs()) return;
+    await this.tick();
+  }
+
+  onModuleDestroy(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  /** One round: DNS refresh, then every backend's /ready, in parallel. */
+  async tick(): Promise<void> {
+    try {
+      if (this.settings.backendsDns) await this.resolve(this.settings.backendsDns);
+      if (this.settings.healthCheckIntervalMs > 0) {
+        await Promise.all(this.proxy.pool.backends.map((backend) => this.check(backend)));
+      }
+    } finally {
+      this.schedule();
+    }
+  }
+
+  private periodMs(): number {
+    if (this.settings.healthCheckIntervalMs > 0) return this.settings.healthCheckIntervalMs;
+    return this.settings.backendsDns ? DNS_REFRESH_WHEN_CHECKS_OFF_MS : 0;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    // A chain of timeouts, not an interval: a slow round never overlaps the next.
+    this.timer = setTimeout(() => void this.tick(), this.periodMs());
+    this.timer.unref();
+  }
+
+  private async resolve({ host, port }: { host: string; port: number }): Promise<void> {
+    try {
+      const answers = await lookup(host, { all: true, family: 4 });
+      const urls = [...new Set(answers.map((answer) => `http://${answer.address}:${port}`))].sort();
+      this.proxy.setBackends(urls);
+    } catch (error) {
+      // Keep the last known backends: a DNS blip must not empty the pool.
+      this.logger.warn(`resolving ${host} failed, keeping ${this.proxy.pool.backends.length} backends: ${(error as Error).message}`);
+    }
+  }
+
+  private async check(backend: Backend): Promise<void> {
+    const upstream = this.proxy.upstream(backend);
+    if (!upstream) return;
+    let ready: boolean;
+    try {
+      const response = await upstream.request({
+        path: '/ready',
+        method: 'GET',
+        headersTimeout: Math.min(this.settings.maxResponseDelayMs, this.settings.healthCheckIntervalMs),
+      });
+      await response.body.dump();
+      ready = response.statusCode === 200;
+    } catch {
+      // Unready, not ejected: ejection is for failed traffic, so backends still booting
+      // when the balancer starts are not locked out for RETRY_DOWNTIME_MS.
+      ready = false;
+    }
+    if (ready !== backend.ready) {
+      this.logger.log(`${backend.url} is ${ready ? 'ready again' : 'not ready'} (active check)`);
+      backend.ready = ready;
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { describe, expect, it } from '@jest/globals';
+import { BackendPool } from './backend-pool.js';
+
+const urls = ['http://a:1', 'http://b:1', 'http://c:1', 'http://d:1'];
+const names = (pool: BackendPool, n: number, now = 0) =>
+  Array.from({ length: n }, () => pool.pick(now)?.url.slice(7, 8) ?? '-').join('');
+
+describe('BackendPool round robin', () => {
+  it('cycles in order and repeats', () => {
+    expect(names(new BackendPool(urls), 6)).toBe('abcdab');
+  });
+
+  it('skips ejected backends without moving past the next healthy one, and takes them back after the downtime', () => {
+    const pool = new BackendPool(urls);
+    pool.eject(pool.byUrl('http://b:1')!, 0, 1000);
+    expect(names(pool, 6, 10)).toBe('acdacd');
+    expect(pool.nextReturnMs(10)).toBe(1000);
+    expect(names(pool, 4, 1000)).toBe('abcd');
+  });
+
+  it('skips unready backends but uses them all when none is ready (panic floor)', () => {
+    const pool = new BackendPool(urls);
+    pool.byUrl('http://c:1')!.ready = false;
+    expect(names(pool, 6)).toBe('abdabd');
+    for (const backend of pool.backends) backend.ready = false;
+    expect(names(pool, 4)).toBe('abcd');
+  });
+
+  it('never picks an ejected backend, even in panic', () => {
+    const pool = new BackendPool(urls);
+    for (const backend of pool.backends) backend.ready = false;
+    pool.eject(pool.byUrl('http://a:1')!, 0, 100);
+    expect(names(pool, 3, 50)).toBe('bcd');
+  });
+
+  it('answers undefined when everything is ejected, and excludes tried backends', () => {
+    const pool = new BackendPool(urls);
+    const tried = new Set(pool.backends.slice(0, 3));
+    expect(pool.pick(0, tried)?.url).toBe('http://d:1');
+    tried.add(pool.backends[3]);
+    expect(pool.pick(0, tried)).toBeUndefined();
+    for (const backend of pool.backends) pool.eject(backend, 0, 100);
+    expect(pool.pick(50)).toBeUndefined();
+  });
+
+  it('keeps state of surviving backends when the list is replaced', () => {
+    const pool = new BackendPool(urls);
+    pool.byUrl('http://b:1')!.requests = 7;
+    expect(pool.replace(['http://b:1', 'http://e:1'])).toEqual({
+      added: ['http://e:1'],
+      removed: ['http://a:1', 'http://c:1', 'http://d:1'],
+    });
+    expect(pool.byUrl('http://b:1')!.requests).toBe(7);
+    expect(pool.backends.map((b) => b.url)).toEqual(['http://b:1', 'http://e:1']);
+  });
+});
+
+describe('BackendPool least-latency (P2C on peak EWMA)', () => {
+  it('prefers the cheaper of two random choices', () => {
+    let n = 0;
+    const sequence = [0, 0]; // first = a, second = b
+    const pool = new BackendPool(urls.slice(0, 2), 'least-latency', () => sequence[n++ % 2]);
+    pool.byUrl('http://a:1')!.latency.observe(100, 0);
+    pool.byUrl('http://b:1')!.latency.observe(5, 0);
+    expect(pool.pick(0)?.url).toBe('http://b:1');
+    pool.byUrl('http://b:1')!.inFlight = 50;
+    expect(pool.pick(0)?.url).toBe('http://a:1');
+  });
+
+  it('sends most traffic away from a slow backend', () => {
+    const pool = new BackendPool(urls, 'least-latency');
+    pool.byUrl('http://d:1')!.latency.observe(500, 0);
+    for (const url of urls.slice(0, 3)) pool.byUrl(url)!.latency.observe(5, 0);
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 1000; i += 1) {
+      const url = pool.pick(0)!.url;
+      counts[url] = (counts[url] ?? 0) + 1;
+    }
+    expect(counts['http://d:1'] ?? 0).toBe(0); // d loses every comparison it is drawn into
+    expect(Object.keys(counts)).toHaveLength(3);
+  });
+});

@@ -1,0 +1,86 @@
+import { Backend } from './backend.js';
+
+export type Strategy = 'round-robin' | 'least-latency';
+
+/**
+ * The set of backends and how the next one is chosen. Round robin skips ejected
+ * backends and those whose last /ready check failed; least-latency is power of two
+ * choices on peak-EWMA cost. If every available backend is unready (all in cooldown),
+ * they are used anyway — a panic floor, as Envoy's — rather than refusing everything.
+ * Pure: time and randomness are passed in.
+ */
+export class BackendPool {
+  private list: Backend[] = [];
+  private cursor = 0;
+
+  constructor(
+    urls: readonly string[],
+    private readonly strategy: Strategy = 'round-robin',
+    private readonly random: () => number = Math.random,
+  ) {
+    this.replace(urls);
+  }
+
+  get backends(): readonly Backend[] {
+    return this.list;
+  }
+
+  byUrl(url: string): Backend | undefined {
+    return this.list.find((backend) => backend.url === url);
+  }
+
+  /** Sets the backend list (DNS refresh), keeping the state of backends that stay. */
+  replace(urls: readonly string[]): { added: string[]; removed: string[] } {
+    const keep = new Map(this.list.map((backend) => [backend.url, backend]));
+    const next = urls.map((url) => keep.get(url) ?? new Backend(url));
+    const added = urls.filter((url) => !keep.has(url));
+    const removed = this.list.filter((backend) => !urls.includes(backend.url)).map((backend) => backend.url);
+    this.list = next;
+    if (this.cursor >= next.length) this.cursor = 0;
+    return { added, removed };
+  }
+
+  /** The next backend to try, not in `tried`; undefined when none is available. */
+  pick(nowMs: number, tried?: ReadonlySet<Backend>): Backend | undefined {
+    if (this.strategy === 'round-robin') {
+      // Ready ones first; the second scan is the panic floor. No allocation: hot path.
+      return this.scanRoundRobin(nowMs, tried, true) ?? this.scanRoundRobin(nowMs, tried, false);
+    }
+    const available = this.list.filter((backend) => !backend.isEjected(nowMs) && !tried?.has(backend));
+    if (available.length === 0) return undefined;
+    const ready = available.filter((backend) => backend.ready);
+    return this.pickTwoChoices(ready.length > 0 ? ready : available);
+  }
+
+  eject(backend: Backend, nowMs: number, downtimeMs: number): void {
+    backend.ejectedUntil = Math.max(backend.ejectedUntil, nowMs + downtimeMs);
+  }
+
+  /** When the first ejected backend comes back, for Retry-After. */
+  nextReturnMs(nowMs: number): number | undefined {
+    const times = this.list.filter((backend) => backend.isEjected(nowMs)).map((backend) => backend.ejectedUntil);
+    return times.length > 0 ? Math.min(...times) : undefined;
+  }
+
+  private scanRoundRobin(nowMs: number, tried: ReadonlySet<Backend> | undefined, readyOnly: boolean): Backend | undefined {
+    const size = this.list.length;
+    for (let step = 0; step < size; step += 1) {
+      const index = (this.cursor + step) % size;
+      const backend = this.list[index];
+      if (backend.isEjected(nowMs) || (readyOnly && !backend.ready) || tried?.has(backend)) continue;
+      this.cursor = (index + 1) % size;
+      return backend;
+    }
+    return undefined;
+  }
+
+  private pickTwoChoices(candidates: readonly Backend[]): Backend {
+    if (candidates.length === 1) return candidates[0];
+    const first = Math.floor(this.random() * candidates.length);
+    let second = Math.floor(this.random() * (candidates.length - 1));
+    if (second >= first) second += 1;
+    const a = candidates[first];
+    const b = candidates[second];
+    return a.cost() <= b.cost() ? a : b;
+  }
+}

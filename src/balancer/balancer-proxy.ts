@@ -1,0 +1,428 @@
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
+import { Counter, Gauge } from 'prom-client';
+import { Pool, type Dispatcher } from 'undici';
+import { InjectConfig, type AppConfig } from '../config/index.js';
+import { DRAIN_ORDER, ShutdownCoordinator } from '../lifecycle/index.js';
+import { errorBody } from '../ops/error-body.js';
+import { MetricsService } from '../ops/metrics.service.js';
+import { Backend } from './backend.js';
+import { BackendPool } from './backend-pool.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from './forwarding-headers.js';
+import { classifyUpstreamError, type AttemptFailure } from './proxy-errors.js';
+import { stickyRoute, type StickyRoute } from './sticky-route.js';
+
+/** Methods whose repetition has no further effect (RFC 9110 9.2.2): safe to resend. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+export interface AttemptRecord {
+  readonly backend: string;
+  readonly failure?: AttemptFailure;
+  readonly status?: number;
+}
+
+/**
+ * The balancer's data path: a plain (req, res) handler on the HTTP server, outside
+ * Nest's router, streaming both ways through one undici Pool per backend.
+ */
+@Injectable()
+export class BalancerProxy implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('Balancer');
+  readonly pool: BackendPool;
+  private readonly upstreams = new Map<string, Pool>();
+  private readonly sticky: LRUCache<string, string>;
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private readonly settings: AppConfig['balancer'];
+  private readonly outcomes: Counter<'backend' | 'outcome'>;
+  private readonly ejections: Counter<'backend'>;
+  private readonly outcomeChildren = new Map<string, Counter.Internal>();
+
+  constructor(
+    @InjectConfig() config: AppConfig,
+    private readonly coordinator: ShutdownCoordinator,
+    metrics: MetricsService,
+  ) {
+    this.settings = config.balancer;
+    this.pool = new BackendPool([], this.settings.strategy);
+    this.setBackends(this.settings.backends);
+    this.sticky = new LRUCache({ max: this.settings.stickyMaxEntries });
+
+    const registers = [metrics.registry];
+    this.outcomes = new Counter({
+      name: 'ballast_balancer_attempts_total',
+      help: 'Upstream attempts by backend and outcome',
+      labelNames: ['backend', 'outcome'],
+      registers,
+    });
+    this.ejections = new Counter({
+      name: 'ballast_balancer_ejections_total',
+      help: 'Passive ejections by backend',
+      labelNames: ['backend'],
+      registers,
+    });
+    const pool = this.pool;
+    const perBackend = (name: string, help: string, read: (backend: Backend) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['backend'],
+        registers,
+        collect() {
+          this.reset();
+          for (const backend of pool.backends) this.set({ backend: backend.url }, read(backend));
+        },
+      });
+    perBackend('ballast_balancer_backend_in_flight', 'Requests in flight per backend', (b) => b.inFlight);
+    perBackend('ballast_balancer_backend_latency_ewma_seconds', 'Peak-EWMA time to response headers', (b) => b.latency.ms / 1000);
+    perBackend('ballast_balancer_backend_ejected', '1 while passively ejected', (b) => (b.isEjected(Date.now()) ? 1 : 0));
+    perBackend('ballast_balancer_backend_ready', '1 while its last /ready check passed', (b) => (b.ready ? 1 : 0));
+  }
+
+  onModuleInit(): void {
+    this.coordinator.registerDrainStep({
+      name: 'proxied requests',
+      order: DRAIN_ORDER.http,
+      run: () => this.whenIdle(),
+      pending: () => (this.inFlight > 0 ? `${this.inFlight} proxied requests in flight` : undefined),
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([...this.upstreams.values()].map((upstream) => upstream.close()));
+  }
+
+  /** Replaces the backend list (static config or a DNS answer), opening and closing pools. */
+  setBackends(urls: readonly string[]): void {
+    const { added, removed } = this.pool.replace(urls);
+    for (const url of added) {
+      this.upstreams.set(
+        url,
+        new Pool(url, {
+          connections: this.settings.connectionsPerBackend,
+          keepAliveTimeout: 30_000,
+          headersTimeout: this.settings.maxResponseDelayMs,
+          bodyTimeout: 0,
+        }),
+      );
+    }
+    for (const url of removed) {
+      void this.upstreams.get(url)?.close();
+      this.upstreams.delete(url);
+    }
+    if (added.length || removed.length) {
+      this.logger.log(`backends: ${urls.join(', ') || 'none'}${removed.length ? ` (removed ${removed.join(', ')})` : ''}`);
+    }
+  }
+
+  upstream(backend: Backend): Pool | undefined {
+    return this.upstreams.get(backend.url);
+  }
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.inFlight += 1;
+    res.once('close', this.onExchangeClosed);
+    new ProxyExchange(this, req, res).start();
+  };
+
+  private readonly onExchangeClosed = (): void => {
+    this.inFlight -= 1;
+    if (this.inFlight === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  };
+
+  whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  get maxResponseDelayMs(): number {
+    return this.settings.maxResponseDelayMs;
+  }
+
+  stickyOwner(itemId: string): string | undefined {
+    return this.sticky.get(itemId);
+  }
+
+  recordSticky(route: StickyRoute, backend: Backend, status: number): void {
+    if (status < 200 || status >= 300) return;
+    if (route.kind === 'create') this.sticky.set(route.itemId, backend.url);
+    else if (route.kind === 'access' && route.deletes) this.sticky.delete(route.itemId);
+  }
+
+  forgetSticky(itemId: string): void {
+    this.sticky.delete(itemId);
+  }
+
+  get stickyEntries(): number {
+    return this.sticky.size;
+  }
+
+  countOutcome(backend: Backend, outcome: AttemptFailure | 'success'): void {
+    const key = `${backend.url} ${outcome}`;
+    let child = this.outcomeChildren.get(key);
+    if (!child) {
+      child = this.outcomes.labels({ backend: backend.url, outcome });
+      this.outcomeChildren.set(key, child);
+    }
+    child.inc();
+  }
+
+  eject(backend: Backend, why: string): void {
+    const now = Date.now();
+    const wasEjected = backend.isEjected(now);
+    this.pool.eject(backend, now, this.settings.retryDowntimeMs);
+    if (!wasEjected) {
+      this.ejections.inc({ backend: backend.url });
+      this.logger.warn(`ejected ${backend.url} for ${this.settings.retryDowntimeMs} ms: ${why}`);
+    }
+  }
+}
+
+/** One client request and its upstream attempts. */
+class ProxyExchange {
+  private readonly tried = new Set<Backend>();
+  private readonly attempts: AttemptRecord[] = [];
+  private readonly method: string;
+  private readonly hasBody: boolean;
+  private target = '/';
+  private route: StickyRoute = { kind: 'none' };
+  private owner?: Backend;
+  private current?: Dispatcher.DispatchController;
+  committed = false;
+  clientGone = false;
+  /** The client's body began flowing to an upstream: it cannot be sent again. */
+  bodyStarted = false;
+
+  constructor(
+    readonly proxy: BalancerProxy,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+  ) {
+    this.method = req.method ?? 'GET';
+    this.hasBody = req.headers['content-length'] !== undefined
+      ? req.headers['content-length'] !== '0'
+      : req.headers['transfer-encoding'] !== undefined;
+  }
+
+  start(): void {
+    const target = originForm(this.req.url ?? '/');
+    if (target === undefined) {
+      this.reply(400, 'The request target must be a path');
+      return;
+    }
+    this.target = target;
+    this.res.once('close', () => {
+      if (!this.res.writableFinished) {
+        this.clientGone = true;
+        this.current?.abort(new Error('client went away'));
+      }
+    });
+    this.route = stickyRoute(this.method, target);
+    if (this.route.kind === 'access') {
+      const ownerUrl = this.proxy.stickyOwner(this.route.itemId);
+      const owner = ownerUrl === undefined ? undefined : this.proxy.pool.byUrl(ownerUrl);
+      if (ownerUrl !== undefined && owner === undefined) this.proxy.forgetSticky(this.route.itemId);
+      if (owner) {
+        const now = Date.now();
+        if (owner.isEjected(now)) {
+          const seconds = Math.max(1, Math.ceil((owner.ejectedUntil - now) / 1000));
+          this.reply(503, `Item ${this.route.itemId} lives on ${owner.url}, which is ejected`, seconds);
+          return;
+        }
+        this.owner = owner;
+      }
+    }
+    this.next();
+  }
+
+  /** Whether a failed attempt may be sent to another backend. */
+  canRetry(failure: AttemptFailure): boolean {
+    if (this.owner || this.clientGone || this.committed) return false;
+    if (this.bodyStarted) return false;
+    // A connect error means nothing was sent: safe for any method (as nginx does).
+    return failure === 'connect' || IDEMPOTENT.has(this.method);
+  }
+
+  next(): void {
+    const backend = this.owner
+      ? this.tried.has(this.owner) ? undefined : this.owner
+      : this.proxy.pool.pick(Date.now(), this.tried);
+    const upstream = backend && this.proxy.upstream(backend);
+    if (!backend || !upstream) {
+      this.giveUp();
+      return;
+    }
+    this.tried.add(backend);
+    backend.inFlight += 1;
+    backend.requests += 1;
+    // A pass-through per attempt, so an upstream failure destroys it and not the
+    // client's socket; the client's body flows into it only once a connection is up.
+    const body = this.hasBody ? new PassThrough() : null;
+    upstream.dispatch(
+      {
+        path: this.target,
+        method: this.method as Dispatcher.HttpMethod,
+        headers: upstreamRequestHeaders(this.req.headers, {
+          ip: this.req.socket.remoteAddress,
+          proto: 'http',
+          host: this.req.headers.host,
+        }),
+        body,
+        headersTimeout: this.proxy.maxResponseDelayMs,
+        bodyTimeout: 0,
+      },
+      new AttemptHandler(this, backend, performance.now(), body),
+    );
+  }
+
+  /** An upstream connection is ready to take this attempt: start the body flowing. */
+  attemptConnected(controller: Dispatcher.DispatchController, body: PassThrough | null): void {
+    this.current = controller;
+    if (body && !this.bodyStarted) {
+      this.bodyStarted = true;
+      this.req.pipe(body);
+    }
+  }
+
+  recordAttempt(record: AttemptRecord): void {
+    this.attempts.push(record);
+  }
+
+  get stickyRoute(): StickyRoute {
+    return this.route;
+  }
+
+  /** Out of backends or retries: answer at once, naming every attempt. */
+  giveUp(): void {
+    if (this.clientGone) return;
+    if (this.attempts.length === 0) {
+      const nextReturn = this.proxy.pool.nextReturnMs(Date.now());
+      const seconds = nextReturn === undefined ? 1 : Math.max(1, Math.ceil((nextReturn - Date.now()) / 1000));
+      this.reply(503, 'No backend available: all are ejected', seconds);
+      return;
+    }
+    const timedOut = this.attempts.at(-1)?.failure === 'timeout';
+    const body = {
+      ...errorBody(timedOut ? 504 : 502, `All ${this.attempts.length} attempts failed`),
+      attempts: this.attempts,
+    };
+    this.send(timedOut ? 504 : 502, body);
+  }
+
+  private reply(status: number, message: string, retryAfterSeconds?: number): void {
+    this.send(status, errorBody(status, message), retryAfterSeconds);
+  }
+
+  private send(status: number, body: object, retryAfterSeconds?: number): void {
+    const payload = JSON.stringify(body);
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(payload),
+    };
+    if (retryAfterSeconds !== undefined) headers['retry-after'] = retryAfterSeconds;
+    this.res.writeHead(status, headers).end(payload);
+  }
+}
+
+/** Receives one upstream attempt's response (undici's dispatch handler API). */
+class AttemptHandler implements Dispatcher.DispatchHandler {
+  private settled = false;
+  /** A 5xx that will be retried elsewhere: its body is read and dropped, keeping the connection. */
+  private discarded = false;
+  private streaming = false;
+
+  constructor(
+    private readonly exchange: ProxyExchange,
+    private readonly backend: Backend,
+    private readonly startedAt: number,
+    private readonly body: PassThrough | null,
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.exchange.attemptConnected(controller, this.body);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return;
+    const { exchange, backend } = this;
+    const proxy = exchange.proxy;
+    backend.latency.observe(performance.now() - this.startedAt, Date.now());
+    if (statusCode >= 500) {
+      proxy.eject(backend, `answered ${statusCode}`);
+      backend.failures += 1;
+      proxy.countOutcome(backend, 'status_5xx');
+      exchange.recordAttempt({ backend: backend.url, status: statusCode });
+      if (exchange.canRetry('status_5xx')) {
+        this.discarded = true;
+        this.settle();
+        exchange.next();
+        return;
+      }
+    } else {
+      proxy.countOutcome(backend, 'success');
+    }
+    const res = exchange.res;
+    exchange.committed = true;
+    this.streaming = true;
+    res.writeHead(statusCode, clientResponseHeaders(headers, backend.url));
+    res.on('drain', () => controller.resume());
+    if (statusCode < 300) proxy.recordSticky(exchange.stickyRoute, backend, statusCode);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.streaming) return;
+    if (!this.exchange.res.write(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.settle();
+    if (this.streaming) this.exchange.res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    const wasSettled = this.settled;
+    this.settle();
+    if (wasSettled || this.discarded) return;
+    const { exchange, backend } = this;
+    if (this.streaming) {
+      // Bytes already reached the client: nothing can be retried or replaced.
+      exchange.res.destroy(error);
+      return;
+    }
+    if (exchange.clientGone) {
+      exchange.proxy.countOutcome(backend, 'client_gone');
+      return;
+    }
+    const failure = classifyUpstreamError(error);
+    backend.failures += 1;
+    exchange.proxy.countOutcome(backend, failure);
+    exchange.proxy.eject(backend, `${failure}: ${error.message}`);
+    exchange.recordAttempt({ backend: backend.url, failure });
+    if (exchange.canRetry(failure)) exchange.next();
+    else exchange.giveUp();
+  }
+
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.backend.inFlight -= 1;
+  }
+}
+
+/** The path and query of an origin-form or absolute-form target; never another host. */
+function originForm(url: string): string | undefined {
+  if (url.startsWith('/')) return url;
+  if (!/^https?:\/\//i.test(url)) return undefined;
+  try {
+    const parsed = new URL(url);
+    return `${parsed.pathname}${parsed.search}`;
+  } catch {
+    return undefined;
+  }
+}

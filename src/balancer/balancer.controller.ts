@@ -1,0 +1,99 @@
+import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
+import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { ShutdownCoordinator } from '../lifecycle/index.js';
+import { BalancerProxy } from './balancer-proxy.js';
+
+export class BackendStatusDto {
+  @ApiProperty({ example: 'http://127.0.0.1:8000' })
+  url!: string;
+  @ApiProperty({ description: 'Not ejected and its last /ready check passed' })
+  healthy!: boolean;
+  @ApiProperty({ description: 'Last active /ready check passed' })
+  ready!: boolean;
+  @ApiProperty({ type: String, nullable: true, description: 'ISO time the ejection ends, or null' })
+  ejectedUntil!: string | null;
+  @ApiProperty()
+  inFlight!: number;
+  @ApiProperty({ description: 'Peak-EWMA time to response headers, ms' })
+  ewmaLatencyMs!: number;
+  @ApiProperty()
+  requests!: number;
+  @ApiProperty()
+  failures!: number;
+}
+
+export class BalancerStatusDto {
+  @ApiProperty({ type: [BackendStatusDto] })
+  backends!: BackendStatusDto[];
+  @ApiProperty({ description: 'Items with a recorded owner backend' })
+  stickyItems!: number;
+}
+
+/** The balancer's own routes; every other path is proxied. */
+@ApiTags('balancer')
+@Controller('_balancer')
+export class BalancerController {
+  constructor(
+    private readonly proxy: BalancerProxy,
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly coordinator: ShutdownCoordinator,
+  ) {}
+
+  @Get('backends')
+  @ApiOkResponse({ type: BalancerStatusDto })
+  backends(): BalancerStatusDto {
+    const now = Date.now();
+    return {
+      backends: this.proxy.pool.backends.map((backend) => {
+        const ejected = backend.isEjected(now);
+        return {
+          url: backend.url,
+          healthy: !ejected && backend.ready,
+          ready: backend.ready,
+          ejectedUntil: ejected ? new Date(backend.ejectedUntil).toISOString() : null,
+          inFlight: backend.inFlight,
+          ewmaLatencyMs: Math.round(backend.latency.ms * 100) / 100,
+          requests: backend.requests,
+          failures: backend.failures,
+        };
+      }),
+      stickyItems: this.proxy.stickyEntries,
+    };
+  }
+
+  /** 503 only while shutting down: with every backend down the balancer still answers fast 503s. */
+  @Get('ready')
+  @HealthCheck()
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
+    try {
+      return await this.health.check([
+        () => {
+          const indicator = this.indicators.check('shutdown');
+          const details = { accepting: this.coordinator.accepting, phase: this.coordinator.phase };
+          return this.coordinator.accepting ? indicator.up(details) : indicator.down(details);
+        },
+        () => {
+          const now = Date.now();
+          const backends = this.proxy.pool.backends;
+          return this.indicators.check('backends').up({
+            total: backends.length,
+            available: backends.filter((backend) => !backend.isEjected(now)).length,
+          });
+        },
+      ]);
+    } catch (error) {
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      void reply.status(503);
+      return error.getResponse() as HealthCheckResult;
+    }
+  }
+
+  @Get('live')
+  @HealthCheck()
+  live(): Promise<HealthCheckResult> {
+    return this.health.check([() => this.indicators.check('process').up({ pid: process.pid })]);
+  }
+}

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { BackendHealthService } from './backend-health.service.js';
+import { BalancerController } from './balancer.controller.js';
+import { BalancerProxy } from './balancer-proxy.js';
+
+@Module({
+  imports: [TerminusModule.forRoot({ logger: false })],
+  controllers: [BalancerController],
+  providers: [BalancerProxy, BackendHealthService],
+  exports: [BalancerProxy],
+})
+export class BalancerModule {}

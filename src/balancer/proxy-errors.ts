@@ -1,0 +1,20 @@
+/** Why one upstream attempt failed. */
+export type AttemptFailure = 'connect' | 'timeout' | 'reset' | 'status_5xx' | 'client_gone';
+
+/** Classifies an undici error raised before response headers arrived. */
+export function classifyUpstreamError(error: Error & { code?: string }): AttemptFailure {
+  switch (error.code) {
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return 'timeout';
+    case 'ECONNREFUSED':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+      return 'connect';
+    default:
+      return 'reset';
+  }
+}
