@@ -7,10 +7,14 @@ import { freePort } from './support/ports.js';
 import { startServiceProcess, type ServiceProcess } from './support/process.js';
 import { waitFor } from './support/wait.js';
 
-async function startCluster(size: number, serviceEnv: (index: number) => Record<string, string> = () => ({}), balancerEnv: Record<string, string> = {}) {
+async function startCluster(
+  size: number,
+  serviceEnv: (index: number) => Record<string, string | undefined> = () => ({}),
+  balancerEnv: Record<string, string> = {},
+) {
   const ports = (await Promise.all(Array.from({ length: size }, () => freePort()))).sort((a, b) => a - b);
   const services = await Promise.all(
-    ports.map((port, index) => startServiceProcess({ PORT: String(port), LOG_LEVEL: 'info', ...serviceEnv(index) })),
+    ports.map((port, index) => startServiceProcess({ PORT: String(port), LOG_LEVEL: 'info', ...(serviceEnv(index) as Record<string, string>) })),
   );
   const balancer = await startServiceProcess({
     ROLE: 'balancer',

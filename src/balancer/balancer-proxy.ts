@@ -38,7 +38,8 @@ export class BalancerProxy implements OnModuleInit, OnApplicationShutdown {
   private readonly settings: AppConfig['balancer'];
   private readonly outcomes: Counter<'backend' | 'outcome'>;
   private readonly ejections: Counter<'backend'>;
-  private readonly outcomeChildren = new Map<string, Counter.Internal>();
+  /** Labelled children cached per backend and outcome: no label hashing per request. */
+  private readonly outcomeChildren = new Map<Backend, Map<string, Counter.Internal>>();
 
   constructor(
     @InjectConfig() config: AppConfig,
@@ -123,11 +124,11 @@ export class BalancerProxy implements OnModuleInit, OnApplicationShutdown {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.inFlight += 1;
-    res.once('close', this.onExchangeClosed);
     new ProxyExchange(this, req, res).start();
   };
 
-  private readonly onExchangeClosed = (): void => {
+  /** Called once per exchange, when the client's response closes (finished or not). */
+  exchangeClosed(): void {
     this.inFlight -= 1;
     if (this.inFlight === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
@@ -164,11 +165,15 @@ export class BalancerProxy implements OnModuleInit, OnApplicationShutdown {
   }
 
   countOutcome(backend: Backend, outcome: AttemptFailure | 'success'): void {
-    const key = `${backend.url} ${outcome}`;
-    let child = this.outcomeChildren.get(key);
+    let children = this.outcomeChildren.get(backend);
+    if (!children) {
+      children = new Map();
+      this.outcomeChildren.set(backend, children);
+    }
+    let child = children.get(outcome);
     if (!child) {
       child = this.outcomes.labels({ backend: backend.url, outcome });
-      this.outcomeChildren.set(key, child);
+      children.set(outcome, child);
     }
     child.inc();
   }
@@ -186,11 +191,14 @@ export class BalancerProxy implements OnModuleInit, OnApplicationShutdown {
 
 /** One client request and its upstream attempts. */
 class ProxyExchange {
-  private readonly tried = new Set<Backend>();
+  /** Backends this request already tried; made on the first retry only. */
+  private tried?: Set<Backend>;
+  private firstTried?: Backend;
   private readonly attempts: AttemptRecord[] = [];
   private readonly method: string;
   private readonly hasBody: boolean;
   private target = '/';
+  private upstreamHeaders?: Record<string, string | string[]>;
   private route: StickyRoute = { kind: 'none' };
   private owner?: Backend;
   private current?: Dispatcher.DispatchController;
@@ -211,17 +219,17 @@ class ProxyExchange {
   }
 
   start(): void {
+    this.res.on('close', this.onClose);
     const target = originForm(this.req.url ?? '/');
     if (target === undefined) {
       this.reply(400, 'The request target must be a path');
       return;
     }
     this.target = target;
-    this.res.once('close', () => {
-      if (!this.res.writableFinished) {
-        this.clientGone = true;
-        this.current?.abort(new Error('client went away'));
-      }
+    this.upstreamHeaders = upstreamRequestHeaders(this.req.headers, {
+      ip: this.req.socket.remoteAddress,
+      proto: 'http',
+      host: this.req.headers.host,
     });
     this.route = stickyRoute(this.method, target);
     if (this.route.kind === 'access') {
@@ -241,6 +249,14 @@ class ProxyExchange {
     this.next();
   }
 
+  private readonly onClose = (): void => {
+    if (!this.res.writableFinished) {
+      this.clientGone = true;
+      this.current?.abort(new Error('client went away'));
+    }
+    this.proxy.exchangeClosed();
+  };
+
   /** Whether a failed attempt may be sent to another backend. */
   canRetry(failure: AttemptFailure): boolean {
     if (this.owner || this.clientGone || this.committed) return false;
@@ -250,15 +266,17 @@ class ProxyExchange {
   }
 
   next(): void {
+    if (this.firstTried && !this.tried) this.tried = new Set([this.firstTried]);
     const backend = this.owner
-      ? this.tried.has(this.owner) ? undefined : this.owner
+      ? this.firstTried ? undefined : this.owner
       : this.proxy.pool.pick(Date.now(), this.tried);
     const upstream = backend && this.proxy.upstream(backend);
     if (!backend || !upstream) {
       this.giveUp();
       return;
     }
-    this.tried.add(backend);
+    if (this.tried) this.tried.add(backend);
+    else this.firstTried = backend;
     backend.inFlight += 1;
     backend.requests += 1;
     // A pass-through per attempt, so an upstream failure destroys it and not the
@@ -268,11 +286,7 @@ class ProxyExchange {
       {
         path: this.target,
         method: this.method as Dispatcher.HttpMethod,
-        headers: upstreamRequestHeaders(this.req.headers, {
-          ip: this.req.socket.remoteAddress,
-          proto: 'http',
-          host: this.req.headers.host,
-        }),
+        headers: this.upstreamHeaders,
         body,
         headersTimeout: this.proxy.maxResponseDelayMs,
         bodyTimeout: 0,
@@ -336,6 +350,10 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   /** A 5xx that will be retried elsewhere: its body is read and dropped, keeping the connection. */
   private discarded = false;
   private streaming = false;
+  /** Bytes the upstream announced (content-length), or -1; the last chunk goes out with end(). */
+  private remaining = -1;
+  private ended = false;
+  private controller?: Dispatcher.DispatchController;
 
   constructor(
     private readonly exchange: ProxyExchange,
@@ -370,19 +388,31 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     const res = exchange.res;
     exchange.committed = true;
     this.streaming = true;
+    const length = headers['content-length'];
+    if (typeof length === 'string') this.remaining = Number(length);
     res.writeHead(statusCode, clientResponseHeaders(headers, backend.url));
-    res.on('drain', () => controller.resume());
+    this.controller = controller;
+    res.on('drain', this.resume);
     if (statusCode < 300) proxy.recordSticky(exchange.stickyRoute, backend, statusCode);
   }
 
+  private readonly resume = (): void => this.controller?.resume();
+
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.streaming) return;
+    if (!this.streaming || this.ended) return;
+    if (this.remaining === chunk.length) {
+      // Headers and the whole (small) body leave in one write instead of two.
+      this.ended = true;
+      this.exchange.res.end(chunk);
+      return;
+    }
+    if (this.remaining > 0) this.remaining -= chunk.length;
     if (!this.exchange.res.write(chunk)) controller.pause();
   }
 
   onResponseEnd(): void {
     this.settle();
-    if (this.streaming) this.exchange.res.end();
+    if (this.streaming && !this.ended) this.exchange.res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {

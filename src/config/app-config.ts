@@ -45,6 +45,8 @@ export interface AppConfig {
     /** Upstream connections per backend. */
     readonly connectionsPerBackend: number;
   };
+  /** `npm run start:cluster`: how many services behind the balancer. */
+  readonly clusterSize: number;
   /** Test and demo fault injection on the service role; off unless FAULT_MODE is set. */
   readonly fault?: { readonly mode: 'alternate' | 'slow'; readonly delayMs: number };
   /** Unset: in-process memory drivers. */

@@ -77,6 +77,7 @@ export const envSchema = z
     HEALTH_CHECK_INTERVAL_MS: int(0, HOUR_MS).default(2_000),
     STICKY_MAX_ENTRIES: int(1, 10_000_000).default(100_000),
     BALANCER_CONNECTIONS: int(1, 10_000).default(128),
+    CLUSTER_SIZE: int(1, 64).default(4),
     FAULT_MODE: z.enum(['alternate', 'slow'], { error: 'must be alternate or slow' }).optional(),
     FAULT_DELAY_MS: int(0, 10 * 60_000).default(5_000),
 

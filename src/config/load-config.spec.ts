@@ -31,6 +31,7 @@ describe('loadConfig', () => {
         stickyMaxEntries: 100_000,
         connectionsPerBackend: 128,
       },
+      clusterSize: 4,
       fault: undefined,
       redis: undefined,
     });

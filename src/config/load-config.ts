@@ -55,6 +55,7 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       stickyMaxEntries: e.STICKY_MAX_ENTRIES,
       connectionsPerBackend: e.BALANCER_CONNECTIONS,
     },
+    clusterSize: e.CLUSTER_SIZE,
     fault: e.FAULT_MODE ? { mode: e.FAULT_MODE, delayMs: e.FAULT_DELAY_MS } : undefined,
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : undefined,
   };

@@ -1,0 +1,138 @@
+// bench:balancer — GET /ping req/s and latency, in one run over the same 4 bare
+// backends: direct to one backend, nginx (1 worker, upstream keepalive), a bare undici
+// Pool.stream proxy, and ballast's balancer. Same load tool for all (wrk if installed,
+// else autocannon), interleaved rounds, medians.
+// Goals: ballast >= 1.0x bare undici, >= 0.45x nginx, p99 <= 2x nginx's.
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, interleaved, load, median, startService } from './lib/harness.mjs';
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const here = (path) => fileURLToPath(new URL(path, import.meta.url));
+const has = (bin) => {
+  try {
+    execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+const nginxBin = ['nginx', '/usr/sbin/nginx'].find((bin) => has(bin));
+const useWrk = has('wrk');
+
+const cleanups = [];
+async function forkReady(script, args) {
+  const child = fork(here(script), args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  cleanups.push(() => child.kill('SIGKILL'));
+  await once(child, 'message');
+  return child;
+}
+
+/** wrk -t1 (one load thread, leaving the other core to the server under test). */
+async function wrk(url) {
+  const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url]);
+  let out = '';
+  child.stdout.on('data', (chunk) => (out += chunk));
+  await once(child, 'exit');
+  const ms = (text) => {
+    const [, value, unit] = /([\d.]+)(us|ms|s)/.exec(text);
+    return Number(value) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
+  };
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]),
+    p50: ms(/50%\s+(\S+)/.exec(out)[1]),
+    p99: ms(/99%\s+(\S+)/.exec(out)[1]),
+    errors: non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
+  };
+}
+const measure = (url) => (useWrk ? wrk(url) : load(url, { connections, durationSeconds: seconds }));
+
+try {
+  const backendPorts = await Promise.all([1, 2, 3, 4].map(() => freePort()));
+  await forkReady('./peers/bare-backends.mjs', backendPorts.map(String));
+  const backendUrls = backendPorts.map((port) => `http://127.0.0.1:${port}`);
+
+  const targets = [{ name: 'direct backend', url: `${backendUrls[0]}/ping` }];
+
+  if (nginxBin) {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'ballast-nginx-'));
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream backends { ${backendUrls.map((u) => `server ${u.slice(7)};`).join(' ')} keepalive 128; }
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://backends; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`,
+    );
+    const nginx = spawn(nginxBin, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
+    // SIGQUIT lets the master stop its worker; SIGKILL would orphan it.
+    cleanups.push(async () => {
+      nginx.kill('SIGQUIT');
+      await once(nginx, 'exit');
+    });
+    await waitForPort(`http://127.0.0.1:${port}/ping`);
+    targets.push({ name: 'nginx', url: `http://127.0.0.1:${port}/ping` });
+  } else {
+    console.log('nginx not installed (apt-get install nginx): its row is left out');
+  }
+
+  const undiciPort = await freePort();
+  await forkReady('./peers/undici-proxy.mjs', [String(undiciPort), ...backendUrls]);
+  targets.push({ name: 'bare undici proxy', url: `http://127.0.0.1:${undiciPort}/ping` });
+
+  const ballast = await startService({ ROLE: 'balancer', BACKENDS: backendUrls.join(','), HEALTH_CHECK_INTERVAL_MS: '2000' });
+  cleanups.push(() => ballast.stop());
+  targets.push({ name: 'ballast balancer', url: `${ballast.url}/ping` });
+
+  await interleaved(targets, 1, (t) => measure(t.url)); // warm-up: JIT and connection pools
+  const results = await interleaved(targets, rounds, (t) => measure(t.url));
+  const rows = {};
+  for (const t of targets) {
+    const samples = results[t.name];
+    rows[t.name] = {
+      'req/s': Math.round(median(samples.map((s) => s.rps))),
+      'p50 ms': median(samples.map((s) => s.p50)),
+      'p99 ms': median(samples.map((s) => s.p99)),
+      errors: samples.reduce((sum, s) => sum + s.errors, 0),
+    };
+  }
+  console.log(`GET /ping via ${useWrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${rounds} x ${seconds}s rounds each, interleaved, medians`);
+  console.table(rows);
+  const ballastRow = rows['ballast balancer'];
+  const ratio = (peer) => (rows[peer] ? (ballastRow['req/s'] / rows[peer]['req/s']).toFixed(2) : 'n/a');
+  console.log(`ballast / bare undici proxy: ${ratio('bare undici proxy')}x (goal >= 1.0)`);
+  console.log(`ballast / nginx: ${ratio('nginx')}x (goal >= 0.45, moonshot 0.6)`);
+  if (rows.nginx) console.log(`ballast p99 / nginx p99: ${(ballastRow['p99 ms'] / rows.nginx['p99 ms']).toFixed(2)}x (goal <= 2)`);
+} finally {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+}
+
+async function waitForPort(url, deadlineMs = 10_000) {
+  const deadline = Date.now() + deadlineMs;
+  while (Date.now() < deadline) {
+    try {
+      await fetch(url);
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error(`${url} did not answer`);
+}
