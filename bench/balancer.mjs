@@ -108,8 +108,8 @@ http {
     const samples = results[t.name];
     rows[t.name] = {
       'req/s': Math.round(median(samples.map((s) => s.rps))),
-      'p50 ms': median(samples.map((s) => s.p50)),
-      'p99 ms': median(samples.map((s) => s.p99)),
+      'p50 ms': Number(median(samples.map((s) => s.p50)).toFixed(2)),
+      'p99 ms': Number(median(samples.map((s) => s.p99)).toFixed(2)),
       errors: samples.reduce((sum, s) => sum + s.errors, 0),
     };
   }
