@@ -8,6 +8,7 @@ import { DtoValidationPipe } from './ops/dto-validation.pipe.js';
 import { OpsModule } from './ops/ops.module.js';
 import { ReadinessModule } from './readiness/readiness.module.js';
 import { RedisModule } from './redis/redis.module.js';
+import { SmartModule } from './smart/smart.module.js';
 
 const validation = { provide: APP_PIPE, useClass: DtoValidationPipe };
 
@@ -18,7 +19,7 @@ export class AppModule {
     const shared = [ConfigModule.forRoot(config), LifecycleModule, OpsModule.forRoot(config)];
     const features =
       config.role === 'service'
-        ? [RedisModule.forRoot(config), ReadinessModule, ItemsModule.forRoot(config)]
+        ? [RedisModule.forRoot(config), ReadinessModule, ItemsModule.forRoot(config), SmartModule]
         : [BalancerModule];
     return {
       module: AppModule,

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { createApp } from './app.factory.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/index.js';
 import { handleShutdownSignals } from './lifecycle/index.js';
+import { startTracing } from './ops/tracing.js';
 
 function configOrExit(): AppConfig {
   try {
@@ -17,8 +18,11 @@ function configOrExit(): AppConfig {
 
 async function bootstrap(): Promise<void> {
   const config = configOrExit();
+  const stopTracing = startTracing(config.tracing);
   const app = await createApp(config);
-  handleShutdownSignals(app);
+  handleShutdownSignals(app, (outcome) => {
+    void stopTracing().finally(() => process.exit(outcome.code));
+  });
   await app.listen(config.http.port, config.http.host);
 }
 

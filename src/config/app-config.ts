@@ -45,6 +45,35 @@ export interface AppConfig {
     /** Upstream connections per backend. */
     readonly connectionsPerBackend: number;
   };
+  readonly smart: {
+    /** Unset: this instance's own /api/work (so `npm start` works offline). */
+    readonly upstreamUrl?: string;
+    readonly firstTryMs: number;
+    readonly backupRequests: number;
+    /** `auto`: the hedge delay follows `hedgePercentile` of recent latencies. */
+    readonly hedgeDelay: 'fixed' | 'auto';
+    readonly hedgePercentile: number;
+    readonly timeoutMaxMs: number;
+    readonly budgetTokens: number;
+    /** Tokens a successful call earns back. */
+    readonly budgetRatio: number;
+  };
+  /** Defaults of the /api/work upstream simulator; each can be overridden per request. */
+  readonly work: {
+    readonly minMs: number;
+    readonly maxMs: number;
+    readonly hangRate: number;
+    readonly errorRate: number;
+    readonly invalidRate: number;
+    readonly tailRate: number;
+    readonly tailMs: number;
+  };
+  /** Tracing is on only when the standard OTEL_* variables ask for an exporter. */
+  readonly tracing?: {
+    readonly exporter: 'otlp' | 'zipkin' | 'console';
+    readonly endpoint?: string;
+    readonly serviceName: string;
+  };
   /** `npm run start:cluster`: how many services behind the balancer. */
   readonly clusterSize: number;
   /** Test and demo fault injection on the service role; off unless FAULT_MODE is set. */

@@ -21,6 +21,11 @@ const redisUrl = z
 
 const HOUR_MS = 3_600_000;
 
+const rate = z.coerce
+  .number({ error: 'must be a number' })
+  .min(0, { error: 'must be >= 0' })
+  .max(1, { error: 'must be <= 1' });
+
 export const envSchema = z
   .object({
     ROLE: z.enum(['service', 'balancer'], { error: 'must be service or balancer' }).default('service'),
@@ -81,6 +86,33 @@ export const envSchema = z
     FAULT_MODE: z.enum(['alternate', 'slow'], { error: 'must be alternate or slow' }).optional(),
     FAULT_DELAY_MS: int(0, 10 * 60_000).default(5_000),
 
+    SMART_UPSTREAM_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    SMART_FIRST_TRY_MS: int(1, 60_000).default(300),
+    SMART_BACKUP_REQUESTS: int(0, 10).default(2),
+    SMART_HEDGE_DELAY: z.enum(['fixed', 'auto'], { error: 'must be fixed or auto' }).default('fixed'),
+    SMART_HEDGE_PERCENTILE: z.coerce
+      .number({ error: 'must be a number' })
+      .gt(0, { error: 'must be > 0' })
+      .max(100, { error: 'must be <= 100' })
+      .default(95),
+    SMART_TIMEOUT_MAX_MS: int(1, 10 * 60_000).default(60_000),
+    SMART_BUDGET_TOKENS: int(0, 1_000_000).default(100),
+    SMART_BUDGET_RATIO: z.coerce.number({ error: 'must be a number' }).min(0, { error: 'must be >= 0' }).default(2),
+    WORK_MIN_MS: int(0, 600_000).default(100),
+    WORK_MAX_MS: int(0, 600_000).default(600),
+    WORK_HANG_RATE: rate.default(1 / 11),
+    WORK_ERROR_RATE: rate.default(1 / 11),
+    WORK_INVALID_RATE: rate.default(1 / 11),
+    WORK_TAIL_RATE: rate.default(0),
+    WORK_TAIL_MS: int(0, 600_000).default(1_000),
+    OTEL_TRACES_EXPORTER: z
+      .enum(['otlp', 'zipkin', 'console', 'none'], { error: 'must be otlp, zipkin, console or none' })
+      .optional(),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
+    OTEL_EXPORTER_ZIPKIN_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
+    OTEL_SERVICE_NAME: z.string().min(1).default('ballast'),
+
     REDIS_URL: redisUrl,
     REDIS_PREFIX: z
       .string()
@@ -100,6 +132,12 @@ export const envSchema = z
         path: ['READY_MIN_CLIENTS'],
         message: `must be <= READY_MAX_CLIENTS (${env.READY_MAX_CLIENTS})`,
       });
+    }
+    if (env.WORK_MIN_MS > env.WORK_MAX_MS) {
+      ctx.addIssue({ code: 'custom', path: ['WORK_MIN_MS'], message: `must be <= WORK_MAX_MS (${env.WORK_MAX_MS})` });
+    }
+    if (env.WORK_HANG_RATE + env.WORK_ERROR_RATE + env.WORK_INVALID_RATE > 1) {
+      ctx.addIssue({ code: 'custom', path: ['WORK_HANG_RATE'], message: 'plus WORK_ERROR_RATE and WORK_INVALID_RATE must be <= 1' });
     }
     if (env.LONG_TASK_MS > env.LONG_TASK_MAX_MS) {
       ctx.addIssue({

@@ -31,6 +31,18 @@ describe('loadConfig', () => {
         stickyMaxEntries: 100_000,
         connectionsPerBackend: 128,
       },
+      smart: {
+        upstreamUrl: undefined,
+        firstTryMs: 300,
+        backupRequests: 2,
+        hedgeDelay: 'fixed',
+        hedgePercentile: 95,
+        timeoutMaxMs: 60_000,
+        budgetTokens: 100,
+        budgetRatio: 2,
+      },
+      work: { minMs: 100, maxMs: 600, hangRate: 1 / 11, errorRate: 1 / 11, invalidRate: 1 / 11, tailRate: 0, tailMs: 1000 },
+      tracing: undefined,
       clusterSize: 4,
       fault: undefined,
       redis: undefined,
@@ -66,6 +78,20 @@ describe('loadConfig', () => {
       host: 'web.default.svc',
       port: 8000,
     });
+  });
+
+  it('turns tracing on only when OTEL_* ask for an exporter', () => {
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing).toEqual({
+      exporter: 'otlp',
+      serviceName: 'ballast',
+      endpoint: 'http://collector:4318/v1/traces',
+    });
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://zipkin:9411/api/v2/spans' }).tracing).toEqual({
+      exporter: 'zipkin',
+      serviceName: 'ballast',
+      endpoint: 'http://zipkin:9411/api/v2/spans',
+    });
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).tracing).toBeUndefined();
   });
 
   it('reads fault injection', () => {
@@ -122,6 +148,13 @@ describe('loadConfig', () => {
     [{ BACKENDS_DNS: 'svc' }, /^BACKENDS_DNS must be host:port/],
     [{ BALANCER_STRATEGY: 'random' }, /^BALANCER_STRATEGY must be round-robin or least-latency/],
     [{ FAULT_MODE: 'chaos' }, /^FAULT_MODE must be alternate or slow/],
+    [{ SMART_HEDGE_DELAY: 'magic' }, /^SMART_HEDGE_DELAY must be fixed or auto/],
+    [{ SMART_HEDGE_PERCENTILE: '0' }, /^SMART_HEDGE_PERCENTILE must be > 0/],
+    [{ WORK_MIN_MS: '700' }, /^WORK_MIN_MS must be <= WORK_MAX_MS \(600\)/],
+    [{ WORK_HANG_RATE: '0.5', WORK_ERROR_RATE: '0.5', WORK_INVALID_RATE: '0.1' }, /^WORK_HANG_RATE plus WORK_ERROR_RATE/],
+    [{ WORK_TAIL_RATE: '2' }, /^WORK_TAIL_RATE must be <= 1/],
+    [{ SMART_UPSTREAM_URL: 'ftp://x' }, /^SMART_UPSTREAM_URL must be an http\(s\) URL/],
+    [{ OTEL_TRACES_EXPORTER: 'jaeger' }, /^OTEL_TRACES_EXPORTER must be otlp, zipkin, console or none/],
   ])('rejects %j naming the variable and rule', (env, message) => {
     const problems = problemsOf(env as Record<string, string>);
     expect(problems).toHaveLength(1);

@@ -1,6 +1,6 @@
 import { AppConfig, DEFAULT_PORTS } from './app-config.js';
 import { ConfigError } from './config.errors.js';
-import { envSchema } from './config.schema.js';
+import { envSchema, type Env } from './config.schema.js';
 
 type RawEnv = Readonly<Record<string, string | undefined>>;
 
@@ -55,6 +55,26 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       stickyMaxEntries: e.STICKY_MAX_ENTRIES,
       connectionsPerBackend: e.BALANCER_CONNECTIONS,
     },
+    smart: {
+      upstreamUrl: e.SMART_UPSTREAM_URL,
+      firstTryMs: e.SMART_FIRST_TRY_MS,
+      backupRequests: e.SMART_BACKUP_REQUESTS,
+      hedgeDelay: e.SMART_HEDGE_DELAY,
+      hedgePercentile: e.SMART_HEDGE_PERCENTILE,
+      timeoutMaxMs: e.SMART_TIMEOUT_MAX_MS,
+      budgetTokens: e.SMART_BUDGET_TOKENS,
+      budgetRatio: e.SMART_BUDGET_RATIO,
+    },
+    work: {
+      minMs: e.WORK_MIN_MS,
+      maxMs: e.WORK_MAX_MS,
+      hangRate: e.WORK_HANG_RATE,
+      errorRate: e.WORK_ERROR_RATE,
+      invalidRate: e.WORK_INVALID_RATE,
+      tailRate: e.WORK_TAIL_RATE,
+      tailMs: e.WORK_TAIL_MS,
+    },
+    tracing: tracingFrom(e),
     clusterSize: e.CLUSTER_SIZE,
     fault: e.FAULT_MODE ? { mode: e.FAULT_MODE, delayMs: e.FAULT_DELAY_MS } : undefined,
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : undefined,
@@ -64,4 +84,36 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
 function splitHostPort(value: string): { host: string; port: number } {
   const at = value.lastIndexOf(':');
   return { host: value.slice(0, at), port: Number(value.slice(at + 1)) };
+}
+
+/** Standard OTEL_* semantics: an explicit exporter wins; an endpoint alone implies it. */
+function tracingFrom(e: Env): AppConfig['tracing'] {
+  const serviceName = e.OTEL_SERVICE_NAME;
+  const exporter =
+    e.OTEL_TRACES_EXPORTER ??
+    (e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || e.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? 'otlp'
+      : e.OTEL_EXPORTER_ZIPKIN_ENDPOINT
+        ? 'zipkin'
+        : 'none');
+  switch (exporter) {
+    case 'none':
+      return undefined;
+    case 'otlp':
+      return {
+        exporter,
+        serviceName,
+        endpoint:
+          e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+          (e.OTEL_EXPORTER_OTLP_ENDPOINT ? `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/$/, '')}/v1/traces` : undefined),
+      };
+    case 'zipkin':
+      return { exporter, serviceName, endpoint: e.OTEL_EXPORTER_ZIPKIN_ENDPOINT };
+    case 'console':
+      return { exporter, serviceName };
+    default: {
+      const unreachable: never = exporter;
+      return unreachable;
+    }
+  }
 }

@@ -8,8 +8,8 @@ import { errorBody } from '../ops/error-body.js';
 import { MetricsService } from '../ops/metrics.service.js';
 import { LoadHysteresis, type LoadSnapshot } from './load-hysteresis.js';
 
-/** Route templates that are not clients: probes, scrapes, docs. */
-export const UNTRACKED_ROUTE_PREFIXES = ['/ready', '/live', '/metrics', '/docs', '/_balancer/'];
+/** Route templates that are not clients: probes, scrapes, docs, and the upstream simulator. */
+export const UNTRACKED_ROUTE_PREFIXES = ['/ready', '/live', '/metrics', '/docs', '/_balancer/', '/api/work'];
 
 /**
  * Counts in-flight HTTP requests at the Fastify layer and feeds the hysteresis. A

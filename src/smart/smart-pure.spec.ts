@@ -1,0 +1,65 @@
+import { describe, expect, it } from '@jest/globals';
+import { LatencyWindow } from './latency-window.js';
+import { TokenBucket } from './token-bucket.js';
+import { pickBehaviour, type WorkProfile } from './work-simulator.js';
+
+describe('TokenBucket', () => {
+  it('grants whole tokens up to what it holds, counts spent and refused, and refills to capacity', () => {
+    const bucket = new TokenBucket(3, 0.5);
+    expect(bucket.take(2)).toBe(2);
+    expect(bucket.take(2)).toBe(1);
+    expect(bucket.take(2)).toBe(0);
+    expect({ spent: bucket.spent, refused: bucket.refused }).toEqual({ spent: 3, refused: 3 });
+    bucket.earn();
+    expect(bucket.take(1)).toBe(0); // 0.5 is not a whole token
+    bucket.earn();
+    expect(bucket.take(1)).toBe(1);
+    for (let i = 0; i < 20; i += 1) bucket.earn();
+    expect(bucket.tokens).toBe(3);
+  });
+});
+
+describe('LatencyWindow', () => {
+  it('answers nearest-rank percentiles over the last N samples', () => {
+    const window = new LatencyWindow(100);
+    expect(window.percentile(95)).toBeUndefined();
+    for (let ms = 1; ms <= 100; ms += 1) window.record(ms);
+    expect(window.percentile(95)).toBe(95);
+    expect(window.percentile(50)).toBe(50);
+    expect(window.percentile(100)).toBe(100);
+    for (let i = 0; i < 100; i += 1) window.record(1000); // the old samples roll out
+    expect(window.percentile(50)).toBe(1000);
+    expect(window.count).toBe(100);
+  });
+});
+
+describe('pickBehaviour', () => {
+  const profile: WorkProfile = {
+    minMs: 100,
+    maxMs: 600,
+    hangRate: 1 / 11,
+    errorRate: 1 / 11,
+    invalidRate: 1 / 11,
+    tailRate: 0,
+    tailMs: 1000,
+  };
+  const sequence = (...values: number[]) => {
+    let i = 0;
+    return () => values[i++];
+  };
+
+  it('maps the rolls to behaviours', () => {
+    expect(pickBehaviour(profile, sequence(0.5, 0.01))).toEqual({ kind: 'hang' });
+    expect(pickBehaviour(profile, sequence(0, 0.1))).toEqual({ kind: 'error', delayMs: 100 });
+    expect(pickBehaviour(profile, sequence(1, 0.2))).toEqual({ kind: 'invalid_json', delayMs: 600 });
+    expect(pickBehaviour(profile, sequence(0.5, 0.9, 0.5))).toEqual({ kind: 'ok', delayMs: 350 });
+    expect(pickBehaviour({ ...profile, tailRate: 0.01 }, sequence(0.5, 0.9, 0.001))).toEqual({ kind: 'ok', delayMs: 1000 });
+  });
+
+  it('fails about 3 in 11 over many draws', () => {
+    let failures = 0;
+    for (let i = 0; i < 20_000; i += 1) if (pickBehaviour(profile).kind !== 'ok') failures += 1;
+    expect(failures / 20_000).toBeGreaterThan(0.25);
+    expect(failures / 20_000).toBeLessThan(0.30);
+  });
+});

@@ -1,0 +1,96 @@
+import { Controller, Get, Query, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InjectConfig, type AppConfig } from '../config/index.js';
+import { ShutdownCoordinator } from '../lifecycle/index.js';
+import { abortedWhenClientLeaves } from '../ops/close-signal.js';
+import { errorBody } from '../ops/error-body.js';
+import { InvalidQueryParamError } from '../ops/int-in-range.pipe.js';
+import { pickBehaviour, type WorkProfile } from './work-simulator.js';
+
+/** A hang ends when the client leaves or shutdown starts, and never outlives this. */
+const MAX_HANG_MS = 5 * 60_000;
+
+const NUMBER_PARAMS: Record<string, { key: keyof WorkProfile; max: number }> = {
+  min: { key: 'minMs', max: 600_000 },
+  max: { key: 'maxMs', max: 600_000 },
+  hang: { key: 'hangRate', max: 1 },
+  error: { key: 'errorRate', max: 1 },
+  invalid: { key: 'invalidRate', max: 1 },
+  tail: { key: 'tailRate', max: 1 },
+  tailMs: { key: 'tailMs', max: 600_000 },
+};
+
+/**
+ * Upstream simulator for /api/smart (the assignment's test server as described
+ * publicly): `{"time": delay}` after a random delay; some requests hang, answer 500,
+ * or answer 200 with invalid JSON. Defaults from WORK_*; each can be overridden per
+ * request (`?min=&max=&hang=&error=&invalid=&tail=&tailMs=`).
+ */
+@ApiTags('smart')
+@Controller('api')
+export class WorkController {
+  private readonly shutdown = new AbortController();
+
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    coordinator: ShutdownCoordinator,
+  ) {
+    coordinator.onStopAccepting(() => this.shutdown.abort());
+  }
+
+  @Get('work')
+  @ApiQuery({ name: 'min', required: false, description: 'Shortest delay, ms' })
+  @ApiQuery({ name: 'max', required: false, description: 'Longest delay, ms' })
+  @ApiQuery({ name: 'hang', required: false, description: 'Share of requests that never answer (0-1)' })
+  @ApiQuery({ name: 'error', required: false, description: 'Share answered 500 (0-1)' })
+  @ApiQuery({ name: 'invalid', required: false, description: 'Share answered 200 with invalid JSON (0-1)' })
+  @ApiQuery({ name: 'tail', required: false, description: 'Share of successes that take tailMs (0-1)' })
+  @ApiQuery({ name: 'tailMs', required: false, description: 'Heavy-tail delay, ms' })
+  @ApiOkResponse({ description: '{"time": <delay ms>}' })
+  async work(@Query() query: Record<string, string>, @Res() reply: FastifyReply): Promise<void> {
+    const behaviour = pickBehaviour(this.profile(query));
+    const clientGone = abortedWhenClientLeaves(reply.raw);
+    if (behaviour.kind === 'hang') {
+      await sleep(MAX_HANG_MS, undefined, { signal: AbortSignal.any([clientGone, this.shutdown.signal]) }).catch(() => undefined);
+      if (!clientGone.aborted) await reply.code(503).send(errorBody(503, 'Simulated hang ended by shutdown'));
+      return;
+    }
+    await sleep(behaviour.delayMs, undefined, { signal: clientGone }).catch(() => undefined);
+    if (clientGone.aborted) return;
+    switch (behaviour.kind) {
+      case 'ok':
+        await reply.send({ time: behaviour.delayMs });
+        return;
+      case 'error':
+        await reply.code(500).send(errorBody(500, 'Simulated upstream error'));
+        return;
+      case 'invalid_json':
+        await reply.type('application/json').send(`{"time": ${behaviour.delayMs},`);
+        return;
+      default: {
+        const unreachable: never = behaviour;
+        throw new Error(`unknown behaviour ${JSON.stringify(unreachable)}`);
+      }
+    }
+  }
+
+  private profile(query: Record<string, string>): WorkProfile {
+    const profile: Record<keyof WorkProfile, number> = { ...this.config.work };
+    for (const [name, raw] of Object.entries(query)) {
+      const param = NUMBER_PARAMS[name];
+      if (!param) throw new InvalidQueryParamError(`unknown parameter ${JSON.stringify(name.slice(0, 40))}`);
+      const value = Number(raw);
+      if (raw === '' || !Number.isFinite(value) || value < 0 || value > param.max) {
+        throw new InvalidQueryParamError(`${name} must be a number from 0 to ${param.max}`);
+      }
+      profile[param.key] = value;
+    }
+    if (profile.minMs > profile.maxMs) throw new InvalidQueryParamError('min must be <= max');
+    if (profile.hangRate + profile.errorRate + profile.invalidRate > 1) {
+      throw new InvalidQueryParamError('hang + error + invalid must be <= 1');
+    }
+    return profile;
+  }
+}

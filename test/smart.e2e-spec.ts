@@ -1,0 +1,192 @@
+import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startApp, type RunningApp } from './support/app.js';
+import { startBareBackend, type BareBackend } from './support/bare-backend.js';
+import { http } from './support/http.js';
+
+type Script = (n: number, req: IncomingMessage, res: ServerResponse) => void;
+
+/** An upstream whose n-th request (0-based) does what the script says; counts open requests. */
+async function scriptedUpstream(script: Script) {
+  let n = 0;
+  let open = 0;
+  const closeWaiters: (() => void)[] = [];
+  const backend = await startBareBackend(() => undefined);
+  backend.server.removeAllListeners('request');
+  backend.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    open += 1;
+    res.once('close', () => {
+      open -= 1;
+      if (open === 0) for (const resolve of closeWaiters.splice(0)) resolve();
+    });
+    script(n++, req, res);
+  });
+  return {
+    backend,
+    get requests() {
+      return n;
+    },
+    get open() {
+      return open;
+    },
+    /** Resolves once no request is open at the upstream: every loser's socket closed. */
+    allClosed: () => (open === 0 ? Promise.resolve() : new Promise<void>((resolve) => closeWaiters.push(resolve))),
+  };
+}
+
+const json = (res: ServerResponse, status: number, body: string, afterMs = 0) => {
+  const timer = setTimeout(() => res.writeHead(status, { 'content-type': 'application/json' }).end(body), afterMs);
+  res.once('close', () => clearTimeout(timer));
+};
+
+describe('/api/smart against local upstreams', () => {
+  let app: RunningApp | undefined;
+  let upstream: BareBackend | undefined;
+  afterEach(async () => {
+    await app?.close();
+    await upstream?.close();
+    app = upstream = undefined;
+  });
+
+  async function setUp(script: Script, env: Record<string, string> = {}) {
+    const scripted = await scriptedUpstream(script);
+    upstream = scripted.backend;
+    app = await startApp({ SMART_UPSTREAM_URL: `${scripted.backend.url}/work`, ...env });
+    return scripted;
+  }
+  const call = (timeout: number | string) => http(`${app!.baseUrl}/api/smart?timeout=${timeout}`);
+
+  it('first succeeds: 200 with the upstream JSON and no backups', async () => {
+    const up = await setUp((_n, _req, res) => json(res, 200, '{"time":12}', 10));
+    const response = await call(1000);
+    expect(response.status).toBe(200);
+    expect(response.body.api).toEqual({ time: 12 });
+    expect(response.body.time).toBeLessThan(300);
+    expect(up.requests).toBe(1);
+  });
+
+  it('first 500, then a backup 200: the backups go out at once', async () => {
+    const up = await setUp((n, _req, res) => (n === 0 ? json(res, 500, '{}') : json(res, 200, `{"n":${n}}`, 20)));
+    const response = await call(1000);
+    expect(response.status).toBe(200);
+    expect(response.body.time).toBeLessThan(250); // did not wait for the 300 ms hedge delay
+    expect(up.requests).toBe(3);
+    await up.allClosed();
+  });
+
+  it('first slow, backup 200 at the hedge delay, and the first is aborted', async () => {
+    const up = await setUp((n, _req, res) => json(res, 200, `{"n":${n}}`, n === 0 ? 5000 : 20));
+    const response = await call(1000);
+    expect(response.status).toBe(200);
+    expect(response.body.time).toBeGreaterThanOrEqual(300);
+    expect(response.body.time).toBeLessThan(600);
+    expect([1, 2]).toContain(response.body.api.n);
+    await up.allClosed(); // the slow first attempt's socket really closed
+    expect(up.open).toBe(0);
+  });
+
+  it('first slow but wins before the backups answer; the backups are aborted', async () => {
+    const up = await setUp((n, _req, res) => json(res, 200, `{"n":${n}}`, n === 0 ? 400 : 3000));
+    const response = await call(2000);
+    expect(response.status).toBe(200);
+    expect(response.body.api).toEqual({ n: 0 });
+    expect(up.requests).toBe(3); // backups were sent at 300 ms, the first kept running
+    await up.allClosed();
+  });
+
+  it('all slow: 503 deadline at the timeout, nothing left running', async () => {
+    const up = await setUp((_n, _req, res) => json(res, 200, '{}', 5000));
+    const started = performance.now();
+    const response = await call(500);
+    const took = performance.now() - started;
+    expect(response.status).toBe(503);
+    expect(response.body.reason).toBe('deadline');
+    expect(response.body.attempts).toHaveLength(3);
+    expect(response.body.attempts.every((a: { result: string }) => a.result === 'aborted')).toBe(true);
+    expect(took).toBeGreaterThanOrEqual(495);
+    expect(took).toBeLessThan(600);
+    await up.allClosed();
+  });
+
+  it('keeps the deadline against an upstream that hangs without ever sending headers', async () => {
+    const up = await setUp(() => undefined);
+    const started = performance.now();
+    const response = await call(400);
+    expect(response.status).toBe(503);
+    expect(response.body.reason).toBe('deadline');
+    expect(performance.now() - started).toBeLessThan(500);
+    await up.allClosed();
+  });
+
+  it('keeps the deadline against a slow body', async () => {
+    const up = await setUp((_n, _req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"time":');
+    });
+    const started = performance.now();
+    const response = await call(400);
+    expect(response.body.reason).toBe('deadline');
+    expect(performance.now() - started).toBeLessThan(500);
+    await up.allClosed();
+  });
+
+  it('all 500: 503 upstream_errors listing each attempt', async () => {
+    await setUp((_n, _req, res) => json(res, 500, '{}', 5));
+    const response = await call(1000);
+    expect(response.status).toBe(503);
+    expect(response.body.reason).toBe('upstream_errors');
+    expect(response.body.attempts).toHaveLength(3);
+    expect(response.body.attempts.map((a: { status: number }) => a.status)).toEqual([500, 500, 500]);
+  });
+
+  it('treats invalid JSON as a failure, not a crash', async () => {
+    const up = await setUp((n, _req, res) => (n === 0 ? json(res, 200, '{"time":') : json(res, 200, '{"ok":true}', 10)));
+    const response = await call(1000);
+    expect(response.status).toBe(200);
+    expect(response.body.api).toEqual({ ok: true });
+    expect(up.requests).toBe(3);
+  });
+
+  it('without budget tokens sends no backups and reports budget', async () => {
+    const up = await setUp((_n, _req, res) => json(res, 500, '{}', 5), { SMART_BUDGET_TOKENS: '0' });
+    const response = await call(1000);
+    expect(response.status).toBe(503);
+    expect(response.body.reason).toBe('budget');
+    expect(up.requests).toBe(1);
+    const metrics = await http(`${app!.baseUrl}/metrics`);
+    expect(metrics.text).toMatch(/^ballast_smart_budget_refused_total 2$/m);
+  });
+
+  it.each(['', 'abc', '0', '1.5', '60001', '-5'])('rejects timeout=%j with 400', async (timeout) => {
+    await setUp((_n, _req, res) => json(res, 200, '{}'));
+    const response = await call(timeout);
+    expect(response.status).toBe(400);
+    expect(response.body.message).toMatch(/^timeout must be an integer from 1 to 60000/);
+  });
+});
+
+describe('/api/work, the offline upstream simulator', () => {
+  let app: RunningApp;
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('answers per its query: ok, 500, invalid JSON; rejects bad parameters', async () => {
+    app = await startApp({ WORK_HANG_RATE: '0', WORK_ERROR_RATE: '0', WORK_INVALID_RATE: '0', WORK_MAX_MS: '50' });
+    const ok = await http(`${app.baseUrl}/api/work?min=1&max=1&hang=0&error=0&invalid=0`);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({ time: 1 });
+    expect((await http(`${app.baseUrl}/api/work?min=1&max=1&hang=0&error=1&invalid=0`)).status).toBe(500);
+    const invalid = await http(`${app.baseUrl}/api/work?min=1&max=1&hang=0&error=0&invalid=1`).catch((e: Error) => e);
+    expect(invalid).toBeInstanceOf(Error); // JSON.parse in the helper fails: the body is not JSON
+    expect((await http(`${app.baseUrl}/api/work?min=5&max=1`)).status).toBe(400);
+    expect((await http(`${app.baseUrl}/api/work?bogus=1`)).status).toBe(400);
+    expect((await http(`${app.baseUrl}/api/work?hang=2`)).status).toBe(400);
+  });
+
+  it('is the default upstream of /api/smart, so npm start works offline', async () => {
+    const response = await http(`${app.baseUrl}/api/smart?timeout=2000`);
+    expect(response.status).toBe(200);
+    expect(response.body.api.time).toBeLessThanOrEqual(50);
+  });
+});
