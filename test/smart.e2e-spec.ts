@@ -172,7 +172,7 @@ describe('/api/work, the offline upstream simulator', () => {
   });
 
   it('answers per its query: ok, 500, invalid JSON; rejects bad parameters', async () => {
-    app = await startApp({ WORK_HANG_RATE: '0', WORK_ERROR_RATE: '0', WORK_INVALID_RATE: '0', WORK_MAX_MS: '50' });
+    app = await startApp({ WORK_HANG_RATE: '0', WORK_ERROR_RATE: '0', WORK_INVALID_RATE: '0', WORK_MIN_MS: '10', WORK_MAX_MS: '50' });
     const ok = await http(`${app.baseUrl}/api/work?min=1&max=1&hang=0&error=0&invalid=0`);
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ time: 1 });
