@@ -1,0 +1,144 @@
+// bench:smart — in one run against the /api/work simulator: success within the
+// deadline and p50/p99/p99.9 for (a) a single call, (b) the seed's algorithm (first try
+// dropped at 300 ms, then two at once), (c) ballast's /api/smart; mean upstream requests
+// per call; then a heavy-tailed upstream (1% of calls take 1 s) with ballast in adaptive
+// mode against a single call. Every loop is bounded in count; traffic stays on 127.0.0.1.
+import { request } from 'undici';
+import { startService } from './lib/harness.mjs';
+
+const CALLS = Number(process.env.BENCH_CALLS ?? 3000);
+const BALLAST_CALLS = Number(process.env.BENCH_BALLAST_CALLS ?? 10_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const TIMEOUT_MS = 1000;
+
+async function attempt(url, timeoutMs, signal) {
+  const response = await request(url, { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs) });
+  const text = await response.body.text();
+  if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}`);
+  return JSON.parse(text);
+}
+
+/** (a) one request, dropped at the deadline. */
+async function single(url, counter) {
+  counter.upstream += 1;
+  await attempt(url, TIMEOUT_MS);
+}
+
+/** (b) seed 003: first try with a 300 ms timeout; on failure two more at once, first wins. */
+async function seedAlgorithm(url, counter) {
+  const started = performance.now();
+  try {
+    counter.upstream += 1;
+    return await attempt(url, 300);
+  } catch {
+    const left = Math.max(1, Math.floor(TIMEOUT_MS - (performance.now() - started)));
+    const losers = new AbortController();
+    counter.upstream += 2;
+    try {
+      return await Promise.any([attempt(url, left, losers.signal), attempt(url, left, losers.signal)]);
+    } finally {
+      losers.abort();
+    }
+  }
+}
+
+/** (c) ballast: a 200 later than its timeout counts as a failure. */
+async function ballastCall(smartUrl) {
+  const response = await request(`${smartUrl}?timeout=${TIMEOUT_MS}`);
+  await response.body.dump();
+  if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}`);
+}
+
+async function run(name, calls, fn) {
+  const times = [];
+  let ok = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < calls) {
+      next += 1;
+      const started = performance.now();
+      let success = true;
+      try {
+        await fn();
+      } catch {
+        success = false;
+      }
+      const ms = performance.now() - started;
+      if (success && ms <= TIMEOUT_MS) ok += 1;
+      times.push(ms);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  times.sort((a, b) => a - b);
+  const at = (p) => times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)];
+  return { name, calls, success: ok / calls, p50: at(50), p99: at(99), p999: at(99.9), max: times.at(-1) };
+}
+
+async function upstreamRequests(simulatorUrl) {
+  const text = await (await fetch(`${simulatorUrl}/metrics`)).text();
+  let total = 0;
+  for (const match of text.matchAll(/^http_request_duration_seconds_count\{route="\/api\/work",[^}]*\} (\d+)/gm)) total += Number(match[1]);
+  return total;
+}
+
+const row = (r, perCall) => ({
+  calls: r.calls,
+  'success %': Number((r.success * 100).toFixed(2)),
+  'p50 ms': Math.round(r.p50),
+  'p99 ms': Math.round(r.p99),
+  'p99.9 ms': Math.round(r.p999),
+  'max ms': Math.round(r.max),
+  'upstream req/call': Number(perCall.toFixed(3)),
+});
+
+const services = [];
+try {
+  // The simulator: a ballast service with the default profile (100-600 ms, 1/11 each hang, 500, invalid JSON).
+  const simulator = await startService({ READY_TRACK_CLIENTS: 'false' });
+  services.push(simulator);
+  const workUrl = `${simulator.url}/api/work`;
+  const fixed = await startService({ SMART_UPSTREAM_URL: workUrl, READY_TRACK_CLIENTS: 'false' });
+  services.push(fixed);
+
+  const results = {};
+  for (const [name, calls, fn] of [
+    ['(a) single call', CALLS, (c) => single(workUrl, c)],
+    ['(b) seed algorithm', CALLS, (c) => seedAlgorithm(workUrl, c)],
+  ]) {
+    const counter = { upstream: 0 };
+    const r = await run(name, calls, () => fn(counter));
+    results[name] = row(r, counter.upstream / calls);
+  }
+  const before = await upstreamRequests(simulator.url);
+  const ballast = await run('(c) ballast', BALLAST_CALLS, () => ballastCall(`${fixed.url}/api/smart`));
+  results['(c) ballast'] = row(ballast, ((await upstreamRequests(simulator.url)) - before) / BALLAST_CALLS);
+  console.log(`Default simulator, timeout ${TIMEOUT_MS} ms, concurrency ${CONCURRENCY}`);
+  console.table(results);
+  console.log(`ballast max response time: ${Math.round(ballast.max)} ms (goal <= timeout + 25 = ${TIMEOUT_MS + 25})`);
+
+  // Heavy tail: 5-15 ms, 1% take 1 s, no failures; ballast hedges at its observed p98.
+  const tailQuery = 'min=5&max=15&hang=0&error=0&invalid=0&tail=0.01&tailMs=1000';
+  const tailUrl = `${workUrl}?${tailQuery}`;
+  const adaptive = await startService({
+    SMART_UPSTREAM_URL: tailUrl,
+    SMART_HEDGE_DELAY: 'auto',
+    SMART_HEDGE_PERCENTILE: '98',
+    READY_TRACK_CLIENTS: 'false',
+  });
+  services.push(adaptive);
+  const tail = {};
+  const counter = { upstream: 0 };
+  const singleTail = await run('single', CALLS, () => single(tailUrl, counter));
+  tail['single call'] = row(singleTail, counter.upstream / CALLS);
+  for (let i = 0; i < 200; i += 1) await ballastCall(`${adaptive.url}/api/smart`); // fill the latency window
+  const tailBefore = await upstreamRequests(simulator.url);
+  const hedged = await run('adaptive', CALLS, () => ballastCall(`${adaptive.url}/api/smart`));
+  const perCall = ((await upstreamRequests(simulator.url)) - tailBefore) / CALLS;
+  tail['ballast auto p98'] = row(hedged, perCall);
+  console.log('\nHeavy-tailed upstream (5-15 ms, 1% take 1000 ms), timeout 1000 ms');
+  console.table(tail);
+  console.log(`p99.9 single / ballast: ${(singleTail.p999 / hedged.p999).toFixed(1)}x lower (goal >= 10x)`);
+  console.log(`extra upstream requests: ${((perCall - 1) * 100).toFixed(1)}% (goal <= 5%)`);
+} finally {
+  await Promise.all(services.map((s) => s.stop()));
+}
