@@ -1,5 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { LogController } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
@@ -42,6 +43,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     bodyParser: false,
   });
   if (dataPath) dataPath.bind(app.get(BalancerProxy).handle);
+  else app.useWebSocketAdapter(new WsAdapter(app));
   setUpDocs(app, config.role === 'balancer' ? '_balancer/docs' : 'docs');
   return app;
 }

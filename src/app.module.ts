@@ -9,6 +9,7 @@ import { OpsModule } from './ops/ops.module.js';
 import { ReadinessModule } from './readiness/readiness.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { SmartModule } from './smart/smart.module.js';
+import { TasksModule } from './tasks/tasks.module.js';
 
 const validation = { provide: APP_PIPE, useClass: DtoValidationPipe };
 
@@ -19,7 +20,7 @@ export class AppModule {
     const shared = [ConfigModule.forRoot(config), LifecycleModule, OpsModule.forRoot(config)];
     const features =
       config.role === 'service'
-        ? [RedisModule.forRoot(config), ReadinessModule, ItemsModule.forRoot(config), SmartModule]
+        ? [RedisModule.forRoot(config), ReadinessModule, ItemsModule.forRoot(config), SmartModule, TasksModule.forRoot(config)]
         : [BalancerModule];
     return {
       module: AppModule,

@@ -74,6 +74,18 @@ export interface AppConfig {
     readonly endpoint?: string;
     readonly serviceName: string;
   };
+  readonly tasks: {
+    readonly defaultDurationMs: number;
+    readonly maxDurationMs: number;
+    /** Jobs this instance works on at once; 0: this instance only queues. */
+    readonly concurrency: number;
+    /** BullMQ job lock: a dead worker's job goes to another after about this long. */
+    readonly lockMs: number;
+  };
+  readonly websocket: {
+    readonly maxSubscriptions: number;
+    readonly maxFrameBytes: number;
+  };
   /** `npm run start:cluster`: how many services behind the balancer. */
   readonly clusterSize: number;
   /** Test and demo fault injection on the service role; off unless FAULT_MODE is set. */

@@ -113,6 +113,13 @@ export const envSchema = z
     OTEL_EXPORTER_ZIPKIN_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
     OTEL_SERVICE_NAME: z.string().min(1).default('ballast'),
 
+    TASK_DEFAULT_DURATION_MS: int(0, HOUR_MS).default(20_000),
+    TASK_MAX_DURATION_MS: int(0, HOUR_MS).default(600_000),
+    TASK_CONCURRENCY: int(0, 1000).default(5),
+    TASK_LOCK_MS: int(1000, HOUR_MS).default(30_000),
+    WS_MAX_SUBSCRIPTIONS: int(1, 100_000).default(100),
+    WS_MAX_FRAME_BYTES: int(64, 16 * 1024 * 1024).default(64 * 1024),
+
     REDIS_URL: redisUrl,
     REDIS_PREFIX: z
       .string()
@@ -138,6 +145,13 @@ export const envSchema = z
     }
     if (env.WORK_HANG_RATE + env.WORK_ERROR_RATE + env.WORK_INVALID_RATE > 1) {
       ctx.addIssue({ code: 'custom', path: ['WORK_HANG_RATE'], message: 'plus WORK_ERROR_RATE and WORK_INVALID_RATE must be <= 1' });
+    }
+    if (env.TASK_DEFAULT_DURATION_MS > env.TASK_MAX_DURATION_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TASK_DEFAULT_DURATION_MS'],
+        message: `must be <= TASK_MAX_DURATION_MS (${env.TASK_MAX_DURATION_MS})`,
+      });
     }
     if (env.LONG_TASK_MS > env.LONG_TASK_MAX_MS) {
       ctx.addIssue({

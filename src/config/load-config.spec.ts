@@ -43,6 +43,8 @@ describe('loadConfig', () => {
       },
       work: { minMs: 100, maxMs: 600, hangRate: 1 / 11, errorRate: 1 / 11, invalidRate: 1 / 11, tailRate: 0, tailMs: 1000 },
       tracing: undefined,
+      tasks: { defaultDurationMs: 20_000, maxDurationMs: 600_000, concurrency: 5, lockMs: 30_000 },
+      websocket: { maxSubscriptions: 100, maxFrameBytes: 65_536 },
       clusterSize: 4,
       fault: undefined,
       redis: undefined,

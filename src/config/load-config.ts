@@ -75,6 +75,13 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       tailMs: e.WORK_TAIL_MS,
     },
     tracing: tracingFrom(e),
+    tasks: {
+      defaultDurationMs: e.TASK_DEFAULT_DURATION_MS,
+      maxDurationMs: e.TASK_MAX_DURATION_MS,
+      concurrency: e.TASK_CONCURRENCY,
+      lockMs: e.TASK_LOCK_MS,
+    },
+    websocket: { maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS, maxFrameBytes: e.WS_MAX_FRAME_BYTES },
     clusterSize: e.CLUSTER_SIZE,
     fault: e.FAULT_MODE ? { mode: e.FAULT_MODE, delayMs: e.FAULT_DELAY_MS } : undefined,
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : undefined,

@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { doDemoWork } from './demo-work.js';
+import type { TaskSpec, TaskUpdate, TaskView } from './task.js';
+import { TaskQueue } from './task-queue.js';
+
+interface Entry {
+  view: TaskView;
+  readonly spec: TaskSpec;
+}
+
+/** Finished tasks kept for GET /tasks/:id; the oldest are forgotten first. */
+const FINISHED_KEPT = 10_000;
+
+/** In-process queue, so `npm start` needs no Redis. Tasks live as long as the process. */
+export class MemoryTaskQueue extends TaskQueue {
+  private readonly live = new Map<string, Entry>();
+  private readonly finished = new LRUCache<string, TaskView>({ max: FINISHED_KEPT });
+  private readonly waiting: Entry[] = [];
+  private running = 0;
+  private readonly listeners: ((update: TaskUpdate) => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly concurrency: number) {
+    super();
+  }
+
+  async add(spec: TaskSpec): Promise<TaskView> {
+    const entry: Entry = {
+      spec,
+      view: {
+        id: randomUUID(),
+        status: 'queued',
+        progress: 0,
+        result: null,
+        error: null,
+        createdAt: new Date().toISOString(),
+        finishedAt: null,
+      },
+    };
+    this.live.set(entry.view.id, entry);
+    this.waiting.push(entry);
+    this.emit(entry);
+    queueMicrotask(() => this.pump());
+    return entry.view;
+  }
+
+  async get(id: string): Promise<TaskView | undefined> {
+    return this.live.get(id)?.view ?? this.finished.get(id);
+  }
+
+  onUpdate(listener: (update: TaskUpdate) => void): void {
+    this.listeners.push(listener);
+  }
+
+  drain(): Promise<void> {
+    if (this.live.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  pending(): string | undefined {
+    return this.live.size > 0 ? `${this.running} tasks active, ${this.waiting.length} waiting (in memory)` : undefined;
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.waiting.length > 0) {
+      const entry = this.waiting.shift()!;
+      this.running += 1;
+      void this.run(entry).finally(() => {
+        this.running -= 1;
+        this.pump();
+        if (this.live.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+      });
+    }
+  }
+
+  private async run(entry: Entry): Promise<void> {
+    this.update(entry, { status: 'active' });
+    try {
+      const result = await doDemoWork(entry.spec.durationMs, entry.spec.payload, (progress) =>
+        this.update(entry, { progress }),
+      );
+      this.finish(entry, { status: 'completed', progress: 100, result });
+    } catch (error) {
+      this.finish(entry, { status: 'failed', error: (error as Error).message });
+    }
+  }
+
+  private finish(entry: Entry, change: Partial<TaskView>): void {
+    this.update(entry, { ...change, finishedAt: new Date().toISOString() });
+    this.live.delete(entry.view.id);
+    this.finished.set(entry.view.id, entry.view);
+  }
+
+  private update(entry: Entry, change: Partial<TaskView>): void {
+    entry.view = { ...entry.view, ...change };
+    this.emit(entry);
+  }
+
+  private emit(entry: Entry): void {
+    for (const listener of this.listeners) listener({ view: entry.view, clientId: entry.spec.clientId });
+  }
+}

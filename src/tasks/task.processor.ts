@@ -1,0 +1,34 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import type { Job } from 'bullmq';
+import { doDemoWork } from './demo-work.js';
+import { TASK_QUEUE_NAME, type TaskJobData, type TaskWorkerHandle } from './tasks.constants.js';
+
+/** Worker options are per deployment, hence a class made from the configuration. */
+export function taskProcessorClass(options: { concurrency: number; lockMs: number }) {
+  @Processor(TASK_QUEUE_NAME, {
+    concurrency: options.concurrency,
+    lockDuration: options.lockMs,
+    stalledInterval: options.lockMs,
+  })
+  class TaskProcessor extends WorkerHost implements TaskWorkerHandle {
+    private active = 0;
+
+    async process(job: Job<TaskJobData>): Promise<unknown> {
+      this.active += 1;
+      try {
+        return await doDemoWork(job.data.durationMs, job.data.payload, (progress) => job.updateProgress(progress));
+      } finally {
+        this.active -= 1;
+      }
+    }
+
+    close(): Promise<void> {
+      return this.worker.close();
+    }
+
+    activeCount(): number {
+      return this.active;
+    }
+  }
+  return TaskProcessor;
+}

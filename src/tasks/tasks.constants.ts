@@ -1,0 +1,15 @@
+export const TASK_QUEUE_NAME = 'ballast-tasks';
+/** Token of this instance's worker handle (absent when TASK_CONCURRENCY=0). */
+export const TASK_WORKER = Symbol('TASK_WORKER');
+
+export interface TaskJobData {
+  durationMs: number;
+  payload: unknown;
+  clientId?: string;
+}
+
+/** What the queue driver needs of the local worker at shutdown. */
+export interface TaskWorkerHandle {
+  close(): Promise<void>;
+  activeCount(): number;
+}

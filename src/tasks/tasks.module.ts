@@ -1,0 +1,50 @@
+import { BullModule } from '@nestjs/bullmq';
+import { DynamicModule, Module, type Provider } from '@nestjs/common';
+import type { AppConfig } from '../config/index.js';
+import { BullTaskQueue } from './bull-task-queue.js';
+import { MemoryTaskQueue } from './memory-task-queue.js';
+import { taskProcessorClass } from './task.processor.js';
+import { TaskQueue } from './task-queue.js';
+import { TASK_QUEUE_NAME, TASK_WORKER } from './tasks.constants.js';
+import { TasksController } from './tasks.controller.js';
+import { TasksGateway } from './tasks.gateway.js';
+import { TasksService } from './tasks.service.js';
+
+@Module({})
+export class TasksModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    const shared = { module: TasksModule, controllers: [TasksController] };
+    const common: Provider[] = [TasksGateway, TasksService];
+    if (!config.redis) {
+      return {
+        ...shared,
+        // In memory every task is local, so this instance must work on them.
+        providers: [...common, { provide: TaskQueue, useValue: new MemoryTaskQueue(Math.max(1, config.tasks.concurrency)) }],
+      };
+    }
+    const url = new URL(config.redis.url);
+    const worker: Provider[] = [];
+    if (config.tasks.concurrency > 0) {
+      const processor = taskProcessorClass({ concurrency: config.tasks.concurrency, lockMs: config.tasks.lockMs });
+      worker.push(processor, { provide: TASK_WORKER, useExisting: processor });
+    }
+    return {
+      ...shared,
+      imports: [
+        BullModule.forRoot({
+          connection: {
+            host: url.hostname,
+            port: Number(url.port || 6379),
+            username: url.username || undefined,
+            password: url.password ? decodeURIComponent(url.password) : undefined,
+            db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
+            tls: url.protocol === 'rediss:' ? {} : undefined,
+          },
+          prefix: `${config.redis.prefix}:bull`,
+        }),
+        BullModule.registerQueue({ name: TASK_QUEUE_NAME }),
+      ],
+      providers: [...common, ...worker, BullTaskQueue, { provide: TaskQueue, useExisting: BullTaskQueue }],
+    };
+  }
+}
