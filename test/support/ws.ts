@@ -1,0 +1,81 @@
+import { once } from 'node:events';
+import WebSocket from 'ws';
+
+export interface Frame {
+  event: string;
+  data: any;
+}
+
+/** A test WebSocket client that records frames and lets a test await the next matching one. */
+export class TestSocket {
+  readonly frames: Frame[] = [];
+  closeCode?: number;
+  private waiters: { match: (frame: Frame) => boolean; resolve: (frame: Frame) => void }[] = [];
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as Frame;
+      this.frames.push(frame);
+      for (const waiter of [...this.waiters]) {
+        if (waiter.match(frame)) {
+          this.waiters.splice(this.waiters.indexOf(waiter), 1);
+          waiter.resolve(frame);
+        }
+      }
+    });
+    ws.on('close', (code) => (this.closeCode = code));
+  }
+
+  static async open(url: string): Promise<TestSocket> {
+    const ws = new WebSocket(url);
+    const socket = new TestSocket(ws);
+    await once(ws, 'open');
+    await socket.next((f) => f.event === 'hello');
+    return socket;
+  }
+
+  /** The first frame (already received or still to come) matching `match`. */
+  next(match: (frame: Frame) => boolean, timeoutMs = 10_000): Promise<Frame> {
+    const seen = this.frames.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching frame; got ${JSON.stringify(this.frames.map((f) => f.event))}`)), timeoutMs);
+      this.waiters.push({ match, resolve: (frame) => (clearTimeout(timer), resolve(frame)) });
+    });
+  }
+
+  send(event: string, data: unknown): void {
+    this.ws.send(JSON.stringify({ event, data }));
+  }
+
+  taskFrames(id: string): any[] {
+    return this.frames.filter((f) => f.event === 'task' && f.data.id === id).map((f) => f.data);
+  }
+
+  async closed(): Promise<number> {
+    if (this.ws.readyState === WebSocket.CLOSED) return this.closeCode!;
+    const [code] = await once(this.ws, 'close');
+    return code as number;
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/** Tries an upgrade and reports the HTTP status of a refusal (or 101). */
+export function upgradeStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      resolve(101);
+      ws.close();
+    });
+    ws.on('error', (error) => {
+      if (!/Unexpected server response/.test(error.message)) reject(error);
+    });
+  });
+}

@@ -1,0 +1,202 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startApp, type RunningApp } from './support/app.js';
+import { http } from './support/http.js';
+import { startServiceProcess, type ServiceProcess } from './support/process.js';
+import { describeWithRedis, startRedis, type TestRedis } from './support/redis.js';
+import { waitFor } from './support/wait.js';
+import { TestSocket, upgradeStatus } from './support/ws.js';
+
+const post = (base: string, body: object) => http(`${base}/tasks`, { method: 'POST', json: body });
+const wsUrl = (base: string, query = '') => `${base.replace('http', 'ws')}/ws${query}`;
+
+describe('tasks with the in-memory driver', () => {
+  let app: RunningApp;
+  beforeAll(async () => {
+    app = await startApp({ WS_MAX_SUBSCRIPTIONS: '2' });
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('says hello with the instance, and streams queued -> active -> progress -> completed', async () => {
+    const socket = await TestSocket.open(wsUrl(app.baseUrl));
+    expect(socket.frames[0]).toEqual({ event: 'hello', data: { instance: expect.any(String), hostname: expect.any(String) } });
+    socket.send('subscribe', { all: true });
+    await socket.next((f) => f.event === 'subscribed');
+    const created = await post(app.baseUrl, { durationMs: 200, payload: { n: 1 } });
+    expect(created.status).toBe(202);
+    expect(created.body).toEqual({ id: expect.any(String), status: 'queued' });
+    const id = created.body.id;
+    await socket.next((f) => f.event === 'task' && f.data.id === id && f.data.status === 'completed');
+    const statuses = socket.taskFrames(id).map((t) => t.status);
+    expect(statuses[0]).toBe('queued');
+    expect(statuses).toContain('active');
+    expect(statuses.at(-1)).toBe('completed');
+    const progress = socket.taskFrames(id).map((t) => t.progress);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    expect(progress).toContain(50);
+    const read = await http(`${app.baseUrl}/tasks/${id}`);
+    expect(read.body).toMatchObject({ id, status: 'completed', progress: 100, result: { payload: { n: 1 } }, error: null });
+    expect(read.body.finishedAt).not.toBeNull();
+    socket.close();
+  });
+
+  it('delivers tasks created with a clientId to that client unasked, and to no other', async () => {
+    const mine = await TestSocket.open(wsUrl(app.baseUrl, '?clientId=alice'));
+    const other = await TestSocket.open(wsUrl(app.baseUrl, '?clientId=bob'));
+    const { body } = await post(app.baseUrl, { durationMs: 50, clientId: 'alice' });
+    await mine.next((f) => f.event === 'task' && f.data.id === body.id && f.data.status === 'completed');
+    expect(other.taskFrames(body.id)).toEqual([]);
+    mine.close();
+    other.close();
+  });
+
+  it('subscribes to one task by id', async () => {
+    const socket = await TestSocket.open(wsUrl(app.baseUrl));
+    const { body } = await post(app.baseUrl, { durationMs: 300 });
+    socket.send('subscribe', { taskId: body.id });
+    await socket.next((f) => f.event === 'task' && f.data.id === body.id && f.data.status === 'completed');
+    socket.close();
+  });
+
+  it('answers invalid frames with an error frame and keeps the connection; bounds subscriptions', async () => {
+    const socket = await TestSocket.open(wsUrl(app.baseUrl));
+    socket.ws.send('not json');
+    socket.send('dance', {});
+    socket.send('subscribe', { taskId: 42 });
+    socket.send('subscribe', { taskId: 'a' });
+    socket.send('subscribe', { taskId: 'b' });
+    socket.send('subscribe', { taskId: 'c' });
+    await waitFor(async () => (socket.frames.filter((f) => f.event === 'error').length === 4 ? true : undefined));
+    const errors = socket.frames.filter((f) => f.event === 'error').map((f) => f.data.message);
+    expect(errors[0]).toMatch(/must be JSON/);
+    expect(errors[1]).toMatch(/unknown event "dance"/);
+    expect(errors[2]).toMatch(/subscribe needs/);
+    expect(errors[3]).toMatch(/at most 2 subscriptions/);
+    expect(socket.ws.readyState).toBe(socket.ws.OPEN);
+    socket.close();
+  });
+
+  it('closes a socket that sends a frame over WS_MAX_FRAME_BYTES', async () => {
+    const socket = await TestSocket.open(wsUrl(app.baseUrl));
+    socket.ws.send('x'.repeat(70 * 1024));
+    expect(await socket.closed()).toBe(1009);
+  });
+
+  it('rejects bad bodies with 400 and unknown ids with 404', async () => {
+    expect((await post(app.baseUrl, { durationMs: -1 })).status).toBe(400);
+    expect((await post(app.baseUrl, { durationMs: 'soon' })).status).toBe(400);
+    expect((await post(app.baseUrl, { clientId: 'no spaces allowed' })).status).toBe(400);
+    expect((await post(app.baseUrl, { colour: 'red' })).status).toBe(400);
+    expect((await post(app.baseUrl, { durationMs: 700_000 })).status).toBe(400);
+    expect((await http(`${app.baseUrl}/tasks/nope`)).status).toBe(404);
+  });
+});
+
+describe('graceful shutdown with the in-memory driver (real process)', () => {
+  it('refuses new sockets and tasks, keeps existing sockets fed, drains the queue, then closes sockets 1012 and exits 0', async () => {
+    const service = await startServiceProcess({ TASK_CONCURRENCY: '2', SHUTDOWN_GRACE_MS: '20000' });
+    const socket = await TestSocket.open(wsUrl(service.baseUrl));
+    socket.send('subscribe', { all: true });
+    await socket.next((f) => f.event === 'subscribed');
+    const accepted: string[] = [];
+    for (let i = 0; i < 6; i += 1) accepted.push((await post(service.baseUrl, { durationMs: 400 })).body.id);
+
+    service.kill('SIGTERM');
+    await waitFor(async () => ((await http(`${service.baseUrl}/ready`)).status === 503 ? true : undefined));
+    expect(await upgradeStatus(wsUrl(service.baseUrl))).toBe(503);
+    const refused = await post(service.baseUrl, { durationMs: 10 });
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('5');
+
+    const shutdownFrame = await socket.next((f) => f.event === 'shutdown', 15_000);
+    expect(shutdownFrame.data).toEqual({ reason: 'server shutting down', reconnect: true });
+    for (const id of accepted) expect(socket.taskFrames(id).at(-1)?.status).toBe('completed');
+    expect(await socket.closed()).toBe(1012);
+    expect((await service.exited()).code).toBe(0);
+  });
+});
+
+describeWithRedis('tasks with BullMQ on a real Redis', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  it('a task created on A and processed on B notifies the client on A', async () => {
+    const env = { REDIS_URL: redis.url, REDIS_PREFIX: `${redis.prefix}-ab` };
+    const a = await startApp({ ...env, TASK_CONCURRENCY: '0' });
+    const b = await startApp(env);
+    try {
+      const socket = await TestSocket.open(wsUrl(a.baseUrl, '?clientId=carol'));
+      const { status, body } = await post(a.baseUrl, { durationMs: 200, clientId: 'carol', payload: { via: 'a' } });
+      expect(status).toBe(202);
+      const done = await socket.next((f) => f.event === 'task' && f.data.id === body.id && f.data.status === 'completed');
+      expect(done.data.result).toMatchObject({ payload: { via: 'a' } });
+      expect(socket.taskFrames(body.id).map((t) => t.status)).toContain('active');
+      expect((await http(`${a.baseUrl}/tasks/${body.id}`)).body).toMatchObject({ status: 'completed', progress: 100 });
+      socket.close();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('SIGTERM to A: new work refused, A exits 0, B completes every accepted task', async () => {
+    const env = { REDIS_URL: redis.url, REDIS_PREFIX: `${redis.prefix}-drain`, TASK_CONCURRENCY: '3' };
+    const a = await startServiceProcess(env);
+    const b = await startServiceProcess(env);
+    const processes: ServiceProcess[] = [a, b];
+    try {
+      const socket = await TestSocket.open(wsUrl(a.baseUrl));
+      socket.send('subscribe', { all: true });
+      await socket.next((f) => f.event === 'subscribed');
+      const accepted: string[] = [];
+      for (let i = 0; i < 20; i += 1) {
+        const response = await post(a.baseUrl, { durationMs: 300 });
+        expect(response.status).toBe(202);
+        accepted.push(response.body.id);
+      }
+      a.kill('SIGTERM');
+      expect(await socket.next((f) => f.event === 'shutdown', 15_000)).toBeDefined();
+      expect((await a.exited()).code).toBe(0);
+      const views = await waitFor(
+        async () => {
+          const all = await Promise.all(accepted.map(async (id) => (await http(`${b.baseUrl}/tasks/${id}`)).body));
+          return all.every((v) => v.status === 'completed') ? all : undefined;
+        },
+        { timeoutMs: 20_000, what: 'every accepted task to complete' },
+      );
+      expect(views).toHaveLength(accepted.length);
+    } finally {
+      await Promise.all(processes.map(async (p) => (p.kill('SIGKILL'), p.exited())));
+    }
+  });
+
+  it('kill -9 of the worker mid-task: the task still completes on another', async () => {
+    const env = { REDIS_URL: redis.url, REDIS_PREFIX: `${redis.prefix}-kill`, TASK_LOCK_MS: '1000' };
+    const worker = await startServiceProcess({ ...env, TASK_CONCURRENCY: '1' });
+    const api = await startApp({ ...env, TASK_CONCURRENCY: '0' });
+    let rescuer: ServiceProcess | undefined;
+    try {
+      const socket = await TestSocket.open(wsUrl(api.baseUrl));
+      const { body } = await post(api.baseUrl, { durationMs: 1500 });
+      socket.send('subscribe', { taskId: body.id });
+      await socket.next((f) => f.event === 'task' && f.data.id === body.id && f.data.progress >= 10);
+      worker.kill('SIGKILL');
+      await worker.exited();
+      rescuer = await startServiceProcess({ ...env, TASK_CONCURRENCY: '1' });
+      const done = await socket.next((f) => f.event === 'task' && f.data.id === body.id && f.data.status === 'completed', 20_000);
+      expect(done.data.status).toBe('completed');
+      socket.close();
+    } finally {
+      await api.close();
+      if (rescuer) {
+        rescuer.kill('SIGKILL');
+        await rescuer.exited();
+      }
+    }
+  });
+});
