@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { startApp } from './support/app.js';
 import { http } from './support/http.js';
+import { startServiceProcess } from './support/process.js';
 import { describeWithRedis, startRedis, type TestRedis } from './support/redis.js';
 
 describeWithRedis('items over HTTP with REDIS_URL', () => {
@@ -49,15 +50,17 @@ describeWithRedis('items over HTTP with REDIS_URL', () => {
   });
 
   it('answers 503 with a reason while Redis is unreachable, and keeps serving', async () => {
-    const app = await startApp({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_PREFIX: redis.prefix });
+    // A real process: with Redis away its BullMQ connections retry forever, so it is killed, not closed.
+    const service = await startServiceProcess({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_PREFIX: redis.prefix });
     try {
-      const response = await http(`${app.baseUrl}/items/1`);
+      const response = await http(`${service.baseUrl}/items/1`);
       expect(response.status).toBe(503);
       expect(response.headers['retry-after']).toBe('1');
       expect(response.body.message).toMatch(/unreachable/);
-      expect((await http(`${app.baseUrl}/ping`)).status).toBe(200);
+      expect((await http(`${service.baseUrl}/ping`)).status).toBe(200);
     } finally {
-      await app.close();
+      service.kill('SIGKILL');
+      await service.exited();
     }
   });
 });

@@ -198,14 +198,16 @@ describeWithRedis('readiness with REDIS_URL', () => {
   });
 
   it('is 503 with the redis indicator down while Redis is unreachable', async () => {
-    const running = await startApp({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_PREFIX: redis.prefix });
+    // A real process: with Redis away its BullMQ connections retry forever, so it is killed, not closed.
+    const service = await startServiceProcess({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_PREFIX: redis.prefix });
     try {
-      const response = await ready(running.baseUrl);
+      const response = await ready(service.baseUrl);
       expect(response.status).toBe(503);
       expect((response.body as any).error.redis.status).toBe('down');
-      expect((await http(`${running.baseUrl}/live`)).status).toBe(200);
+      expect((await http(`${service.baseUrl}/live`)).status).toBe(200);
     } finally {
-      await running.close();
+      service.kill('SIGKILL');
+      await service.exited();
     }
   });
 });

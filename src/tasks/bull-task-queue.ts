@@ -31,7 +31,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     super();
   }
 
-  async onModuleInit(): Promise<void> {
+  onModuleInit(): void {
     this.events = new QueueEvents(TASK_QUEUE_NAME, {
       connection: this.queue.opts.connection,
       prefix: this.queue.opts.prefix,
@@ -43,8 +43,10 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     this.events.on('progress', on('active', (args) => ({ progress: typeof args.data === 'number' ? args.data : 0 })));
     this.events.on('completed', on('completed', (args) => ({ progress: 100, result: args.returnvalue ?? null })));
     this.events.on('failed', on('failed', (args) => ({ error: String(args.failedReason ?? 'failed') })));
-    this.events.on('error', (error) => this.logger.warn(`queue events: ${error.message}`));
-    await this.events.waitUntilReady();
+    // Not awaited: the service must boot (and report 503 on /ready) while Redis is away.
+    const warnOnce = onceEach((message) => this.logger.warn(message));
+    this.events.on('error', (error) => warnOnce(`queue events: ${error.message}`));
+    this.queue.on('error', (error) => warnOnce(`queue: ${error.message}`));
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -119,6 +121,15 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     this.meta.set(id, meta);
     return meta;
   }
+}
+
+/** Logs each distinct message once: BullMQ repeats connection errors on every retry. */
+function onceEach(log: (message: string) => void): (message: string) => void {
+  let last = '';
+  return (message) => {
+    if (message !== last) log(message);
+    last = message;
+  };
 }
 
 function statusOf(state: string): TaskStatus {

@@ -1,7 +1,10 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { doDemoWork } from './demo-work.js';
 import { TASK_QUEUE_NAME, type TaskJobData, type TaskWorkerHandle } from './tasks.constants.js';
+
+const logger = new Logger('TaskWorker');
 
 /** Worker options are per deployment, hence a class made from the configuration. */
 export function taskProcessorClass(options: { concurrency: number; lockMs: number }) {
@@ -12,6 +15,15 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
   })
   class TaskProcessor extends WorkerHost implements TaskWorkerHandle {
     private active = 0;
+    private lastError = '';
+
+    onModuleInit(): void {
+      // Without a listener BullMQ prints every reconnect failure to the console.
+      this.worker.on('error', (error) => {
+        if (error.message !== this.lastError) logger.warn(`worker: ${error.message}`);
+        this.lastError = error.message;
+      });
+    }
 
     async process(job: Job<TaskJobData>): Promise<unknown> {
       this.active += 1;
