@@ -12,9 +12,11 @@ export async function doDemoWork(
   reportProgress: (percent: number) => Promise<void> | void,
 ): Promise<{ workedMs: number; payload: unknown }> {
   const started = Date.now();
-  for (let step = 1; step <= STEPS; step += 1) {
-    await sleep(durationMs / STEPS);
-    await reportProgress((step * 100) / STEPS);
+  // Zero-length work has no progress worth ten reports: one, at the end.
+  const steps = durationMs > 0 ? STEPS : 1;
+  for (let step = 1; step <= steps; step += 1) {
+    if (durationMs > 0) await sleep(durationMs / steps);
+    await reportProgress((step * 100) / steps);
   }
   return { workedMs: Date.now() - started, payload: payload ?? null };
 }

@@ -1,0 +1,160 @@
+// bench:tasks — on one Redis, in one run: (1) tasks/s end-to-end (POST /tasks -> the
+// `completed` frame on a socket) against raw BullMQ add + no-op process + QueueEvents
+// completed; (2) end-to-end latency p50/p99 at a paced 500 tasks/s; (3) RSS of a service
+// holding 10k idle subscribed sockets. Redis: REDIS_URL, else 127.0.0.1:6379. Bounded.
+import { Queue, QueueEvents, Worker } from 'bullmq';
+import { randomBytes } from 'node:crypto';
+import { request } from 'undici';
+import WebSocket from 'ws';
+import { startService } from './lib/harness.mjs';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const N = Number(process.env.BENCH_TASKS ?? 3000);
+const IN_FLIGHT = 50;
+const RATE = 500;
+const PACED_SECONDS = 5;
+const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 10_000);
+const url = new URL(REDIS_URL);
+const connection = { host: url.hostname, port: Number(url.port || 6379) };
+const prefix = () => `ballast-bench-${randomBytes(3).toString('hex')}`;
+
+async function rawBullmq() {
+  const opts = { connection, prefix: prefix() };
+  const queue = new Queue('raw', opts);
+  const events = new QueueEvents('raw', opts);
+  await events.waitUntilReady();
+  const worker = new Worker('raw', async () => ({ ok: true }), { ...opts, concurrency: IN_FLIGHT });
+  let completed = 0;
+  const done = new Promise((resolve) => events.on('completed', () => ++completed === N && resolve()));
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+    while (next < N) {
+      next += 1;
+      await queue.add('job', { n: next }, { removeOnComplete: true });
+    }
+  }));
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  await worker.close();
+  await events.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  return N / seconds;
+}
+
+async function openSocket(base, query = '') {
+  const ws = new WebSocket(`${base.replace('http', 'ws')}/ws${query}`);
+  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+  return ws;
+}
+
+async function postTask(base) {
+  const response = await request(`${base}/tasks`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"durationMs":0}',
+  });
+  const body = await response.body.json();
+  if (response.statusCode !== 202) throw new Error(`POST /tasks ${response.statusCode}`);
+  return body.id;
+}
+
+async function ballastThroughput(base) {
+  const ws = await openSocket(base);
+  ws.send(JSON.stringify({ event: 'subscribe', data: { all: true } }));
+  let completed = 0;
+  const done = new Promise((resolve) =>
+    ws.on('message', (raw) => {
+      const frame = JSON.parse(raw.toString());
+      if (frame.event === 'task' && frame.data.status === 'completed' && ++completed === N) resolve();
+    }),
+  );
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+    while (next < N) {
+      next += 1;
+      await postTask(base);
+    }
+  }));
+  await done;
+  ws.close();
+  return N / ((performance.now() - started) / 1000);
+}
+
+async function pacedLatency(base) {
+  const ws = await openSocket(base);
+  ws.send(JSON.stringify({ event: 'subscribe', data: { all: true } }));
+  const sentAt = new Map();
+  const latencies = [];
+  const completedEarly = new Map();
+  ws.on('message', (raw) => {
+    const frame = JSON.parse(raw.toString());
+    if (frame.event !== 'task' || frame.data.status !== 'completed') return;
+    const at = performance.now();
+    const sent = sentAt.get(frame.data.id);
+    if (sent === undefined) completedEarly.set(frame.data.id, at);
+    else latencies.push(at - sent);
+  });
+  const total = RATE * PACED_SECONDS;
+  const started = performance.now();
+  const posts = [];
+  for (let i = 0; i < total; i += 1) {
+    const due = started + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const sent = performance.now();
+    posts.push(postTask(base).then((id) => {
+      const early = completedEarly.get(id);
+      if (early !== undefined) latencies.push(early - sent);
+      else sentAt.set(id, sent);
+    }));
+  }
+  await Promise.all(posts);
+  const deadline = Date.now() + 30_000;
+  while (latencies.length < total && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  ws.close();
+  latencies.sort((a, b) => a - b);
+  const at = (p) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)];
+  return { tasks: total, measured: latencies.length, achievedRate: total / ((performance.now() - started) / 1000), p50: at(50), p99: at(99) };
+}
+
+async function socketsRss() {
+  const service = await startService({ READY_TRACK_CLIENTS: 'false', WS_MAX_SUBSCRIPTIONS: '10' });
+  const rss = async () => Number(/^process_resident_memory_bytes (\d+)/m.exec(await (await fetch(`${service.url}/metrics`)).text())[1]);
+  const before = await rss();
+  const sockets = [];
+  try {
+    for (let i = 0; i < SOCKETS; i += 100) {
+      const batch = await Promise.all(Array.from({ length: Math.min(100, SOCKETS - i) }, () => openSocket(service.url, `?clientId=c${i}`)));
+      for (const ws of batch) ws.send(JSON.stringify({ event: 'subscribe', data: { taskId: `t${i}` } }));
+      sockets.push(...batch);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // let the subscriptions land
+    return { sockets: sockets.length, rssBeforeMB: before / 2 ** 20, rssAfterMB: (await rss()) / 2 ** 20 };
+  } finally {
+    for (const ws of sockets) ws.terminate();
+    await service.stop();
+  }
+}
+
+const service = await startService({ REDIS_URL, REDIS_PREFIX: prefix(), TASK_CONCURRENCY: String(IN_FLIGHT), READY_TRACK_CLIENTS: 'false' });
+try {
+  await ballastThroughput(service.url).catch(() => undefined); // warm-up
+  const raw = await rawBullmq();
+  const ours = await ballastThroughput(service.url);
+  console.log(`Throughput, ${N} tasks, ${IN_FLIGHT} in flight, one Redis (${REDIS_URL})`);
+  console.table({
+    'raw BullMQ add + no-op process': { 'tasks/s': Math.round(raw) },
+    'ballast POST -> completed frame': { 'tasks/s': Math.round(ours) },
+  });
+  console.log(`ratio ballast / raw BullMQ: ${(ours / raw).toFixed(2)}x (goal >= 0.7)`);
+  const paced = await pacedLatency(service.url);
+  console.log(`\nPaced ${RATE} tasks/s for ${PACED_SECONDS}s: achieved ${paced.achievedRate.toFixed(0)}/s, measured ${paced.measured}/${paced.tasks}`);
+  console.log(`end-to-end latency (POST sent -> completed frame): p50 ${paced.p50.toFixed(1)} ms, p99 ${paced.p99.toFixed(1)} ms (goal p99 <= 50)`);
+} finally {
+  await service.stop();
+}
+const rss = await socketsRss();
+console.log(`\n${rss.sockets} idle subscribed sockets: RSS ${rss.rssBeforeMB.toFixed(0)} MB -> ${rss.rssAfterMB.toFixed(0)} MB (goal < 300 MB)`);
