@@ -1,0 +1,208 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse, parseAllDocuments } from 'yaml';
+import { envSchema } from '../src/config/config.schema.js';
+import { startApp, type RunningApp } from './support/app.js';
+import { http } from './support/http.js';
+
+/**
+ * The deployment files agree with the code: every object is valid Kubernetes, every probe
+ * path and port is served by the app, every env name is one the config knows, the grace
+ * arithmetic holds, and compose and k8s agree. Editing either side alone fails here.
+ */
+const root = fileURLToPath(new URL('..', import.meta.url));
+const read = (path: string) => readFileSync(`${root}/${path}`, 'utf8');
+
+type K8sObject = { apiVersion: string; kind: string; metadata: { name: string }; [key: string]: any };
+const manifests: { file: string; object: K8sObject }[] = readdirSync(`${root}/k8s`)
+  .filter((file) => file.endsWith('.yaml') && file !== 'kustomization.yaml')
+  .flatMap((file) =>
+    parseAllDocuments(read(`k8s/${file}`)).map((doc) => ({ file, object: doc.toJS() as K8sObject })),
+  );
+const byKind = (kind: string) => manifests.map((m) => m.object).filter((o) => o.kind === kind);
+const deployment = (name: string) => byKind('Deployment').find((d) => d.metadata.name === name)!;
+const configMap = byKind('ConfigMap').find((c) => c.metadata.name === 'ballast-config')!;
+const compose = parse(read('docker-compose.yml')) as { services: Record<string, any> };
+const knownEnv = new Set(Object.keys(envSchema.shape));
+
+/** A container's effective environment: its env entries over the ConfigMaps it loads. */
+function containerEnv(container: any): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const source of container.envFrom ?? []) {
+    const cm = byKind('ConfigMap').find((c) => c.metadata.name === source.configMapRef?.name);
+    Object.assign(env, cm?.data ?? {});
+  }
+  for (const entry of container.env ?? []) env[entry.name] = entry.value;
+  return env;
+}
+const appContainers = ['ballast-service', 'ballast-balancer'].map((name) => ({
+  name,
+  spec: deployment(name).spec.template.spec,
+  container: deployment(name).spec.template.spec.containers[0],
+}));
+
+describe('k8s manifests', () => {
+  it('are listed in kustomization.yaml, all of them', () => {
+    const listed = (parse(read('k8s/kustomization.yaml')) as { resources: string[] }).resources.sort();
+    expect(listed).toEqual([...new Set(manifests.map((m) => m.file))].sort());
+  });
+
+  it.each(manifests.map((m) => [`${m.file}: ${m.object.kind}/${m.object.metadata.name}`, m.object]))(
+    'validates against the Kubernetes schema: %s',
+    async (_name, object) => {
+      const models = (await import(`kubernetes-models/${object.apiVersion}`)) as Record<string, new (o: unknown) => { validate(): void }>;
+      const Model = models[object.kind];
+      expect(Model).toBeDefined();
+      expect(() => new Model(object).validate()).not.toThrow();
+    },
+  );
+
+  it('use only env names the config schema knows', () => {
+    const names = [
+      ...Object.keys(configMap.data),
+      ...appContainers.flatMap(({ container }) => (container.env ?? []).map((e: { name: string }) => e.name)),
+    ];
+    expect(names.filter((name) => !knownEnv.has(name))).toEqual([]);
+  });
+
+  it('hold the grace arithmetic: delay covers the readiness period, termination grace covers the shutdown', () => {
+    for (const { name, spec, container } of appContainers) {
+      const env = containerEnv(container);
+      const delayMs = Number(env.SHUTDOWN_DELAY_MS ?? 0);
+      const graceMs = Number(env.SHUTDOWN_GRACE_MS);
+      const probe = container.readinessProbe;
+      const preStopSeconds = Number(container.lifecycle?.preStop?.sleep?.seconds ?? 0);
+      const readinessWindowMs = probe.periodSeconds * (probe.failureThreshold ?? 3) * 1000;
+      expect({ name, delayCoversReadiness: delayMs + preStopSeconds * 1000 >= readinessWindowMs }).toEqual({ name, delayCoversReadiness: true });
+      expect({ name, delayInsideGrace: delayMs < graceMs }).toEqual({ name, delayInsideGrace: true });
+      expect({ name, terminationCoversShutdown: spec.terminationGracePeriodSeconds > preStopSeconds + graceMs / 1000 }).toEqual({
+        name,
+        terminationCoversShutdown: true,
+      });
+    }
+  });
+
+  it('roll the service without losing capacity, as non-root with a read-only root', () => {
+    const service = deployment('ballast-service');
+    expect(service.spec.replicas).toBeGreaterThanOrEqual(3);
+    expect(service.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
+    for (const { spec, container } of appContainers) {
+      expect(spec.securityContext.runAsNonRoot).toBe(true);
+      expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
+      expect(container.resources.requests.cpu).toBeDefined();
+      expect(container.startupProbe).toBeDefined();
+    }
+    expect(containerEnv(deployment('ballast-balancer').spec.template.spec.containers[0]).BACKENDS_DNS).toBe(
+      `${byKind('Service').find((s) => s.spec.clusterIP === 'None')!.metadata.name}:8000`,
+    );
+  });
+});
+
+describe('probe paths and ports are served by the app', () => {
+  const running: RunningApp[] = [];
+  afterAll(async () => {
+    await Promise.all(running.map((app) => app.close()));
+  });
+
+  it.each(appContainers.map((c) => [c.name, c.container]))('%s', async (_name, container) => {
+    const env = containerEnv(container);
+    const app = await startApp({ ...env, REDIS_URL: undefined, BACKENDS_DNS: undefined, BACKENDS: env.BACKENDS_DNS ? 'http://127.0.0.1:1' : undefined, HEALTH_CHECK_INTERVAL_MS: '0' });
+    running.push(app);
+    const port = container.ports.find((p: { name: string }) => p.name === 'http').containerPort;
+    expect(app.config.http.port).toBe(port); // PORT (or the role's default) is the declared containerPort
+    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+      expect(container[probe].httpGet.port).toBe('http');
+      const response = await http(`${app.baseUrl}${container[probe].httpGet.path}`);
+      expect({ probe, status: response.status }).toEqual({ probe, status: 200 });
+    }
+  });
+});
+
+describe('docker-compose.yml', () => {
+  const services = compose.services;
+  const appServices = Object.entries(services).filter(([, s]) => s.image === 'ballast:latest');
+
+  it('runs 4 services and a balancer in front of them on 8080, on the same ports as k8s', () => {
+    const roles = appServices.map(([, s]) => s.environment.ROLE);
+    expect(roles.filter((r) => r === 'service')).toHaveLength(4);
+    expect(roles.filter((r) => r === 'balancer')).toHaveLength(1);
+    const balancer = appServices.find(([, s]) => s.environment.ROLE === 'balancer')![1];
+    const k8sPort = (name: string) => deployment(name).spec.template.spec.containers[0].ports[0].containerPort;
+    expect(balancer.ports).toEqual([`${k8sPort('ballast-balancer')}:${k8sPort('ballast-balancer')}`]);
+    const backends = balancer.environment.BACKENDS.split(',');
+    expect(backends.sort()).toEqual(
+      appServices.filter(([, s]) => s.environment.ROLE === 'service').map(([name, s]) => `http://${name}:${s.environment.PORT}`).sort(),
+    );
+    for (const [, s] of appServices.filter(([, x]) => x.environment.ROLE === 'service')) {
+      expect(Number(s.environment.PORT)).toBe(k8sPort('ballast-service'));
+    }
+  });
+
+  it('uses only known env names, traces to zipkin, and stops slower than the app drains', () => {
+    for (const [, s] of appServices) {
+      expect(Object.keys(s.environment).filter((name) => !knownEnv.has(name))).toEqual([]);
+      expect(s.environment.OTEL_EXPORTER_ZIPKIN_ENDPOINT).toMatch(/^http:\/\/zipkin:9411\//);
+      expect(parseSeconds(s.stop_grace_period) * 1000).toBeGreaterThan(Number(s.environment.SHUTDOWN_GRACE_MS));
+      expect(s.healthcheck.test.join(' ')).toContain(s.environment.ROLE === 'balancer' ? '/_balancer/live' : '/live');
+    }
+    expect(services.redis.healthcheck).toBeDefined();
+    expect(services.zipkin).toBeDefined();
+  });
+
+  const composeCli = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
+  const inCi = process.env.CI === 'true';
+  it('passes `docker-compose config` (installed by .ci/run; required in CI)', () => {
+    if (!composeCli) {
+      if (inCi) throw new Error('docker-compose is not installed; .ci/run should have installed it');
+      process.stderr.write('\n!!! docker-compose not installed: compose file checked by parsing only !!!\n');
+      return;
+    }
+    const result = spawnSync('docker-compose', ['-f', `${root}/docker-compose.yml`, 'config', '-q'], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = read('Dockerfile');
+  const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]) as string[];
+
+  it('builds in one stage and runs production dependencies as a non-root user in another, with a healthcheck', () => {
+    expect(dockerfile.match(/^FROM node:\d+-[a-z]+-slim/gm)).toHaveLength(2);
+    expect(dockerfile).toMatch(/npm prune --omit=dev/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/live/m);
+    expect(cmd[0]).toBe('node'); // node is PID 1: no shell to swallow SIGTERM
+  });
+
+  let child: ReturnType<typeof spawn>;
+  let output = '';
+  beforeAll(async () => {
+    // The image's entry command, from the repository root as the image's WORKDIR.
+    child = spawn(cmd[0], cmd.slice(1), {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    while (!/Server listening/.test(output)) await once(child.stdout!, 'data');
+  });
+
+  it('its entry command shuts down gracefully on SIGTERM and exits 0', async () => {
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    expect(output).toMatch(/SIGTERM received: no longer accepting new work/);
+    expect(output).toMatch(/shutdown complete/);
+  });
+});
+
+function parseSeconds(value: string): number {
+  const match = /^(\d+)(s|m)$/.exec(value);
+  if (!match) throw new Error(`unreadable duration ${value}`);
+  return Number(match[1]) * (match[2] === 'm' ? 60 : 1);
+}
