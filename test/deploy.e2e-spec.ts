@@ -50,7 +50,7 @@ describe('k8s manifests', () => {
     expect(listed).toEqual([...new Set(manifests.map((m) => m.file))].sort());
   });
 
-  it.each(manifests.map((m) => [`${m.file}: ${m.object.kind}/${m.object.metadata.name}`, m.object]))(
+  it.each(manifests.map((m): [string, K8sObject] => [`${m.file}: ${m.object.kind}/${m.object.metadata.name}`, m.object]))(
     'validates against the Kubernetes schema: %s',
     async (_name, object) => {
       const models = (await import(`kubernetes-models/${object.apiVersion}`)) as Record<string, new (o: unknown) => { validate(): void }>;
@@ -107,7 +107,7 @@ describe('probe paths and ports are served by the app', () => {
     await Promise.all(running.map((app) => app.close()));
   });
 
-  it.each(appContainers.map((c) => [c.name, c.container]))('%s', async (_name, container) => {
+  it.each(appContainers.map((c): [string, any] => [c.name, c.container]))('%s', async (_name, container) => {
     const env = containerEnv(container);
     const app = await startApp({ ...env, REDIS_URL: undefined, BACKENDS_DNS: undefined, BACKENDS: env.BACKENDS_DNS ? 'http://127.0.0.1:1' : undefined, HEALTH_CHECK_INTERVAL_MS: '0' });
     running.push(app);
