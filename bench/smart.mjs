@@ -11,11 +11,22 @@ const BALLAST_CALLS = Number(process.env.BENCH_BALLAST_CALLS ?? 10_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const TIMEOUT_MS = 1000;
 
+// An explicit timer per attempt: on Node 20, AbortSignal.any() can lose an
+// AbortSignal.timeout() source to GC, and the attempt then hangs for undici's 300 s.
 async function attempt(url, timeoutMs, signal) {
-  const response = await request(url, { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs) });
-  const text = await response.body.text();
-  if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}`);
-  return JSON.parse(text);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const onAbort = () => controller.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const response = await request(url, { signal: controller.signal });
+    const text = await response.body.text();
+    if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}`);
+    return JSON.parse(text);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 /** (a) one request, dropped at the deadline. */
