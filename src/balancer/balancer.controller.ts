@@ -1,8 +1,9 @@
-import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Res } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
 import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
+import { healthResponse } from '../ops/health-response.js';
 import { BalancerProxy } from './balancer-proxy.js';
 
 export class BackendStatusDto {
@@ -68,8 +69,9 @@ export class BalancerController {
   @Get('ready')
   @HealthCheck()
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
-    try {
-      return await this.health.check([
+    return healthResponse(
+      this.health,
+      [
         () => {
           const indicator = this.indicators.check('shutdown');
           const details = { accepting: this.coordinator.accepting, phase: this.coordinator.phase };
@@ -83,12 +85,9 @@ export class BalancerController {
             available: backends.filter((backend) => !backend.isEjected(now)).length,
           });
         },
-      ]);
-    } catch (error) {
-      if (!(error instanceof ServiceUnavailableException)) throw error;
-      void reply.status(503);
-      return error.getResponse() as HealthCheckResult;
-    }
+      ],
+      reply,
+    );
   }
 
   @Get('live')

@@ -1,9 +1,10 @@
-import { Controller, Get, Query, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Query, Res } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { abortedWhenClientLeaves } from '../ops/close-signal.js';
+import { healthResponse } from '../ops/health-response.js';
 import { IntInRangePipe } from '../ops/int-in-range.pipe.js';
 import { LongTaskService } from './long-task.service.js';
 import { ReadinessIndicators } from './readiness.indicators.js';
@@ -27,14 +28,7 @@ export class ReadinessController {
   @Get('ready')
   @HealthCheck()
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
-    try {
-      return await this.health.check(this.indicators.readinessChecks());
-    } catch (error) {
-      // terminus reports "not ready" as an exception carrying the full result body.
-      if (!(error instanceof ServiceUnavailableException)) throw error;
-      void reply.status(503);
-      return error.getResponse() as HealthCheckResult;
-    }
+    return healthResponse(this.health, this.indicators.readinessChecks(), reply);
   }
 
   /** 200 while the process can serve at all, including during shutdown. */

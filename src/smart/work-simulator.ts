@@ -1,3 +1,5 @@
+import type { AppConfig } from '../config/index.js';
+
 /** What one /api/work request does (the assignment's test server, as described publicly). */
 export type WorkBehaviour =
   | { readonly kind: 'ok'; readonly delayMs: number }
@@ -5,17 +7,8 @@ export type WorkBehaviour =
   | { readonly kind: 'error'; readonly delayMs: number }
   | { readonly kind: 'invalid_json'; readonly delayMs: number };
 
-export interface WorkProfile {
-  readonly minMs: number;
-  readonly maxMs: number;
-  /** Each of these is the chance of that failure, independently of the others' kinds. */
-  readonly hangRate: number;
-  readonly errorRate: number;
-  readonly invalidRate: number;
-  /** Heavy tail: this share of successful requests takes `tailMs` instead. */
-  readonly tailRate: number;
-  readonly tailMs: number;
-}
+/** The simulator's knobs, as configured (WORK_*) or overridden per request. */
+export type WorkProfile = AppConfig['work'];
 
 /** Picks one behaviour from the profile with the given random numbers in [0, 1). Pure. */
 export function pickBehaviour(profile: WorkProfile, random: () => number = Math.random): WorkBehaviour {
