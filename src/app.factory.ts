@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { AppModule } from './app.module.js';
 import { BalancerProxy } from './balancer/balancer-proxy.js';
 import type { AppConfig } from './config/index.js';
+import { isOperationalPath } from './ops/operational-paths.js';
 import { createRootLogger, PinoNestLogger, REQUEST_ID_HEADER, requestIdFor } from './ops/logger.js';
 
 export interface CreateAppOptions {
@@ -29,7 +30,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     bodyLimit: config.http.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true },
     // Probes and scrapes would drown the request log; their outcome is in metrics.
-    logController: new LogController({ disableRequestLogging: (request) => isQuietPath(request.url) }),
+    logController: new LogController({ disableRequestLogging: (request) => isOperationalPath(request.url) }),
   });
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
@@ -73,12 +74,6 @@ class LateBoundHandler {
 }
 
 const BALANCER_PREFIX = '/_balancer/';
-
-const QUIET_PATHS = ['/ready', '/live', '/metrics', '/docs', '/_balancer/'];
-
-function isQuietPath(url: string): boolean {
-  return QUIET_PATHS.some((prefix) => url.startsWith(prefix));
-}
 
 function setUpDocs(app: NestFastifyApplication, path: string): void {
   const document = new DocumentBuilder()

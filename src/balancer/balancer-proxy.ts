@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { Counter, Gauge } from 'prom-client';
 import { Pool, type Dispatcher } from 'undici';
 import { InjectConfig, type AppConfig } from '../config/index.js';
-import { DRAIN_ORDER, ShutdownCoordinator } from '../lifecycle/index.js';
+import { DRAIN_ORDER, IdleWaiters, ShutdownCoordinator } from '../lifecycle/index.js';
 import { errorBody } from '../ops/error-body.js';
 import { MetricsService } from '../ops/metrics.service.js';
 import { Backend } from './backend.js';
@@ -34,7 +34,7 @@ export class BalancerProxy implements OnModuleInit, OnApplicationShutdown {
   private readonly upstreams = new Map<string, Pool>();
   private readonly sticky: LRUCache<string, string>;
   private inFlight = 0;
-  private idleWaiters: (() => void)[] = [];
+  private readonly idle = new IdleWaiters();
   private readonly settings: AppConfig['balancer'];
   private readonly outcomes: Counter<'backend' | 'outcome'>;
   private readonly ejections: Counter<'backend'>;
@@ -130,16 +130,11 @@ export class BalancerProxy implements OnModuleInit, OnApplicationShutdown {
   /** Called once per exchange, when the client's response closes (finished or not). */
   exchangeClosed(): void {
     this.inFlight -= 1;
-    if (this.inFlight === 0 && this.idleWaiters.length > 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    if (this.inFlight === 0) this.idle.release();
   };
 
   whenIdle(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.idle.until(this.inFlight === 0);
   }
 
   get maxResponseDelayMs(): number {

@@ -1,3 +1,4 @@
+export { IdleWaiters } from './idle-waiters.js';
 export { LifecycleModule } from './lifecycle.module.js';
 export { handleShutdownSignals } from './shutdown-signals.js';
 export {

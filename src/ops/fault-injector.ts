@@ -3,8 +3,8 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { errorBody } from './error-body.js';
+import { isOperationalPath } from './operational-paths.js';
 
-const EXEMPT_PREFIXES = ['/ready', '/live', '/metrics', '/docs'];
 
 /**
  * Test and demo faults (seed 002's alterfailed and timeout apps), off unless
@@ -29,8 +29,7 @@ export class FaultInjector implements OnModuleInit {
     );
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     fastify.addHook('onRequest', (request, reply, done) => {
-      const url = request.url;
-      if (EXEMPT_PREFIXES.some((prefix) => url.startsWith(prefix))) {
+      if (isOperationalPath(request.url)) {
         done();
         return;
       }

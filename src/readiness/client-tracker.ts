@@ -3,13 +3,14 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
 import { InjectConfig, type AppConfig } from '../config/index.js';
-import { DRAIN_ORDER, ShutdownCoordinator } from '../lifecycle/index.js';
+import { DRAIN_ORDER, IdleWaiters, ShutdownCoordinator } from '../lifecycle/index.js';
 import { errorBody } from '../ops/error-body.js';
 import { MetricsService } from '../ops/metrics.service.js';
+import { OPERATIONAL_PATH_PREFIXES } from '../ops/operational-paths.js';
 import { LoadHysteresis, type LoadSnapshot } from './load-hysteresis.js';
 
-/** Route templates that are not clients: probes, scrapes, docs, and the upstream simulator. */
-export const UNTRACKED_ROUTE_PREFIXES = ['/ready', '/live', '/metrics', '/docs', '/_balancer/', '/api/work'];
+/** Route templates that are not clients: operational paths, and the upstream simulator. */
+export const UNTRACKED_ROUTE_PREFIXES = [...OPERATIONAL_PATH_PREFIXES, '/api/work'];
 
 /**
  * Counts in-flight HTTP requests at the Fastify layer and feeds the hysteresis. A
@@ -24,7 +25,7 @@ export class ClientTracker implements OnModuleInit {
   private readonly enabled: boolean;
   /** Route template -> tracked?, so the hot path does one map lookup. */
   private readonly trackedRoutes = new Map<string, boolean>();
-  private idleWaiters: (() => void)[] = [];
+  private readonly idle = new IdleWaiters();
   private readonly cooldownEntries: Counter;
 
   constructor(
@@ -90,8 +91,7 @@ export class ClientTracker implements OnModuleInit {
 
   /** Resolves once no tracked request is in flight. */
   whenIdle(): Promise<void> {
-    if (this.load.clients === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.idle.until(this.load.clients === 0);
   }
 
   private isTracked(route: string | undefined): boolean {
@@ -115,10 +115,6 @@ export class ClientTracker implements OnModuleInit {
     if (this.load.leave() === 'left') {
       this.logger.log(`cooldown left at ${this.load.clients} clients (min ${this.load.minClients})`);
     }
-    if (this.load.clients === 0 && this.idleWaiters.length > 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    if (this.load.clients === 0) this.idle.release();
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { IdleWaiters } from '../lifecycle/idle-waiters.js';
 import { doDemoWork } from './demo-work.js';
 import type { TaskSpec, TaskUpdate, TaskView } from './task.js';
 import { TaskQueue } from './task-queue.js';
@@ -19,7 +20,7 @@ export class MemoryTaskQueue extends TaskQueue {
   private readonly waiting: Entry[] = [];
   private running = 0;
   private readonly listeners: ((update: TaskUpdate) => void)[] = [];
-  private idleWaiters: (() => void)[] = [];
+  private readonly idle = new IdleWaiters();
 
   constructor(private readonly concurrency: number) {
     super();
@@ -54,8 +55,7 @@ export class MemoryTaskQueue extends TaskQueue {
   }
 
   drain(): Promise<void> {
-    if (this.live.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.idle.until(this.live.size === 0);
   }
 
   pending(): string | undefined {
@@ -69,7 +69,7 @@ export class MemoryTaskQueue extends TaskQueue {
       void this.run(entry).finally(() => {
         this.running -= 1;
         this.pump();
-        if (this.live.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+        if (this.live.size === 0) this.idle.release();
       });
     }
   }
