@@ -1,18 +1,11 @@
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { expect, it } from '@jest/globals';
 import { startApp } from './support/app.js';
 import { http } from './support/http.js';
 import { startServiceProcess } from './support/process.js';
-import { describeWithRedis, startRedis, type TestRedis } from './support/redis.js';
+import { describeWithRedis } from './support/redis.js';
 
-describeWithRedis('items over HTTP with REDIS_URL', () => {
-  let redis: TestRedis;
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
-  const env = () => ({ REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix });
+describeWithRedis('items over HTTP with REDIS_URL', (redis) => {
+  const env = () => ({ REDIS_URL: redis().url, REDIS_PREFIX: redis().prefix });
 
   it('keeps items across an instance restart and shares them between instances', async () => {
     const first = await startApp(env());
@@ -51,7 +44,7 @@ describeWithRedis('items over HTTP with REDIS_URL', () => {
 
   it('answers 503 with a reason while Redis is unreachable, and keeps serving', async () => {
     // A real process: with Redis away its BullMQ connections retry forever, so it is killed, not closed.
-    const service = await startServiceProcess({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_PREFIX: redis.prefix });
+    const service = await startServiceProcess({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_PREFIX: redis().prefix });
     try {
       const response = await http(`${service.baseUrl}/items/1`);
       expect(response.status).toBe(503);

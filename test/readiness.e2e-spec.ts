@@ -4,7 +4,7 @@ import { ClientTracker } from '../src/readiness/client-tracker.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { http } from './support/http.js';
 import { startServiceProcess, type ServiceProcess } from './support/process.js';
-import { describeWithRedis, startRedis, type TestRedis } from './support/redis.js';
+import { describeWithRedis } from './support/redis.js';
 import { waitFor } from './support/wait.js';
 
 interface ReadyBody {
@@ -175,17 +175,10 @@ describe('load shedding (READY_SHED=true)', () => {
   });
 });
 
-describeWithRedis('readiness with REDIS_URL', () => {
-  let redis: TestRedis;
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
+describeWithRedis('readiness with REDIS_URL', (redis) => {
 
   it('is ready once Redis is connected', async () => {
-    const running = await startApp({ REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix });
+    const running = await startApp({ REDIS_URL: redis().url, REDIS_PREFIX: redis().prefix });
     try {
       const response = await waitFor(async () => {
         const r = await ready(running.baseUrl);
@@ -199,7 +192,7 @@ describeWithRedis('readiness with REDIS_URL', () => {
 
   it('is 503 with the redis indicator down while Redis is unreachable', async () => {
     // A real process: with Redis away its BullMQ connections retry forever, so it is killed, not closed.
-    const service = await startServiceProcess({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_PREFIX: redis.prefix });
+    const service = await startServiceProcess({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_PREFIX: redis().prefix });
     try {
       const response = await ready(service.baseUrl);
       expect(response.status).toBe(503);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startApp, type RunningApp } from './support/app.js';
 import { http } from './support/http.js';
 import { startServiceProcess, type ServiceProcess } from './support/process.js';
-import { describeWithRedis, startRedis, type TestRedis } from './support/redis.js';
+import { describeWithRedis } from './support/redis.js';
 import { waitFor } from './support/wait.js';
 import { TestSocket, upgradeStatus } from './support/ws.js';
 
@@ -117,17 +117,10 @@ describe('graceful shutdown with the in-memory driver (real process)', () => {
   });
 });
 
-describeWithRedis('tasks with BullMQ on a real Redis', () => {
-  let redis: TestRedis;
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
+describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
 
   it('a task created on A and processed on B notifies the client on A', async () => {
-    const env = { REDIS_URL: redis.url, REDIS_PREFIX: `${redis.prefix}-ab` };
+    const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-ab` };
     const a = await startApp({ ...env, TASK_CONCURRENCY: '0' });
     const b = await startApp(env);
     try {
@@ -145,7 +138,7 @@ describeWithRedis('tasks with BullMQ on a real Redis', () => {
   });
 
   it('SIGTERM to A: new work refused, A exits 0, B completes every accepted task', async () => {
-    const env = { REDIS_URL: redis.url, REDIS_PREFIX: `${redis.prefix}-drain`, TASK_CONCURRENCY: '3' };
+    const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-drain`, TASK_CONCURRENCY: '3' };
     const a = await startServiceProcess(env);
     const b = await startServiceProcess(env);
     const processes: ServiceProcess[] = [a, b];
@@ -176,7 +169,7 @@ describeWithRedis('tasks with BullMQ on a real Redis', () => {
   });
 
   it('kill -9 of the worker mid-task: the task still completes on another', async () => {
-    const env = { REDIS_URL: redis.url, REDIS_PREFIX: `${redis.prefix}-kill`, TASK_LOCK_MS: '1000' };
+    const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-kill`, TASK_LOCK_MS: '1000' };
     const worker = await startServiceProcess({ ...env, TASK_CONCURRENCY: '1' });
     const api = await startApp({ ...env, TASK_CONCURRENCY: '0' });
     let rescuer: ServiceProcess | undefined;

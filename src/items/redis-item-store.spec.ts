@@ -1,27 +1,20 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { describeWithRedis, startRedis, uniquePrefix, type TestRedis } from '../../test/support/redis.js';
+import { describeWithRedis, uniquePrefix } from '../../test/support/redis.js';
 import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
 import { itemStoreContract } from './item-store.contract.js';
 import { RedisItemStore } from './redis-item-store.js';
 
-describeWithRedis('RedisItemStore', () => {
-  let redis: TestRedis;
+describeWithRedis('RedisItemStore', (redis) => {
   const clients: Redis[] = [];
   const client = () => {
-    const made = new Redis(redis.url);
+    const made = new Redis(redis().url);
     clients.push(made);
     return made;
   };
 
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((made) => made.quit()));
-  });
-  afterAll(async () => {
-    await redis.stop();
   });
 
   // A fresh prefix per test keeps tests (and parallel runs on one Redis) apart.

@@ -1,4 +1,4 @@
-import { describe, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -73,10 +73,23 @@ export async function startRedis(): Promise<TestRedis> {
 
 export const redisAvailable = Boolean(externalUrl) || redisServerInstalled();
 
-/** `describe` for suites that need Redis; see the module comment for the no-Redis rule. */
-export function describeWithRedis(name: string, body: () => void): void {
+/**
+ * `describe` for suites that need Redis: starts one for the suite and stops it after;
+ * `body` reads it through the getter. See the module comment for the no-Redis rule.
+ */
+export function describeWithRedis(name: string, body: (redis: () => TestRedis) => void): void {
+  let redis: TestRedis | undefined;
+  const withRedis = () => {
+    beforeAll(async () => {
+      redis = await startRedis();
+    });
+    afterAll(async () => {
+      await redis?.stop();
+    });
+    body(() => redis!);
+  };
   if (redisAvailable) {
-    describe(name, body);
+    describe(name, withRedis);
     return;
   }
   const reason = 'no REDIS_URL and no redis-server on PATH';
@@ -89,5 +102,5 @@ export function describeWithRedis(name: string, body: () => void): void {
     return;
   }
   process.stderr.write(`\n!!! SKIPPING Redis suite "${name}": ${reason} !!!\n\n`);
-  describe.skip(name, body);
+  describe.skip(name, withRedis);
 }
