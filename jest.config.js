@@ -1,9 +1,6 @@
 // Nest 12 packages are ESM-only, so jest runs in native ESM mode
 // (npm test passes --experimental-vm-modules) and ts-jest emits ESM.
-const tsJest = [
-  'ts-jest',
-  { useESM: true, tsconfig: 'tsconfig.json' },
-];
+const tsJest = ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }];
 
 const shared = {
   extensionsToTreatAsEsm: ['.ts'],

@@ -113,7 +113,9 @@ http {
       errors: samples.reduce((sum, s) => sum + s.errors, 0),
     };
   }
-  console.log(`GET /ping via ${useWrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${rounds} x ${seconds}s rounds each, interleaved, medians`);
+  console.log(
+    `GET /ping via ${useWrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${rounds} x ${seconds}s rounds each, interleaved, medians`,
+  );
   console.table(rows);
   const ballastRow = rows['ballast balancer'];
   const ratio = (peer) => (rows[peer] ? (ballastRow['req/s'] / rows[peer]['req/s']).toFixed(2) : 'n/a');

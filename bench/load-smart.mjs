@@ -34,7 +34,9 @@ try {
   });
   const total = tally.ok + tally.late + tally.unavailable + tally.other;
   console.log(`${total} requests in ${seconds}s over ${connections} connections to ${base}`);
-  console.log(`200 in time: ${tally.ok}  200 too late (failure): ${tally.late}  503 (correct refusal): ${tally.unavailable}  other: ${tally.other}`);
+  console.log(
+    `200 in time: ${tally.ok}  200 too late (failure): ${tally.late}  503 (correct refusal): ${tally.unavailable}  other: ${tally.other}`,
+  );
   console.log(`correct behaviour: ${(((tally.ok + tally.unavailable) / total) * 100).toFixed(2)}%, p99 latency ${result.latency.p99} ms`);
 } finally {
   await service?.stop();

@@ -28,12 +28,14 @@ async function rawBullmq() {
   const done = new Promise((resolve) => events.on('completed', () => ++completed === N && resolve()));
   const started = performance.now();
   let next = 0;
-  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-    while (next < N) {
-      next += 1;
-      await queue.add('job', { n: next }, { removeOnComplete: true });
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < N) {
+        next += 1;
+        await queue.add('job', { n: next }, { removeOnComplete: true });
+      }
+    }),
+  );
   await done;
   const seconds = (performance.now() - started) / 1000;
   await worker.close();
@@ -72,12 +74,14 @@ async function ballastThroughput(base) {
   );
   const started = performance.now();
   let next = 0;
-  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-    while (next < N) {
-      next += 1;
-      await postTask(base);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < N) {
+        next += 1;
+        await postTask(base);
+      }
+    }),
+  );
   await done;
   ws.close();
   return N / ((performance.now() - started) / 1000);
@@ -105,11 +109,13 @@ async function pacedLatency(base) {
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const sent = performance.now();
-    posts.push(postTask(base).then((id) => {
-      const early = completedEarly.get(id);
-      if (early !== undefined) latencies.push(early - sent);
-      else sentAt.set(id, sent);
-    }));
+    posts.push(
+      postTask(base).then((id) => {
+        const early = completedEarly.get(id);
+        if (early !== undefined) latencies.push(early - sent);
+        else sentAt.set(id, sent);
+      }),
+    );
   }
   await Promise.all(posts);
   const deadline = Date.now() + 30_000;
@@ -117,7 +123,13 @@ async function pacedLatency(base) {
   ws.close();
   latencies.sort((a, b) => a - b);
   const at = (p) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)];
-  return { tasks: total, measured: latencies.length, achievedRate: total / ((performance.now() - started) / 1000), p50: at(50), p99: at(99) };
+  return {
+    tasks: total,
+    measured: latencies.length,
+    achievedRate: total / ((performance.now() - started) / 1000),
+    p50: at(50),
+    p99: at(99),
+  };
 }
 
 async function socketsRss() {
@@ -139,7 +151,12 @@ async function socketsRss() {
   }
 }
 
-const service = await startService({ REDIS_URL, REDIS_PREFIX: prefix(), TASK_CONCURRENCY: String(IN_FLIGHT), READY_TRACK_CLIENTS: 'false' });
+const service = await startService({
+  REDIS_URL,
+  REDIS_PREFIX: prefix(),
+  TASK_CONCURRENCY: String(IN_FLIGHT),
+  READY_TRACK_CLIENTS: 'false',
+});
 try {
   await ballastThroughput(service.url).catch(() => undefined); // warm-up
   const raw = await rawBullmq();
@@ -151,10 +168,16 @@ try {
   });
   console.log(`ratio ballast / raw BullMQ: ${(ours / raw).toFixed(2)}x (goal >= 0.7)`);
   const paced = await pacedLatency(service.url);
-  console.log(`\nPaced ${RATE} tasks/s for ${PACED_SECONDS}s: achieved ${paced.achievedRate.toFixed(0)}/s, measured ${paced.measured}/${paced.tasks}`);
-  console.log(`end-to-end latency (POST sent -> completed frame): p50 ${paced.p50.toFixed(1)} ms, p99 ${paced.p99.toFixed(1)} ms (goal p99 <= 50)`);
+  console.log(
+    `\nPaced ${RATE} tasks/s for ${PACED_SECONDS}s: achieved ${paced.achievedRate.toFixed(0)}/s, measured ${paced.measured}/${paced.tasks}`,
+  );
+  console.log(
+    `end-to-end latency (POST sent -> completed frame): p50 ${paced.p50.toFixed(1)} ms, p99 ${paced.p99.toFixed(1)} ms (goal p99 <= 50)`,
+  );
 } finally {
   await service.stop();
 }
 const rss = await socketsRss();
-console.log(`\n${rss.sockets} idle subscribed sockets: RSS ${rss.rssBeforeMB.toFixed(0)} MB -> ${rss.rssAfterMB.toFixed(0)} MB (goal < 300 MB)`);
+console.log(
+  `\n${rss.sockets} idle subscribed sockets: RSS ${rss.rssBeforeMB.toFixed(0)} MB -> ${rss.rssAfterMB.toFixed(0)} MB (goal < 300 MB)`,
+);

@@ -14,7 +14,9 @@ async function startCluster(
 ) {
   const ports = (await Promise.all(Array.from({ length: size }, () => freePort()))).sort((a, b) => a - b);
   const services = await Promise.all(
-    ports.map((port, index) => startServiceProcess({ PORT: String(port), LOG_LEVEL: 'info', ...(serviceEnv(index) as Record<string, string>) })),
+    ports.map((port, index) =>
+      startServiceProcess({ PORT: String(port), LOG_LEVEL: 'info', ...(serviceEnv(index) as Record<string, string>) }),
+    ),
   );
   const balancer = await startServiceProcess({
     ROLE: 'balancer',
@@ -191,7 +193,12 @@ describe('balancer against bare backends', () => {
     ok = await startBareBackend((req, res, body) => {
       if (req.url?.startsWith('/big')) {
         const size = Number(new URL(req.url, 'http://x').searchParams.get('bytes'));
-        res.writeHead(200, { 'content-type': 'application/octet-stream', connection: 'x-hop', 'x-hop': 'secret', 'keep-alive': 'timeout=5' });
+        res.writeHead(200, {
+          'content-type': 'application/octet-stream',
+          connection: 'x-hop',
+          'x-hop': 'secret',
+          'keep-alive': 'timeout=5',
+        });
         const chunk = Buffer.alloc(64 * 1024, 7);
         let sent = 0;
         const pump = () => {
@@ -265,7 +272,10 @@ describe('balancer against bare backends', () => {
   });
 
   it('is not an open proxy: an absolute-form target still goes to a configured backend', async () => {
-    const raw = await rawRequest(balancer.port, 'GET http://elsewhere.example/secret HTTP/1.1\r\nHost: elsewhere.example\r\nConnection: close\r\n\r\n');
+    const raw = await rawRequest(
+      balancer.port,
+      'GET http://elsewhere.example/secret HTTP/1.1\r\nHost: elsewhere.example\r\nConnection: close\r\n\r\n',
+    );
     expect(raw).toMatch(/^HTTP\/1\.1 200/);
     expect(raw).toContain(`x-app-url: ${ok.url}`);
     expect(ok.seen.at(-1)?.url).toBe('/secret');

@@ -19,9 +19,7 @@ const read = (path: string) => readFileSync(`${root}/${path}`, 'utf8');
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string }; [key: string]: any };
 const manifests: { file: string; object: K8sObject }[] = readdirSync(`${root}/k8s`)
   .filter((file) => file.endsWith('.yaml') && file !== 'kustomization.yaml')
-  .flatMap((file) =>
-    parseAllDocuments(read(`k8s/${file}`)).map((doc) => ({ file, object: doc.toJS() as K8sObject })),
-  );
+  .flatMap((file) => parseAllDocuments(read(`k8s/${file}`)).map((doc) => ({ file, object: doc.toJS() as K8sObject })));
 const byKind = (kind: string) => manifests.map((m) => m.object).filter((o) => o.kind === kind);
 const deployment = (name: string) => byKind('Deployment').find((d) => d.metadata.name === name)!;
 const configMap = byKind('ConfigMap').find((c) => c.metadata.name === 'ballast-config')!;
@@ -76,7 +74,10 @@ describe('k8s manifests', () => {
       const probe = container.readinessProbe;
       const preStopSeconds = Number(container.lifecycle?.preStop?.sleep?.seconds ?? 0);
       const readinessWindowMs = probe.periodSeconds * (probe.failureThreshold ?? 3) * 1000;
-      expect({ name, delayCoversReadiness: delayMs + preStopSeconds * 1000 >= readinessWindowMs }).toEqual({ name, delayCoversReadiness: true });
+      expect({ name, delayCoversReadiness: delayMs + preStopSeconds * 1000 >= readinessWindowMs }).toEqual({
+        name,
+        delayCoversReadiness: true,
+      });
       expect({ name, delayInsideGrace: delayMs < graceMs }).toEqual({ name, delayInsideGrace: true });
       expect({ name, terminationCoversShutdown: spec.terminationGracePeriodSeconds > preStopSeconds + graceMs / 1000 }).toEqual({
         name,
@@ -109,7 +110,13 @@ describe('probe paths and ports are served by the app', () => {
 
   it.each(appContainers.map((c): [string, any] => [c.name, c.container]))('%s', async (_name, container) => {
     const env = containerEnv(container);
-    const app = await startApp({ ...env, REDIS_URL: undefined, BACKENDS_DNS: undefined, BACKENDS: env.BACKENDS_DNS ? 'http://127.0.0.1:1' : undefined, HEALTH_CHECK_INTERVAL_MS: '0' });
+    const app = await startApp({
+      ...env,
+      REDIS_URL: undefined,
+      BACKENDS_DNS: undefined,
+      BACKENDS: env.BACKENDS_DNS ? 'http://127.0.0.1:1' : undefined,
+      HEALTH_CHECK_INTERVAL_MS: '0',
+    });
     running.push(app);
     const port = container.ports.find((p: { name: string }) => p.name === 'http').containerPort;
     expect(app.config.http.port).toBe(port); // PORT (or the role's default) is the declared containerPort
@@ -134,7 +141,10 @@ describe('docker-compose.yml', () => {
     expect(balancer.ports).toEqual([`${k8sPort('ballast-balancer')}:${k8sPort('ballast-balancer')}`]);
     const backends = balancer.environment.BACKENDS.split(',');
     expect(backends.sort()).toEqual(
-      appServices.filter(([, s]) => s.environment.ROLE === 'service').map(([name, s]) => `http://${name}:${s.environment.PORT}`).sort(),
+      appServices
+        .filter(([, s]) => s.environment.ROLE === 'service')
+        .map(([name, s]) => `http://${name}:${s.environment.PORT}`)
+        .sort(),
     );
     for (const [, s] of appServices.filter(([, x]) => x.environment.ROLE === 'service')) {
       expect(Number(s.environment.PORT)).toBe(k8sPort('ballast-service'));

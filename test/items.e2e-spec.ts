@@ -133,9 +133,7 @@ describe('items and /ping over HTTP (memory store)', () => {
   });
 
   it('echoes a request id, keeping the caller’s', async () => {
-    expect((await http(url('/ping'), { headers: { 'x-request-id': 'abc-123' } })).headers['x-request-id']).toBe(
-      'abc-123',
-    );
+    expect((await http(url('/ping'), { headers: { 'x-request-id': 'abc-123' } })).headers['x-request-id']).toBe('abc-123');
     expect((await http(url('/ping'))).headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

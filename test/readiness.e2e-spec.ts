@@ -176,7 +176,6 @@ describe('load shedding (READY_SHED=true)', () => {
 });
 
 describeWithRedis('readiness with REDIS_URL', (redis) => {
-
   it('is ready once Redis is connected', async () => {
     const running = await startApp({ REDIS_URL: redis().url, REDIS_PREFIX: redis().prefix });
     try {

@@ -118,7 +118,6 @@ describe('graceful shutdown with the in-memory driver (real process)', () => {
 });
 
 describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
-
   it('a task created on A and processed on B notifies the client on A', async () => {
     const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-ab` };
     const a = await startApp({ ...env, TASK_CONCURRENCY: '0' });

@@ -7,8 +7,13 @@ const pools = backends.map((url) => new Pool(url, { connections: 128 }));
 let next = 0;
 createServer((req, res) => {
   const pool = pools[next++ % pools.length];
-  pool.stream({ path: req.url, method: req.method, headers: req.headers, body: req.method === 'GET' ? null : req }, ({ statusCode, headers }) => {
-    res.writeHead(statusCode, headers);
-    return res;
-  }).catch(() => res.destroy());
+  pool
+    .stream(
+      { path: req.url, method: req.method, headers: req.headers, body: req.method === 'GET' ? null : req },
+      ({ statusCode, headers }) => {
+        res.writeHead(statusCode, headers);
+        return res;
+      },
+    )
+    .catch(() => res.destroy());
 }).listen(Number(port), '127.0.0.1', () => process.send?.('ready'));

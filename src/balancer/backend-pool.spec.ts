@@ -2,8 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { BackendPool } from './backend-pool.js';
 
 const urls = ['http://a:1', 'http://b:1', 'http://c:1', 'http://d:1'];
-const names = (pool: BackendPool, n: number, now = 0) =>
-  Array.from({ length: n }, () => pool.pick(now)?.url.slice(7, 8) ?? '-').join('');
+const names = (pool: BackendPool, n: number, now = 0) => Array.from({ length: n }, () => pool.pick(now)?.url.slice(7, 8) ?? '-').join('');
 
 describe('BackendPool round robin', () => {
   it('cycles in order and repeats', () => {

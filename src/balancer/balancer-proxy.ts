@@ -131,7 +131,7 @@ export class BalancerProxy implements OnModuleInit, OnApplicationShutdown {
   exchangeClosed(): void {
     this.inFlight -= 1;
     if (this.inFlight === 0) this.idle.release();
-  };
+  }
 
   whenIdle(): Promise<void> {
     return this.idle.until(this.inFlight === 0);
@@ -208,9 +208,8 @@ class ProxyExchange {
     readonly res: ServerResponse,
   ) {
     this.method = req.method ?? 'GET';
-    this.hasBody = req.headers['content-length'] !== undefined
-      ? req.headers['content-length'] !== '0'
-      : req.headers['transfer-encoding'] !== undefined;
+    this.hasBody =
+      req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
   }
 
   start(): void {
@@ -262,9 +261,7 @@ class ProxyExchange {
 
   next(): void {
     if (this.firstTried && !this.tried) this.tried = new Set([this.firstTried]);
-    const backend = this.owner
-      ? this.firstTried ? undefined : this.owner
-      : this.proxy.pool.pick(Date.now(), this.tried);
+    const backend = this.owner ? (this.firstTried ? undefined : this.owner) : this.proxy.pool.pick(Date.now(), this.tried);
     const upstream = backend && this.proxy.upstream(backend);
     if (!backend || !upstream) {
       this.giveUp();

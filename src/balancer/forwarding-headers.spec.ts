@@ -32,7 +32,13 @@ describe('clientResponseHeaders', () => {
   it('drops hop-by-hop fields and adds x-app-url', () => {
     expect(
       clientResponseHeaders(
-        { connection: 'close, x-internal', 'x-internal': 'a', 'keep-alive': 'timeout=5', 'set-cookie': ['a=1', 'b=2'], 'content-length': '2' },
+        {
+          connection: 'close, x-internal',
+          'x-internal': 'a',
+          'keep-alive': 'timeout=5',
+          'set-cookie': ['a=1', 'b=2'],
+          'content-length': '2',
+        },
         'http://127.0.0.1:8001',
       ),
     ).toEqual({ 'set-cookie': ['a=1', 'b=2'], 'content-length': '2', 'x-app-url': 'http://127.0.0.1:8001' });

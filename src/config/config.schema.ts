@@ -15,16 +15,11 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
 
-const redisUrl = z
-  .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })
-  .optional();
+const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional();
 
 const HOUR_MS = 3_600_000;
 
-const rate = z.coerce
-  .number({ error: 'must be a number' })
-  .min(0, { error: 'must be >= 0' })
-  .max(1, { error: 'must be <= 1' });
+const rate = z.coerce.number({ error: 'must be a number' }).min(0, { error: 'must be >= 0' }).max(1, { error: 'must be <= 1' });
 
 export const envSchema = z
   .object({
@@ -51,7 +46,10 @@ export const envSchema = z
     BACKENDS: z
       .string()
       .transform((value, ctx) => {
-        const urls = value.split(',').map((part) => part.trim()).filter(Boolean);
+        const urls = value
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean);
         const origins: string[] = [];
         for (const raw of urls) {
           let url: URL;
@@ -74,9 +72,7 @@ export const envSchema = z
       .string()
       .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { error: 'must be host:port' })
       .optional(),
-    BALANCER_STRATEGY: z
-      .enum(['round-robin', 'least-latency'], { error: 'must be round-robin or least-latency' })
-      .default('round-robin'),
+    BALANCER_STRATEGY: z.enum(['round-robin', 'least-latency'], { error: 'must be round-robin or least-latency' }).default('round-robin'),
     RETRY_DOWNTIME_MS: int(0, HOUR_MS).default(10_000),
     MAX_RESPONSE_DELAY_MS: int(1, 10 * 60_000).default(2_000),
     HEALTH_CHECK_INTERVAL_MS: int(0, HOUR_MS).default(2_000),
@@ -105,9 +101,7 @@ export const envSchema = z
     WORK_INVALID_RATE: rate.default(1 / 11),
     WORK_TAIL_RATE: rate.default(0),
     WORK_TAIL_MS: int(0, 600_000).default(1_000),
-    OTEL_TRACES_EXPORTER: z
-      .enum(['otlp', 'zipkin', 'console', 'none'], { error: 'must be otlp, zipkin, console or none' })
-      .optional(),
+    OTEL_TRACES_EXPORTER: z.enum(['otlp', 'zipkin', 'console', 'none'], { error: 'must be otlp, zipkin, console or none' }).optional(),
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
     OTEL_EXPORTER_ZIPKIN_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),

@@ -88,7 +88,9 @@ describe('loadConfig', () => {
       serviceName: 'ballast',
       endpoint: 'http://collector:4318/v1/traces',
     });
-    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://zipkin:9411/api/v2/spans' }).tracing).toEqual({
+    expect(
+      loadConfig({ OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://zipkin:9411/api/v2/spans' }).tracing,
+    ).toEqual({
       exporter: 'zipkin',
       serviceName: 'ballast',
       endpoint: 'http://zipkin:9411/api/v2/spans',
@@ -164,9 +166,10 @@ describe('loadConfig', () => {
   });
 
   it('lists every bad variable at once', () => {
-    expect(problemsOf({ PORT: 'x', ROLE: 'y' }).map((problem) => problem.split(' ')[0]).sort()).toEqual([
-      'PORT',
-      'ROLE',
-    ]);
+    expect(
+      problemsOf({ PORT: 'x', ROLE: 'y' })
+        .map((problem) => problem.split(' ')[0])
+        .sort(),
+    ).toEqual(['PORT', 'ROLE']);
   });
 });

@@ -98,11 +98,7 @@ function tracingFrom(e: Env): AppConfig['tracing'] {
   const serviceName = e.OTEL_SERVICE_NAME;
   const exporter =
     e.OTEL_TRACES_EXPORTER ??
-    (e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || e.OTEL_EXPORTER_OTLP_ENDPOINT
-      ? 'otlp'
-      : e.OTEL_EXPORTER_ZIPKIN_ENDPOINT
-        ? 'zipkin'
-        : 'none');
+    (e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || e.OTEL_EXPORTER_OTLP_ENDPOINT ? 'otlp' : e.OTEL_EXPORTER_ZIPKIN_ENDPOINT ? 'zipkin' : 'none');
   switch (exporter) {
     case 'none':
       return undefined;

@@ -57,9 +57,7 @@ export function itemStoreContract(name: string, makeStore: () => Promise<ItemSto
     });
 
     it('lets exactly one of many concurrent creates of one id win', async () => {
-      const results = await Promise.all(
-        Array.from({ length: 20 }, (_, n) => store.create(5, { ...foo, name: `writer-${n}` })),
-      );
+      const results = await Promise.all(Array.from({ length: 20 }, (_, n) => store.create(5, { ...foo, name: `writer-${n}` })));
       expect(results.filter(Boolean)).toHaveLength(1);
       const winner = results.indexOf(true);
       expect((await store.get(5))?.name).toBe(`writer-${winner}`);

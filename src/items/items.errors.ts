@@ -5,8 +5,7 @@ import type { ItemId } from './item.js';
 export const ITEM_MESSAGES = {
   notFound: (id: ItemId) => `Item ${id} not found`,
   alreadyExists: (id: ItemId) => `Item ${id} already exists`,
-  invalidId: (raw: string) =>
-    `item_id must be a non-negative integer (got ${JSON.stringify(raw.slice(0, 40))})`,
+  invalidId: (raw: string) => `item_id must be a non-negative integer (got ${JSON.stringify(raw.slice(0, 40))})`,
 } as const;
 
 export class ItemNotFoundError extends DomainError {

@@ -14,12 +14,9 @@ describe('ParseItemIdPipe', () => {
     expect(pipe.transform(raw)).toBe(id);
   });
 
-  it.each(['', '-1', '4.2', '4.2e1', '1e3', ' 1', '0x10', 'abc', '9007199254740992', '12345678901234567'])(
-    'rejects %j',
-    (raw) => {
-      expect(() => pipe.transform(raw)).toThrow(InvalidItemIdError);
-    },
-  );
+  it.each(['', '-1', '4.2', '4.2e1', '1e3', ' 1', '0x10', 'abc', '9007199254740992', '12345678901234567'])('rejects %j', (raw) => {
+    expect(() => pipe.transform(raw)).toThrow(InvalidItemIdError);
+  });
 
   it('rejects a missing value', () => {
     expect(() => pipe.transform(undefined)).toThrow(/non-negative integer/);

@@ -5,7 +5,6 @@ import { InjectConfig, type AppConfig } from '../config/index.js';
 import { errorBody } from './error-body.js';
 import { isOperationalPath } from './operational-paths.js';
 
-
 /**
  * Test and demo faults (seed 002's alterfailed and timeout apps), off unless
  * FAULT_MODE is set: `alternate` answers every other request 500, `slow` delays each

@@ -30,10 +30,7 @@ export class GlobalExceptionFilter implements ExceptionFilter {
     void reply.status(body.statusCode).send(body);
   }
 
-  private describe(
-    exception: unknown,
-    request: FastifyRequest,
-  ): { body: ErrorBody; retryAfterSeconds?: number } {
+  private describe(exception: unknown, request: FastifyRequest): { body: ErrorBody; retryAfterSeconds?: number } {
     if (exception instanceof DomainError) {
       return {
         body: errorBody(STATUS_BY_KIND[exception.kind], exception.message),

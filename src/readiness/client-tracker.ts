@@ -40,8 +40,22 @@ export class ClientTracker implements OnModuleInit {
     // Gauges are read at scrape time, so the request path pays nothing for them.
     const load = this.load;
     const registers = [metrics.registry];
-    new Gauge({ name: 'ballast_clients_in_flight', help: 'Tracked HTTP requests in flight', registers, collect() { this.set(load.clients); } });
-    new Gauge({ name: 'ballast_cooldown', help: '1 while in cooldown', registers, collect() { this.set(load.cooldown ? 1 : 0); } });
+    new Gauge({
+      name: 'ballast_clients_in_flight',
+      help: 'Tracked HTTP requests in flight',
+      registers,
+      collect() {
+        this.set(load.clients);
+      },
+    });
+    new Gauge({
+      name: 'ballast_cooldown',
+      help: '1 while in cooldown',
+      registers,
+      collect() {
+        this.set(load.cooldown ? 1 : 0);
+      },
+    });
     const shutdown = this.coordinator;
     new Gauge({
       name: 'ballast_ready',
@@ -74,10 +88,7 @@ export class ClientTracker implements OnModuleInit {
         return;
       }
       if (this.shed && this.load.cooldown) {
-        void reply
-          .code(503)
-          .header('retry-after', '1')
-          .send(errorBody(503, 'In cooldown: too many requests in flight; retry shortly'));
+        void reply.code(503).header('retry-after', '1').send(errorBody(503, 'In cooldown: too many requests in flight; retry shortly'));
         return;
       }
       this.arrive();

@@ -4,7 +4,8 @@ import { TokenBucket } from './token-bucket.js';
 
 const plan = { deadlineMs: 1000, hedgeDelayMs: 300, backups: 2 };
 const bucket = (tokens = 100) => new TokenBucket(tokens, 1);
-const launched = (actions: HedgeAction[]) => actions.filter((a) => a.type === 'launch').flatMap((a) => (a.type === 'launch' ? a.attempts : []));
+const launched = (actions: HedgeAction[]) =>
+  actions.filter((a) => a.type === 'launch').flatMap((a) => (a.type === 'launch' ? a.attempts : []));
 const finish = (actions: HedgeAction[]) => actions.find((a) => a.type === 'finish');
 const aborted = (actions: HedgeAction[]) => actions.find((a) => a.type === 'abort');
 

@@ -60,6 +60,6 @@ describe('pickBehaviour', () => {
     let failures = 0;
     for (let i = 0; i < 20_000; i += 1) if (pickBehaviour(profile).kind !== 'ok') failures += 1;
     expect(failures / 20_000).toBeGreaterThan(0.25);
-    expect(failures / 20_000).toBeLessThan(0.30);
+    expect(failures / 20_000).toBeLessThan(0.3);
   });
 });

@@ -52,9 +52,23 @@ export class SmartService implements OnApplicationShutdown {
     this.budgetSpent = new Counter({ name: 'ballast_smart_budget_spent_total', help: 'Backup tokens spent', registers });
     this.budgetRefused = new Counter({ name: 'ballast_smart_budget_refused_total', help: 'Backups refused for want of tokens', registers });
     const budget = this.budget;
-    new Gauge({ name: 'ballast_smart_budget_tokens', help: 'Backup tokens available', registers, collect() { this.set(budget.tokens); } });
-    const self = this;
-    new Gauge({ name: 'ballast_smart_hedge_delay_seconds', help: 'Current hedge delay', registers, collect() { this.set(self.hedgeDelayMs() / 1000); } });
+    new Gauge({
+      name: 'ballast_smart_budget_tokens',
+      help: 'Backup tokens available',
+      registers,
+      collect() {
+        this.set(budget.tokens);
+      },
+    });
+    const hedgeDelaySeconds = () => this.hedgeDelayMs() / 1000;
+    new Gauge({
+      name: 'ballast_smart_hedge_delay_seconds',
+      help: 'Current hedge delay',
+      registers,
+      collect() {
+        this.set(hedgeDelaySeconds());
+      },
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -36,13 +36,28 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       connection: this.queue.opts.connection,
       prefix: this.queue.opts.prefix,
     });
-    const on = (status: TaskStatus, extra: (args: Record<string, unknown>) => Partial<TaskView>) =>
-      (args: { jobId: string }) => this.handle(args.jobId, status, extra(args as unknown as Record<string, unknown>));
-    this.events.on('waiting', on('queued', () => ({ progress: 0 })));
-    this.events.on('active', on('active', () => ({})));
-    this.events.on('progress', on('active', (args) => ({ progress: typeof args.data === 'number' ? args.data : 0 })));
-    this.events.on('completed', on('completed', (args) => ({ progress: 100, result: args.returnvalue ?? null })));
-    this.events.on('failed', on('failed', (args) => ({ error: String(args.failedReason ?? 'failed') })));
+    const on = (status: TaskStatus, extra: (args: Record<string, unknown>) => Partial<TaskView>) => (args: { jobId: string }) =>
+      this.handle(args.jobId, status, extra(args as unknown as Record<string, unknown>));
+    this.events.on(
+      'waiting',
+      on('queued', () => ({ progress: 0 })),
+    );
+    this.events.on(
+      'active',
+      on('active', () => ({})),
+    );
+    this.events.on(
+      'progress',
+      on('active', (args) => ({ progress: typeof args.data === 'number' ? args.data : 0 })),
+    );
+    this.events.on(
+      'completed',
+      on('completed', (args) => ({ progress: 100, result: args.returnvalue ?? null })),
+    );
+    this.events.on(
+      'failed',
+      on('failed', (args) => ({ error: String(args.failedReason ?? 'failed') })),
+    );
     // Not awaited: the service must boot (and report 503 on /ready) while Redis is away.
     const warnOnce = onceEach((message) => this.logger.warn(message));
     this.events.on('error', (error) => warnOnce(`queue events: ${error.message}`));

@@ -77,9 +77,7 @@ export class MemoryTaskQueue extends TaskQueue {
   private async run(entry: Entry): Promise<void> {
     this.update(entry, { status: 'active' });
     try {
-      const result = await doDemoWork(entry.spec.durationMs, entry.spec.payload, (progress) =>
-        this.update(entry, { progress }),
-      );
+      const result = await doDemoWork(entry.spec.durationMs, entry.spec.payload, (progress) => this.update(entry, { progress }));
       this.finish(entry, { status: 'completed', progress: 100, result });
     } catch (error) {
       this.finish(entry, { status: 'failed', error: (error as Error).message });

@@ -10,9 +10,7 @@ export interface BareBackend {
 }
 
 /** A plain Node HTTP server as a backend, for what a ballast service would hide. */
-export async function startBareBackend(
-  respond: (req: IncomingMessage, res: ServerResponse, body: Buffer) => void,
-): Promise<BareBackend> {
+export async function startBareBackend(respond: (req: IncomingMessage, res: ServerResponse, body: Buffer) => void): Promise<BareBackend> {
   const seen: BareBackend['seen'] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];

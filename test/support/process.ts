@@ -80,9 +80,7 @@ export async function startServiceProcess(env: Record<string, string> = {}): Pro
 }
 
 /** Runs the built service expecting it to exit by itself (e.g. on bad config). */
-export async function runServiceToExit(
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runServiceToExit(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [MAIN], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -53,11 +53,9 @@ export async function startRedis(): Promise<TestRedis> {
     return { url: externalUrl, prefix: uniquePrefix(), stop: async () => undefined };
   }
   const port = await freePort();
-  const server: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'ignore'] },
-  );
+  const server: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   await untilReady(server, 5_000);
   const url = `redis://127.0.0.1:${port}`;
   return {

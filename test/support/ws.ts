@@ -38,7 +38,10 @@ export class TestSocket {
     const seen = this.frames.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching frame; got ${JSON.stringify(this.frames.map((f) => f.event))}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no matching frame; got ${JSON.stringify(this.frames.map((f) => f.event))}`)),
+        timeoutMs,
+      );
       this.waiters.push({ match, resolve: (frame) => (clearTimeout(timer), resolve(frame)) });
     });
   }
