@@ -13,6 +13,7 @@ const shared = {
 /** @type {import('jest').Config} */
 export default {
   testTimeout: 30000,
+  testSequencer: '<rootDir>/test/support/sequencer.mjs',
   projects: [
     {
       ...shared,
@@ -26,6 +27,9 @@ export default {
       displayName: 'e2e',
       roots: ['<rootDir>/test'],
       testMatch: ['**/*.e2e-spec.ts'],
+      // Every process a spec spawns is recorded; the teardown kills what is left (see process.ts).
+      globalSetup: '<rootDir>/test/support/global-setup.mjs',
+      globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
     },
   ],
 };

@@ -8,6 +8,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { AppModule } from './app.module.js';
 import { BalancerProxy } from './balancer/balancer-proxy.js';
 import type { AppConfig } from './config/index.js';
+import { ErrorBodyDto } from './ops/error-body.dto.js';
+import { declarePlatformResponses } from './ops/openapi-responses.js';
 import { isOperationalPath } from './ops/operational-paths.js';
 import { createRootLogger, PinoNestLogger, REQUEST_ID_HEADER, requestIdFor } from './ops/logger.js';
 
@@ -81,7 +83,9 @@ function setUpDocs(app: NestFastifyApplication, path: string): void {
     .setDescription('Keeps a fleet of Node instances steady under load, faults and deploys.')
     .setVersion('0.1.0')
     .build();
-  SwaggerModule.setup(path, app, () => SwaggerModule.createDocument(app, document), {
+  // ErrorBodyDto always: the platform responses refer to it, in both roles' documents.
+  const create = () => declarePlatformResponses(SwaggerModule.createDocument(app, document, { extraModels: [ErrorBodyDto] }));
+  SwaggerModule.setup(path, app, create, {
     jsonDocumentUrl: `${path}-json`,
   });
 }

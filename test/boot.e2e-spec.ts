@@ -1,17 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { http } from './support/http.js';
-import { runServiceToExit, startServiceProcess } from './support/process.js';
+import { runServiceToExit, useProcesses } from './support/process.js';
 
 describe('the service process (node dist/main.js)', () => {
+  const processes = useProcesses();
+
   it('starts with embedded defaults and serves /ping and /docs', async () => {
-    const service = await startServiceProcess();
-    try {
-      expect((await http(`${service.baseUrl}/ping`)).body.port).toBe(service.port);
-      expect((await http(`${service.baseUrl}/docs`)).status).toBe(200);
-    } finally {
-      service.kill('SIGTERM');
-      await service.exited();
-    }
+    const service = await processes.start();
+    expect((await http(`${service.baseUrl}/ping`)).body.port).toBe(service.port);
+    expect((await http(`${service.baseUrl}/docs`)).status).toBe(200);
   });
 
   it.each([

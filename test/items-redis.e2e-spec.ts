@@ -1,7 +1,7 @@
 import { expect, it } from '@jest/globals';
 import { startApp } from './support/app.js';
 import { http } from './support/http.js';
-import { startServiceProcess } from './support/process.js';
+import { useProcesses } from './support/process.js';
 import { describeWithRedis } from './support/redis.js';
 
 describeWithRedis('items over HTTP with REDIS_URL', (redis) => {
@@ -42,18 +42,15 @@ describeWithRedis('items over HTTP with REDIS_URL', (redis) => {
     }
   });
 
+  const processes = useProcesses();
+
   it('answers 503 with a reason while Redis is unreachable, and keeps serving', async () => {
     // A real process: with Redis away its BullMQ connections retry forever, so it is killed, not closed.
-    const service = await startServiceProcess({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_PREFIX: redis().prefix });
-    try {
-      const response = await http(`${service.baseUrl}/items/1`);
-      expect(response.status).toBe(503);
-      expect(response.headers['retry-after']).toBe('1');
-      expect(response.body.message).toMatch(/unreachable/);
-      expect((await http(`${service.baseUrl}/ping`)).status).toBe(200);
-    } finally {
-      service.kill('SIGKILL');
-      await service.exited();
-    }
+    const service = await processes.start({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_PREFIX: redis().prefix });
+    const response = await http(`${service.baseUrl}/items/1`);
+    expect(response.status).toBe(503);
+    expect(response.headers['retry-after']).toBe('1');
+    expect(response.body.message).toMatch(/unreachable/);
+    expect((await http(`${service.baseUrl}/ping`)).status).toBe(200);
   });
 });

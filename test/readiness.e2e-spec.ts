@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { request } from 'undici';
-import { ClientTracker } from '../src/readiness/client-tracker.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { http } from './support/http.js';
-import { startServiceProcess, type ServiceProcess } from './support/process.js';
+import { useProcesses, type ServiceProcess } from './support/process.js';
 import { describeWithRedis } from './support/redis.js';
 import { waitFor } from './support/wait.js';
 
@@ -23,13 +22,10 @@ const untilClients = (baseUrl: string, clients: number) =>
   );
 
 describe('readiness hysteresis on the real process', () => {
+  const processes = useProcesses();
   let service: ServiceProcess;
   beforeAll(async () => {
-    service = await startServiceProcess();
-  });
-  afterAll(async () => {
-    service.kill('SIGKILL');
-    await service.exited();
+    service = await processes.start();
   });
 
   it('is ready when idle, with the seed fields in the load indicator', async () => {
@@ -90,19 +86,24 @@ describe('readiness hysteresis on the real process', () => {
 });
 
 describe('graceful shutdown of the real process', () => {
-  it('on SIGTERM: /ready 503 at once, /live 200, in-flight long tasks finish with 200, exit 0', async () => {
-    const service = await startServiceProcess({ LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '10000' });
+  const processes = useProcesses();
+
+  it('on SIGTERM: /ready 503 while requests are still in flight, /live 200, they finish with 200, exit 0', async () => {
+    const service = await processes.start({ LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '20000' });
     const base = service.baseUrl;
-    const tasks = [http(`${base}/long_task?ms=1200`), http(`${base}/long_task?ms=1500`)];
+    const settled: number[] = [];
+    const tasks = [http(`${base}/long_task?ms=2500`), http(`${base}/long_task?ms=3000`)].map((task, index) =>
+      task.then((response) => (settled.push(index), response)),
+    );
     await untilClients(base, 2);
 
-    const signalled = performance.now();
     service.kill('SIGTERM');
     const notReady = await waitFor(async () => {
       const response = await ready(base);
       return response.status === 503 ? response : undefined;
     });
-    expect(performance.now() - signalled).toBeLessThan(100);
+    // Ordering, not wall-clock: readiness failed before the in-flight requests were drained.
+    expect(settled).toEqual([]);
     expect(notReady.body.status).toBe('error');
     expect((notReady.body as any).error.shutdown).toMatchObject({ status: 'down', accepting: false });
     expect((await http(`${base}/live`)).status).toBe(200);
@@ -116,8 +117,25 @@ describe('graceful shutdown of the real process', () => {
     expect(service.lines.some((line) => /shutdown complete/.test(line))).toBe(true);
   });
 
+  it('drains in-flight requests even with READY_TRACK_CLIENTS=false', async () => {
+    const service = await processes.start({ LOG_LEVEL: 'info', READY_TRACK_CLIENTS: 'false', SHUTDOWN_GRACE_MS: '20000' });
+    const inFlight = http(`${service.baseUrl}/long_task?ms=1500`);
+    await service.waitForLine(/"url":"\/long_task\?ms=1500".*incoming request/);
+    service.kill('SIGTERM');
+    expect((await inFlight).status).toBe(200);
+    expect(await service.exited()).toEqual({ code: 0, signal: null });
+    // The drain step waited for the request: modules and server closed only after it answered.
+    const lineOf = (pattern: RegExp) => service.lines.findIndex((line) => pattern.test(line));
+    const draining = lineOf(/draining in-flight HTTP requests/);
+    const answered = lineOf(/"statusCode":200.*request completed/);
+    const closing = lineOf(/closing the HTTP server/);
+    expect(draining).toBeGreaterThan(-1);
+    expect(draining).toBeLessThan(answered);
+    expect(answered).toBeLessThan(closing);
+  });
+
   it('exits 1 naming what was open when the grace period runs out', async () => {
-    const service = await startServiceProcess({ LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '300' });
+    const service = await processes.start({ LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '300' });
     void http(`${service.baseUrl}/long_task?ms=5000`).catch(() => undefined);
     await untilClients(service.baseUrl, 1);
     service.kill('SIGTERM');
@@ -144,12 +162,14 @@ describe('readiness in-process', () => {
       http(`${base}/items/?item_id=1`, { method: 'POST', json: { name: 'x'.repeat(2_000_000), price: 1 } }),
       http(`${base}/ping`),
     ]);
-    const tracker = running.app.get(ClientTracker);
-    await waitFor(async () => (tracker.snapshot().clients === 1 ? true : undefined));
+    // Only the hanging long task is still counted once the others have answered (else this times out).
+    await untilClients(base, 1);
     aborted.abort();
-    await hanging;
-    await tracker.whenIdle();
-    expect(tracker.snapshot()).toMatchObject({ clients: 0, cooldown: false });
+    expect(await hanging).toHaveProperty('name', 'AbortError');
+    // The aborted request leaves too: /ready, asked from outside, reaches 0 (or the wait times out).
+    const idle = await untilClients(base, 0);
+    expect(idle.status).toBe(200);
+    expect(idle.body.details.load.cooldown).toBe(false);
   });
 });
 
@@ -189,17 +209,14 @@ describeWithRedis('readiness with REDIS_URL', (redis) => {
     }
   });
 
+  const processes = useProcesses();
+
   it('is 503 with the redis indicator down while Redis is unreachable', async () => {
     // A real process: with Redis away its BullMQ connections retry forever, so it is killed, not closed.
-    const service = await startServiceProcess({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_PREFIX: redis().prefix });
-    try {
-      const response = await ready(service.baseUrl);
-      expect(response.status).toBe(503);
-      expect((response.body as any).error.redis.status).toBe('down');
-      expect((await http(`${service.baseUrl}/live`)).status).toBe(200);
-    } finally {
-      service.kill('SIGKILL');
-      await service.exited();
-    }
+    const service = await processes.start({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_PREFIX: redis().prefix });
+    const response = await ready(service.baseUrl);
+    expect(response.status).toBe(503);
+    expect((response.body as any).error.redis.status).toBe('down');
+    expect((await http(`${service.baseUrl}/live`)).status).toBe(200);
   });
 });

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startApp, type RunningApp } from './support/app.js';
 import { startBareBackend, type BareBackend } from './support/bare-backend.js';
 import { http } from './support/http.js';
+import { request } from 'undici';
 
 type Script = (n: number, req: IncomingMessage, res: ServerResponse) => void;
 
@@ -61,15 +62,16 @@ describe('/api/smart against local upstreams', () => {
     const response = await call(1000);
     expect(response.status).toBe(200);
     expect(response.body.api).toEqual({ time: 12 });
-    expect(response.body.time).toBeLessThan(300);
-    expect(up.requests).toBe(1);
+    expect(up.requests).toBe(1); // answered before the hedge delay: no backups
   });
 
   it('first 500, then a backup 200: the backups go out at once', async () => {
-    const up = await setUp((n, _req, res) => (n === 0 ? json(res, 500, '{}') : json(res, 200, `{"n":${n}}`, 20)));
-    const response = await call(1000);
+    const up = await setUp((n, _req, res) => (n === 0 ? json(res, 500, '{}') : json(res, 200, `{"n":${n}}`, 20)), {
+      SMART_FIRST_TRY_MS: '5000',
+    });
+    const response = await call(10_000);
     expect(response.status).toBe(200);
-    expect(response.body.time).toBeLessThan(250); // did not wait for the 300 ms hedge delay
+    expect(response.body.time).toBeLessThan(2_500); // far from the 5 s hedge delay: the failure sent them
     expect(up.requests).toBe(3);
     await up.allClosed();
   });
@@ -104,7 +106,8 @@ describe('/api/smart against local upstreams', () => {
     expect(response.body.attempts).toHaveLength(3);
     expect(response.body.attempts.every((a: { result: string }) => a.result === 'aborted')).toBe(true);
     expect(took).toBeGreaterThanOrEqual(495);
-    expect(took).toBeLessThan(600);
+    // The upstream answers at 5 s; the margin above 500 ms absorbs a loaded machine.
+    expect(took).toBeLessThan(2_000);
     await up.allClosed();
   });
 
@@ -114,7 +117,7 @@ describe('/api/smart against local upstreams', () => {
     const response = await call(400);
     expect(response.status).toBe(503);
     expect(response.body.reason).toBe('deadline');
-    expect(performance.now() - started).toBeLessThan(500);
+    expect(performance.now() - started).toBeLessThan(2_000); // the upstream would never answer
     await up.allClosed();
   });
 
@@ -126,7 +129,7 @@ describe('/api/smart against local upstreams', () => {
     const started = performance.now();
     const response = await call(400);
     expect(response.body.reason).toBe('deadline');
-    expect(performance.now() - started).toBeLessThan(500);
+    expect(performance.now() - started).toBeLessThan(2_000); // the body would never end
     await up.allClosed();
   });
 
@@ -177,8 +180,11 @@ describe('/api/work, the offline upstream simulator', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ time: 1 });
     expect((await http(`${app.baseUrl}/api/work?min=1&max=1&hang=0&error=1&invalid=0`)).status).toBe(500);
-    const invalid = await http(`${app.baseUrl}/api/work?min=1&max=1&hang=0&error=0&invalid=1`).catch((e: Error) => e);
-    expect(invalid).toBeInstanceOf(Error); // JSON.parse in the helper fails: the body is not JSON
+    const invalid = await request(`${app.baseUrl}/api/work?min=1&max=1&hang=0&error=0&invalid=1`);
+    expect(invalid.statusCode).toBe(200);
+    expect(invalid.headers['content-type']).toMatch(/application\/json/);
+    const text = await invalid.body.text();
+    expect(() => JSON.parse(text)).toThrow(SyntaxError);
     expect((await http(`${app.baseUrl}/api/work?min=5&max=1`)).status).toBe(400);
     expect((await http(`${app.baseUrl}/api/work?bogus=1`)).status).toBe(400);
     expect((await http(`${app.baseUrl}/api/work?hang=2`)).status).toBe(400);

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { startApp, type RunningApp } from './support/app.js';
 import { http } from './support/http.js';
-import { startServiceProcess, type ServiceProcess } from './support/process.js';
+import { stopProcess, useProcesses } from './support/process.js';
 import { describeWithRedis } from './support/redis.js';
 import { waitFor } from './support/wait.js';
 import { TestSocket, upgradeStatus } from './support/ws.js';
@@ -94,8 +95,10 @@ describe('tasks with the in-memory driver', () => {
 });
 
 describe('graceful shutdown with the in-memory driver (real process)', () => {
+  const processes = useProcesses();
+
   it('refuses new sockets and tasks, keeps existing sockets fed, drains the queue, then closes sockets 1012 and exits 0', async () => {
-    const service = await startServiceProcess({ TASK_CONCURRENCY: '2', SHUTDOWN_GRACE_MS: '20000' });
+    const service = await processes.start({ TASK_CONCURRENCY: '2', SHUTDOWN_GRACE_MS: '20000' });
     const socket = await TestSocket.open(wsUrl(service.baseUrl));
     socket.send('subscribe', { all: true });
     await socket.next((f) => f.event === 'subscribed');
@@ -118,6 +121,38 @@ describe('graceful shutdown with the in-memory driver (real process)', () => {
 });
 
 describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
+  const processes = useProcesses();
+  it('one connection policy for every client: an encoded ACL username and password reach the store, queue, worker and events', async () => {
+    // A user whose name and password need URL-encoding: each Redis client must decode both.
+    const admin = new Redis(redis().url);
+    const user = `${redis().prefix}@u`;
+    await admin.call('ACL', 'SETUSER', user, 'on', '>p@ss:w/rd', '~*', '&*', '+@all');
+    const url = new URL(redis().url);
+    url.username = encodeURIComponent(user);
+    url.password = encodeURIComponent('p@ss:w/rd');
+    const app = await startApp({ REDIS_URL: url.toString(), REDIS_PREFIX: `${redis().prefix}-acl` });
+    try {
+      const ready = await waitFor(async () => {
+        const response = await http(`${app.baseUrl}/ready`);
+        return response.status === 200 ? response : undefined;
+      });
+      expect(ready.body.details.redis).toEqual({ status: 'up', connection: 'ready' });
+      const socket = await TestSocket.open(wsUrl(app.baseUrl, '?clientId=acl'));
+      const { status, body } = await post(app.baseUrl, { durationMs: 50, clientId: 'acl' });
+      expect(status).toBe(202);
+      await socket.next((f) => f.event === 'task' && f.data.id === body.id && f.data.status === 'completed');
+      expect((await http(`${app.baseUrl}/items/?item_id=1`, { method: 'POST', json: { name: 'a', price: 1 } })).status).toBe(200);
+      // Every client of this app is logged in as that user.
+      const clients = String(await admin.call('CLIENT', 'LIST'));
+      expect(clients.split('\n').filter((line) => line.includes(`user=${user} `)).length).toBeGreaterThanOrEqual(4);
+      socket.close();
+    } finally {
+      await app.close();
+      await admin.call('ACL', 'DELUSER', user);
+      admin.disconnect();
+    }
+  });
+
   it('a task created on A and processed on B notifies the client on A', async () => {
     const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-ab` };
     const a = await startApp({ ...env, TASK_CONCURRENCY: '0' });
@@ -136,59 +171,57 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
     }
   });
 
-  it('SIGTERM to A: new work refused, A exits 0, B completes every accepted task', async () => {
+  it('SIGTERM to A: A finishes its active jobs and exits 0, its waiting jobs stay for B, which completes every accepted task', async () => {
     const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-drain`, TASK_CONCURRENCY: '3' };
-    const a = await startServiceProcess(env);
-    const b = await startServiceProcess(env);
-    const processes: ServiceProcess[] = [a, b];
-    try {
-      const socket = await TestSocket.open(wsUrl(a.baseUrl));
-      socket.send('subscribe', { all: true });
-      await socket.next((f) => f.event === 'subscribed');
-      const accepted: string[] = [];
-      for (let i = 0; i < 20; i += 1) {
-        const response = await post(a.baseUrl, { durationMs: 300 });
-        expect(response.status).toBe(202);
-        accepted.push(response.body.id);
-      }
-      a.kill('SIGTERM');
-      expect(await socket.next((f) => f.event === 'shutdown', 15_000)).toBeDefined();
-      expect((await a.exited()).code).toBe(0);
-      const views = await waitFor(
-        async () => {
-          const all = await Promise.all(accepted.map(async (id) => (await http(`${b.baseUrl}/tasks/${id}`)).body));
-          return all.every((v) => v.status === 'completed') ? all : undefined;
-        },
-        { timeoutMs: 20_000, what: 'every accepted task to complete' },
-      );
-      expect(views).toHaveLength(accepted.length);
-    } finally {
-      await Promise.all(processes.map(async (p) => (p.kill('SIGKILL'), p.exited())));
+    const a = await processes.start(env);
+    const socket = await TestSocket.open(wsUrl(a.baseUrl));
+    socket.send('subscribe', { all: true });
+    await socket.next((f) => f.event === 'subscribed');
+    const accepted: string[] = [];
+    for (let i = 0; i < 20; i += 1) {
+      const response = await post(a.baseUrl, { durationMs: 500, payload: { i } });
+      expect(response.status).toBe(202);
+      accepted.push(response.body.id);
     }
+    a.kill('SIGTERM');
+    const shutdown = await socket.next((f) => f.event === 'shutdown', 15_000);
+    expect(shutdown.data).toEqual({ reason: 'server shutting down', reconnect: true });
+    expect((await a.exited()).code).toBe(0);
+    // A's socket saw the jobs A completed; with 3 slots it cannot have run all 20 before exiting.
+    const completedOnA = accepted.filter((id) => socket.taskFrames(id).some((t) => t.status === 'completed'));
+    expect(completedOnA.length).toBeLessThan(accepted.length);
+
+    // B starts only now: whatever A did not complete must still be in Redis for it.
+    const b = await processes.start(env);
+    const views = await waitFor(
+      async () => {
+        const all = await Promise.all(accepted.map(async (id) => (await http(`${b.baseUrl}/tasks/${id}`)).body));
+        return all.every((v) => v.status === 'completed') ? all : undefined;
+      },
+      { timeoutMs: 30_000, what: 'every accepted task to complete on B' },
+    );
+    views.forEach((view, i) => expect(view.result).toEqual({ workedMs: expect.any(Number), payload: { i } }));
   });
 
   it('kill -9 of the worker mid-task: the task still completes on another', async () => {
     const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-kill`, TASK_LOCK_MS: '1000' };
-    const worker = await startServiceProcess({ ...env, TASK_CONCURRENCY: '1' });
+    const worker = await processes.start({ ...env, TASK_CONCURRENCY: '1' });
     const api = await startApp({ ...env, TASK_CONCURRENCY: '0' });
-    let rescuer: ServiceProcess | undefined;
     try {
       const socket = await TestSocket.open(wsUrl(api.baseUrl));
-      const { body } = await post(api.baseUrl, { durationMs: 1500 });
+      const { body } = await post(api.baseUrl, { durationMs: 1500, payload: 'rescued' });
       socket.send('subscribe', { taskId: body.id });
       await socket.next((f) => f.event === 'task' && f.data.id === body.id && f.data.progress >= 10);
-      worker.kill('SIGKILL');
-      await worker.exited();
-      rescuer = await startServiceProcess({ ...env, TASK_CONCURRENCY: '1' });
+      expect((await stopProcess(worker)).signal).toBe('SIGKILL');
+      await processes.start({ ...env, TASK_CONCURRENCY: '1' });
       const done = await socket.next((f) => f.event === 'task' && f.data.id === body.id && f.data.status === 'completed', 20_000);
-      expect(done.data.status).toBe('completed');
+      // The dead worker had done about a tenth; the rescuer ran the whole job again.
+      expect(done.data.result).toEqual({ workedMs: expect.any(Number), payload: 'rescued' });
+      expect(done.data.result.workedMs).toBeGreaterThanOrEqual(1500);
+      expect((await http(`${api.baseUrl}/tasks/${body.id}`)).body).toMatchObject({ status: 'completed', error: null });
       socket.close();
     } finally {
       await api.close();
-      if (rescuer) {
-        rescuer.kill('SIGKILL');
-        await rescuer.exited();
-      }
     }
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError } from './config.errors.js';
+import { envSchema } from './config.schema.js';
 import { loadConfig } from './load-config.js';
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -106,30 +107,115 @@ describe('loadConfig', () => {
     expect(loadConfig({ PORT: '', REDIS_URL: '  ' })).toMatchObject({ http: { port: 8000 }, redis: undefined });
   });
 
-  it('reads every variable it documents', () => {
-    const config = loadConfig({
-      PORT: '9000',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      BODY_LIMIT_BYTES: '2048',
-      READY_MIN_CLIENTS: '5',
-      READY_MAX_CLIENTS: '5',
-      READY_SHED: 'true',
-      READY_TRACK_CLIENTS: 'false',
-      LONG_TASK_MS: '50',
-      LONG_TASK_MAX_MS: '100',
-      SHUTDOWN_DELAY_MS: '10',
-      SHUTDOWN_GRACE_MS: '500',
-      REDIS_URL: 'redis://127.0.0.1:6379/2',
-      REDIS_PREFIX: 'blue',
-    });
-    expect(config).toMatchObject({
-      role: 'service',
+  // Two environments between them set every variable the schema knows to a value other than
+  // its default (BACKENDS and BACKENDS_DNS exclude each other; one OTLP endpoint wins over the other).
+  const everyVariable: Record<string, string> = {
+    ROLE: 'balancer',
+    PORT: '9000',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    BODY_LIMIT_BYTES: '2048',
+    READY_MIN_CLIENTS: '5',
+    READY_MAX_CLIENTS: '6',
+    READY_SHED: 'true',
+    READY_TRACK_CLIENTS: 'false',
+    LONG_TASK_MS: '50',
+    LONG_TASK_MAX_MS: '100',
+    SHUTDOWN_DELAY_MS: '10',
+    SHUTDOWN_GRACE_MS: '500',
+    BACKENDS: 'http://127.0.0.1:8000',
+    BALANCER_STRATEGY: 'least-latency',
+    RETRY_DOWNTIME_MS: '500',
+    MAX_RESPONSE_DELAY_MS: '300',
+    HEALTH_CHECK_INTERVAL_MS: '0',
+    STICKY_MAX_ENTRIES: '10',
+    BALANCER_CONNECTIONS: '8',
+    CLUSTER_SIZE: '2',
+    FAULT_MODE: 'slow',
+    FAULT_DELAY_MS: '50',
+    SMART_UPSTREAM_URL: 'http://up.example:9000/work',
+    SMART_FIRST_TRY_MS: '200',
+    SMART_BACKUP_REQUESTS: '3',
+    SMART_HEDGE_DELAY: 'auto',
+    SMART_HEDGE_PERCENTILE: '99',
+    SMART_TIMEOUT_MAX_MS: '5000',
+    SMART_BUDGET_TOKENS: '7',
+    SMART_BUDGET_RATIO: '0.5',
+    WORK_MIN_MS: '1',
+    WORK_MAX_MS: '2',
+    WORK_HANG_RATE: '0.1',
+    WORK_ERROR_RATE: '0.2',
+    WORK_INVALID_RATE: '0.3',
+    WORK_TAIL_RATE: '0.01',
+    WORK_TAIL_MS: '900',
+    OTEL_TRACES_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/custom/traces',
+    OTEL_SERVICE_NAME: 'edge',
+    TASK_DEFAULT_DURATION_MS: '30',
+    TASK_MAX_DURATION_MS: '40',
+    TASK_CONCURRENCY: '0',
+    TASK_LOCK_MS: '2000',
+    WS_MAX_SUBSCRIPTIONS: '9',
+    WS_MAX_FRAME_BYTES: '1024',
+    REDIS_URL: 'redis://user:p%40ss@127.0.0.1:6380/2',
+    REDIS_PREFIX: 'blue',
+  };
+  const theOtherVariables: Record<string, string> = {
+    BACKENDS_DNS: 'web.default.svc:8000',
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+    OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://zipkin:9411/api/v2/spans',
+  };
+
+  it('between two environments, sets every variable the schema knows (so the next test covers them all)', () => {
+    const covered = [...Object.keys(everyVariable), ...Object.keys(theOtherVariables)].sort();
+    expect(covered).toEqual(Object.keys(envSchema.shape).sort());
+  });
+
+  it('reads every variable into the typed config', () => {
+    expect(loadConfig(everyVariable)).toEqual({
+      role: 'balancer',
       http: { port: 9000, host: '127.0.0.1', bodyLimitBytes: 2048 },
       logLevel: 'warn',
-      readiness: { minClients: 5, maxClients: 5, shed: true, trackClients: false, longTaskDefaultMs: 50, longTaskMaxMs: 100 },
+      readiness: { minClients: 5, maxClients: 6, shed: true, trackClients: false, longTaskDefaultMs: 50, longTaskMaxMs: 100 },
       shutdown: { delayMs: 10, graceMs: 500 },
-      redis: { url: 'redis://127.0.0.1:6379/2', prefix: 'blue' },
+      balancer: {
+        backends: ['http://127.0.0.1:8000'],
+        backendsDns: undefined,
+        strategy: 'least-latency',
+        retryDowntimeMs: 500,
+        maxResponseDelayMs: 300,
+        healthCheckIntervalMs: 0,
+        stickyMaxEntries: 10,
+        connectionsPerBackend: 8,
+      },
+      smart: {
+        upstreamUrl: 'http://up.example:9000/work',
+        firstTryMs: 200,
+        backupRequests: 3,
+        hedgeDelay: 'auto',
+        hedgePercentile: 99,
+        timeoutMaxMs: 5000,
+        budgetTokens: 7,
+        budgetRatio: 0.5,
+      },
+      work: { minMs: 1, maxMs: 2, hangRate: 0.1, errorRate: 0.2, invalidRate: 0.3, tailRate: 0.01, tailMs: 900 },
+      tracing: { exporter: 'otlp', serviceName: 'edge', endpoint: 'http://collector:4318/custom/traces' },
+      tasks: { defaultDurationMs: 30, maxDurationMs: 40, concurrency: 0, lockMs: 2000 },
+      websocket: { maxSubscriptions: 9, maxFrameBytes: 1024 },
+      clusterSize: 2,
+      fault: { mode: 'slow', delayMs: 50 },
+      redis: { url: 'redis://user:p%40ss@127.0.0.1:6380/2', prefix: 'blue' },
+    });
+    const { BACKENDS: _backends, OTEL_TRACES_EXPORTER: _exporter, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: _endpoint, ...rest } = everyVariable;
+    const other = loadConfig({ ...rest, BACKENDS_DNS: theOtherVariables.BACKENDS_DNS });
+    expect(other.balancer.backendsDns).toEqual({ host: 'web.default.svc', port: 8000 });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: theOtherVariables.OTEL_EXPORTER_OTLP_ENDPOINT }).tracing?.endpoint).toBe(
+      'http://collector:4318/v1/traces',
+    );
+    expect(loadConfig({ OTEL_EXPORTER_ZIPKIN_ENDPOINT: theOtherVariables.OTEL_EXPORTER_ZIPKIN_ENDPOINT }).tracing).toEqual({
+      exporter: 'zipkin',
+      serviceName: 'ballast',
+      endpoint: 'http://zipkin:9411/api/v2/spans',
     });
   });
 

@@ -6,6 +6,7 @@ import {
   ApiOkResponse,
   ApiParam,
   ApiQuery,
+  ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import { ErrorBodyDto } from '../ops/error-body.dto.js';
@@ -18,6 +19,7 @@ const idParam = { name: 'id', description: 'Non-negative integer item id', examp
 
 @ApiTags('items')
 @ApiBadRequestResponse({ type: ErrorBodyDto, description: 'Invalid id or body' })
+@ApiServiceUnavailableResponse({ type: ErrorBodyDto, description: 'Redis unreachable (Retry-After)' })
 @Controller('items')
 export class ItemsController {
   constructor(private readonly items: ItemsService) {}

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Item, ItemId } from './item.js';
 import { ITEM_STORE, type ItemStore } from './item-store.js';
-import { ItemAlreadyExistsError, ItemNotFoundError } from './items.errors.js';
+import { ItemAlreadyExistsError, ItemNotFoundError } from '../errors/index.js';
 
 export interface ItemInput {
   name: string;

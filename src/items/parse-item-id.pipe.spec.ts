@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { InvalidItemIdError } from './items.errors.js';
+import { InvalidItemIdError } from '../errors/index.js';
 import { ParseItemIdPipe } from './parse-item-id.pipe.js';
 
 describe('ParseItemIdPipe', () => {

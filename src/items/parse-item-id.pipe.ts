@@ -1,6 +1,6 @@
 import { Injectable, PipeTransform } from '@nestjs/common';
 import { MAX_ITEM_ID, type ItemId } from './item.js';
-import { InvalidItemIdError } from './items.errors.js';
+import { InvalidItemIdError } from '../errors/index.js';
 
 /** Ids are non-negative integers written in plain decimal ("42", not "4.2e1" or "-1"). */
 @Injectable()

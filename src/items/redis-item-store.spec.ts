@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { describeWithRedis, uniquePrefix } from '../../test/support/redis.js';
-import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
+import { StoreUnavailableError } from '../errors/index.js';
 import { itemStoreContract } from './item-store.contract.js';
 import { RedisItemStore } from './redis-item-store.js';
 

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Item, ItemId } from './item.js';
 import type { ItemStore } from './item-store.js';
-import { whileStoreReachable } from '../redis/store-unavailable.error.js';
+import { whileStoreReachable } from '../redis/while-store-reachable.js';
 
 /**
  * Items as JSON strings under `<prefix>:item:<id>`. Single-key commands with NX/XX

@@ -116,6 +116,7 @@ export class ShutdownCoordinator {
       await step.run();
     }
     this.currentPhase = 'closing';
+    this.logger.log('closing the HTTP server and connections');
     await closeServer();
     this.currentPhase = 'stopped';
   }

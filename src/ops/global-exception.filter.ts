@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError, DomainErrorKind } from './domain-error.js';
+import { DomainError, type DomainErrorKind } from '../errors/index.js';
 import { ErrorBody, errorBody } from './error-body.js';
 
 const STATUS_BY_KIND: Record<DomainErrorKind, number> = {
@@ -33,7 +33,7 @@ export class GlobalExceptionFilter implements ExceptionFilter {
   private describe(exception: unknown, request: FastifyRequest): { body: ErrorBody; retryAfterSeconds?: number } {
     if (exception instanceof DomainError) {
       return {
-        body: errorBody(STATUS_BY_KIND[exception.kind], exception.message),
+        body: Object.assign(errorBody(STATUS_BY_KIND[exception.kind], exception.message), exception.details),
         retryAfterSeconds: exception.retryAfterSeconds,
       };
     }

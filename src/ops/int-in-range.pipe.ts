@@ -1,9 +1,5 @@
 import { Injectable, PipeTransform } from '@nestjs/common';
-import { DomainError } from './domain-error.js';
-
-export class InvalidQueryParamError extends DomainError {
-  readonly kind = 'invalid';
-}
+import { InvalidInputError } from '../errors/index.js';
 
 /**
  * Parses an optional decimal integer query value within [min, max]; a missing value
@@ -23,7 +19,7 @@ export class IntInRangePipe implements PipeTransform<unknown, number> {
     const raw = typeof value === 'string' ? value : '';
     const parsed = /^-?\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
     if (!Number.isSafeInteger(parsed) || parsed < this.min || parsed > this.max) {
-      throw new InvalidQueryParamError(
+      throw new InvalidInputError(
         `${this.name} must be an integer from ${this.min} to ${this.max} (got ${JSON.stringify(String(value ?? '')).slice(0, 42)})`,
       );
     }

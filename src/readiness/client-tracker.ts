@@ -22,7 +22,9 @@ export class ClientTracker implements OnModuleInit {
   private readonly logger = new Logger('Readiness');
   private readonly load: LoadHysteresis;
   private readonly shed: boolean;
+  /** Whether the count feeds readiness (READY_TRACK_CLIENTS); draining counts either way. */
   private readonly enabled: boolean;
+  private inFlight = 0;
   /** Route template -> tracked?, so the hot path does one map lookup. */
   private readonly trackedRoutes = new Map<string, boolean>();
   private readonly idle = new IdleWaiters();
@@ -77,9 +79,8 @@ export class ClientTracker implements OnModuleInit {
       name: 'in-flight HTTP requests',
       order: DRAIN_ORDER.http,
       run: () => this.whenIdle(),
-      pending: () => (this.load.clients > 0 ? `${this.load.clients} requests in flight` : undefined),
+      pending: () => (this.inFlight > 0 ? `${this.inFlight} requests in flight` : undefined),
     });
-    if (!this.enabled) return;
 
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     fastify.addHook('onRequest', (request, reply, done) => {
@@ -100,9 +101,9 @@ export class ClientTracker implements OnModuleInit {
 
   private readonly onResponseClosed = (): void => this.leave();
 
-  /** Resolves once no tracked request is in flight. */
+  /** Resolves once no tracked request is in flight (counted whether or not readiness uses the count). */
   whenIdle(): Promise<void> {
-    return this.idle.until(this.load.clients === 0);
+    return this.idle.until(this.inFlight === 0);
   }
 
   private isTracked(route: string | undefined): boolean {
@@ -116,6 +117,8 @@ export class ClientTracker implements OnModuleInit {
   }
 
   private arrive(): void {
+    this.inFlight += 1;
+    if (!this.enabled) return;
     if (this.load.arrive() === 'entered') {
       this.cooldownEntries.inc();
       this.logger.log(`cooldown entered at ${this.load.clients} clients (max ${this.load.maxClients})`);
@@ -123,9 +126,10 @@ export class ClientTracker implements OnModuleInit {
   }
 
   private leave(): void {
-    if (this.load.leave() === 'left') {
+    this.inFlight -= 1;
+    if (this.enabled && this.load.leave() === 'left') {
       this.logger.log(`cooldown left at ${this.load.clients} clients (min ${this.load.minClients})`);
     }
-    if (this.load.clients === 0) this.idle.release();
+    if (this.inFlight === 0) this.idle.release();
   }
 }

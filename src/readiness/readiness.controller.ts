@@ -1,6 +1,7 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
-import { ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ErrorBodyDto } from '../ops/error-body.dto.js';
 import type { FastifyReply } from 'fastify';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { abortedWhenClientLeaves } from '../ops/close-signal.js';
@@ -41,6 +42,7 @@ export class ReadinessController {
   @Get('long_task')
   @ApiQuery({ name: 'ms', required: false, description: 'How long to hold the client slot (default LONG_TASK_MS)' })
   @ApiOkResponse({ type: LongTaskResultDto })
+  @ApiBadRequestResponse({ type: ErrorBodyDto, description: 'ms is not an integer from 0 to LONG_TASK_MAX_MS' })
   longTask(@Query('ms') ms: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<LongTaskResultDto> {
     return this.longTasks.hold(this.msPipe.transform(ms), abortedWhenClientLeaves(reply.raw));
   }

@@ -1,6 +1,7 @@
 import { DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/index.js';
+import { redisConnectionOptions } from './redis-connection.js';
 import { REDIS_CLIENT } from './redis.constants.js';
 
 /** Closes the shared client last, after the modules that use it have stopped. */
@@ -22,7 +23,7 @@ class RedisCloser implements OnApplicationShutdown {
 export class RedisModule {
   static forRoot(config: AppConfig): DynamicModule {
     if (!config.redis) return { module: RedisModule };
-    const { url } = config.redis;
+    const redis = config.redis;
     return {
       module: RedisModule,
       providers: [
@@ -30,13 +31,8 @@ export class RedisModule {
           provide: REDIS_CLIENT,
           useFactory: () => {
             const logger = new Logger('Redis');
-            const client = new Redis(url, {
-              maxRetriesPerRequest: 1,
-              connectTimeout: 2_000,
-              // After quit/disconnect, stop waiting for a dead socket to close (default 2 s keeps the process alive).
-              disconnectTimeout: 200,
-              retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-            });
+            const { url, ...options } = redisConnectionOptions(redis, 'command');
+            const client = new Redis(url, options);
             let lastError = '';
             client.on('error', (error: Error) => {
               // ioredis emits on every reconnect attempt; log each distinct failure once.

@@ -1,12 +1,20 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiInternalServerErrorResponse,
+  ApiOkResponse,
+  ApiQuery,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ErrorBodyDto } from '../ops/error-body.dto.js';
 import type { FastifyReply } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
 import { abortedWhenClientLeaves } from '../ops/close-signal.js';
 import { errorBody } from '../ops/error-body.js';
-import { InvalidQueryParamError } from '../ops/int-in-range.pipe.js';
+import { InvalidInputError } from '../errors/index.js';
 import { pickBehaviour, type WorkProfile } from './work-simulator.js';
 
 /** A hang ends when the client leaves or shutdown starts, and never outlives this. */
@@ -48,7 +56,10 @@ export class WorkController {
   @ApiQuery({ name: 'invalid', required: false, description: 'Share answered 200 with invalid JSON (0-1)' })
   @ApiQuery({ name: 'tail', required: false, description: 'Share of successes that take tailMs (0-1)' })
   @ApiQuery({ name: 'tailMs', required: false, description: 'Heavy-tail delay, ms' })
-  @ApiOkResponse({ description: '{"time": <delay ms>}' })
+  @ApiOkResponse({ description: '{"time": <delay ms>}, or (simulated) invalid JSON' })
+  @ApiBadRequestResponse({ type: ErrorBodyDto, description: 'Unknown parameter or value out of range' })
+  @ApiInternalServerErrorResponse({ type: ErrorBodyDto, description: 'Simulated upstream error' })
+  @ApiServiceUnavailableResponse({ type: ErrorBodyDto, description: 'A simulated hang ended by shutdown' })
   async work(@Query() query: Record<string, string>, @Res() reply: FastifyReply): Promise<void> {
     const behaviour = pickBehaviour(this.profile(query));
     const clientGone = abortedWhenClientLeaves(reply.raw);
@@ -80,16 +91,16 @@ export class WorkController {
     const profile: Record<keyof WorkProfile, number> = { ...this.config.work };
     for (const [name, raw] of Object.entries(query)) {
       const param = NUMBER_PARAMS[name];
-      if (!param) throw new InvalidQueryParamError(`unknown parameter ${JSON.stringify(name.slice(0, 40))}`);
+      if (!param) throw new InvalidInputError(`unknown parameter ${JSON.stringify(name.slice(0, 40))}`);
       const value = Number(raw);
       if (raw === '' || !Number.isFinite(value) || value < 0 || value > param.max) {
-        throw new InvalidQueryParamError(`${name} must be a number from 0 to ${param.max}`);
+        throw new InvalidInputError(`${name} must be a number from 0 to ${param.max}`);
       }
       profile[param.key] = value;
     }
-    if (profile.minMs > profile.maxMs) throw new InvalidQueryParamError('min must be <= max');
+    if (profile.minMs > profile.maxMs) throw new InvalidInputError('min must be <= max');
     if (profile.hangRate + profile.errorRate + profile.invalidRate > 1) {
-      throw new InvalidQueryParamError('hang + error + invalid must be <= 1');
+      throw new InvalidInputError('hang + error + invalid must be <= 1');
     }
     return profile;
   }

@@ -3,7 +3,9 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } f
 import { Job, Queue, QueueEvents } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { whileStoreReachable } from '../redis/store-unavailable.error.js';
+import { InjectConfig, type AppConfig } from '../config/index.js';
+import { redisConnectionOptions } from '../redis/redis-connection.js';
+import { whileStoreReachable } from '../redis/while-store-reachable.js';
 import type { TaskSpec, TaskStatus, TaskUpdate, TaskView } from './task.js';
 import { TaskQueue } from './task-queue.js';
 import { TASK_QUEUE_NAME, TASK_WORKER, type TaskJobData, type TaskWorkerHandle } from './tasks.constants.js';
@@ -26,6 +28,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
 
   constructor(
     @InjectQueue(TASK_QUEUE_NAME) private readonly queue: Queue<TaskJobData>,
+    @InjectConfig() private readonly config: AppConfig,
     @Optional() @Inject(TASK_WORKER) private readonly worker?: TaskWorkerHandle,
   ) {
     super();
@@ -33,7 +36,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
 
   onModuleInit(): void {
     this.events = new QueueEvents(TASK_QUEUE_NAME, {
-      connection: this.queue.opts.connection,
+      connection: redisConnectionOptions(this.config.redis!, 'blocking'),
       prefix: this.queue.opts.prefix,
     });
     const on = (status: TaskStatus, extra: (args: Record<string, unknown>) => Partial<TaskView>) => (args: { jobId: string }) =>

@@ -1,14 +1,16 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
-import type { Job } from 'bullmq';
+import type { ConnectionOptions, Job } from 'bullmq';
 import { doDemoWork } from './demo-work.js';
 import { TASK_QUEUE_NAME, type TaskJobData, type TaskWorkerHandle } from './tasks.constants.js';
 
 const logger = new Logger('TaskWorker');
 
 /** Worker options are per deployment, hence a class made from the configuration. */
-export function taskProcessorClass(options: { concurrency: number; lockMs: number }) {
+export function taskProcessorClass(options: { concurrency: number; lockMs: number; connection: ConnectionOptions }) {
   @Processor(TASK_QUEUE_NAME, {
+    // Its own (blocking) connection: otherwise @nestjs/bullmq hands the worker the queue's.
+    connection: options.connection,
     concurrency: options.concurrency,
     lockDuration: options.lockMs,
     stalledInterval: options.lockMs,

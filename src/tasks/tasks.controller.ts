@@ -1,5 +1,12 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiNotFoundResponse, ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ErrorBodyDto } from '../ops/error-body.dto.js';
 import { CreateTaskDto, TaskAcceptedDto, TaskViewDto } from './task.dto.js';
 import type { TaskView } from './task.js';
@@ -13,7 +20,8 @@ export class TasksController {
   @Post()
   @HttpCode(202)
   @ApiAcceptedResponse({ type: TaskAcceptedDto, description: 'Durably queued' })
-  @ApiServiceUnavailableResponse({ type: ErrorBodyDto, description: 'Shutting down (Retry-After)' })
+  @ApiBadRequestResponse({ type: ErrorBodyDto, description: 'Invalid body (unknown field, bad durationMs or clientId)' })
+  @ApiServiceUnavailableResponse({ type: ErrorBodyDto, description: 'Shutting down, or Redis unreachable (Retry-After)' })
   async create(@Body() body: CreateTaskDto): Promise<TaskAcceptedDto> {
     const view = await this.tasks.create(body);
     return { id: view.id, status: view.status };
@@ -22,6 +30,7 @@ export class TasksController {
   @Get(':id')
   @ApiOkResponse({ type: TaskViewDto })
   @ApiNotFoundResponse({ type: ErrorBodyDto })
+  @ApiServiceUnavailableResponse({ type: ErrorBodyDto, description: 'Redis unreachable (Retry-After)' })
   get(@Param('id') id: string): Promise<TaskView> {
     return this.tasks.get(id);
   }

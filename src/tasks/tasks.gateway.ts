@@ -5,6 +5,7 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
 import { INSTANCE_INFO } from '../ops/instance-info.js';
+import { Subscriptions } from './subscriptions.js';
 import type { TaskUpdate, TaskView } from './task.js';
 
 /** Frames the server sends; one map so every send is typed. */
@@ -14,12 +15,6 @@ interface ServerFrames {
   subscribed: { taskId?: string; all?: boolean };
   error: { message: string };
   shutdown: { reason: string; reconnect: boolean };
-}
-
-interface ClientState {
-  readonly clientId?: string;
-  readonly tasks: Set<string>;
-  all: boolean;
 }
 
 /** Closing sockets is spread over this window, so clients do not all reconnect at once. */
@@ -33,10 +28,7 @@ const CLOSE_SERVICE_RESTART = 1012;
 @WebSocketGateway({ path: '/ws' })
 export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayConnection<WebSocket>, OnGatewayDisconnect<WebSocket> {
   private readonly logger = new Logger('TasksGateway');
-  private readonly clients = new Map<WebSocket, ClientState>();
-  private readonly byTask = new Map<string, Set<WebSocket>>();
-  private readonly byClientId = new Map<string, Set<WebSocket>>();
-  private readonly allSubscribers = new Set<WebSocket>();
+  private readonly subscriptions: Subscriptions<WebSocket>;
   private readonly maxSubscriptions: number;
   private readonly maxFrameBytes: number;
 
@@ -45,6 +37,7 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
     private readonly coordinator: ShutdownCoordinator,
   ) {
     this.maxSubscriptions = config.websocket.maxSubscriptions;
+    this.subscriptions = new Subscriptions(this.maxSubscriptions);
     this.maxFrameBytes = config.websocket.maxFrameBytes;
   }
 
@@ -59,31 +52,22 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
     const clientId = new URL(request.url ?? '/', 'http://x').searchParams.get('clientId') ?? undefined;
-    const state: ClientState = { clientId, tasks: new Set(), all: false };
-    this.clients.set(socket, state);
-    if (clientId) addTo(this.byClientId, clientId, socket);
-    socket.on('message', (data, isBinary) => this.onFrame(socket, state, data.toString(), isBinary));
+    this.subscriptions.connect(socket, clientId);
+    socket.on('message', (data, isBinary) => this.onFrame(socket, data.toString(), isBinary));
     this.send(socket, 'hello', { instance: INSTANCE_INFO.instance, hostname: INSTANCE_INFO.hostname });
   }
 
   handleDisconnect(socket: WebSocket): void {
-    const state = this.clients.get(socket);
-    if (!state) return;
-    this.clients.delete(socket);
-    this.allSubscribers.delete(socket);
-    for (const id of state.tasks) removeFrom(this.byTask, id, socket);
-    if (state.clientId) removeFrom(this.byClientId, state.clientId, socket);
+    this.subscriptions.disconnect(socket);
   }
 
   get connections(): number {
-    return this.clients.size;
+    return this.subscriptions.size;
   }
 
   /** Sends a task frame to every socket that follows the task. */
   publish({ view, clientId }: TaskUpdate): void {
-    const targets = new Set<WebSocket>(this.allSubscribers);
-    for (const socket of this.byTask.get(view.id) ?? []) targets.add(socket);
-    if (clientId) for (const socket of this.byClientId.get(clientId) ?? []) targets.add(socket);
+    const targets = this.subscriptions.followersOf(view.id, clientId);
     if (targets.size === 0) return;
     const frame = JSON.stringify({ event: 'task', data: view });
     for (const socket of targets) if (socket.readyState === socket.OPEN) socket.send(frame);
@@ -91,7 +75,7 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
 
   /** Shutdown step: a `shutdown` frame, then close 1012, spread over a short window. */
   async closeAll(): Promise<void> {
-    const sockets = [...this.clients.keys()];
+    const sockets = this.subscriptions.sockets();
     if (sockets.length > 0) this.logger.log(`closing ${sockets.length} sockets`);
     await Promise.all(
       sockets.map(
@@ -108,7 +92,7 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
     );
   }
 
-  private onFrame(socket: WebSocket, state: ClientState, text: string, isBinary: boolean): void {
+  private onFrame(socket: WebSocket, text: string, isBinary: boolean): void {
     const frame = isBinary ? undefined : parseFrame(text);
     if (!frame) {
       this.send(socket, 'error', { message: 'frames must be JSON text {"event": string, "data": object}' });
@@ -118,24 +102,16 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
       this.send(socket, 'error', { message: `unknown event ${JSON.stringify(frame.event.slice(0, 40))}` });
       return;
     }
-    const { taskId, all } = frame.data as { taskId?: unknown; all?: unknown };
-    if (all === true) {
-      state.all = true;
-      this.allSubscribers.add(socket);
-      this.send(socket, 'subscribed', { all: true });
+    const outcome = this.subscriptions.subscribe(socket, frame.data);
+    if (outcome.ok) {
+      this.send(socket, 'subscribed', outcome.all ? { all: true } : { taskId: outcome.taskId });
       return;
     }
-    if (typeof taskId !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(taskId)) {
-      this.send(socket, 'error', { message: 'subscribe needs {"taskId": string} or {"all": true}' });
-      return;
-    }
-    if (!state.tasks.has(taskId) && state.tasks.size >= this.maxSubscriptions) {
-      this.send(socket, 'error', { message: `at most ${this.maxSubscriptions} subscriptions per socket` });
-      return;
-    }
-    state.tasks.add(taskId);
-    addTo(this.byTask, taskId, socket);
-    this.send(socket, 'subscribed', { taskId });
+    const message =
+      outcome.refusal === 'too_many'
+        ? `at most ${this.maxSubscriptions} subscriptions per socket`
+        : 'subscribe needs {"taskId": string} or {"all": true}';
+    this.send(socket, 'error', { message });
   }
 
   private send<K extends keyof ServerFrames>(socket: WebSocket, event: K, data: ServerFrames[K]): void {
@@ -152,17 +128,4 @@ function parseFrame(text: string): { event: string; data: object } | undefined {
   } catch {
     return undefined;
   }
-}
-
-function addTo<K>(index: Map<K, Set<WebSocket>>, key: K, socket: WebSocket): void {
-  let set = index.get(key);
-  if (!set) index.set(key, (set = new Set()));
-  set.add(socket);
-}
-
-function removeFrom<K>(index: Map<K, Set<WebSocket>>, key: K, socket: WebSocket): void {
-  const set = index.get(key);
-  if (!set) return;
-  set.delete(socket);
-  if (set.size === 0) index.delete(key);
 }

@@ -1,6 +1,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module, type Provider } from '@nestjs/common';
 import type { AppConfig } from '../config/index.js';
+import { redisConnectionOptions } from '../redis/redis-connection.js';
 import { BullTaskQueue } from './bull-task-queue.js';
 import { MemoryTaskQueue } from './memory-task-queue.js';
 import { taskProcessorClass } from './task.processor.js';
@@ -22,27 +23,21 @@ export class TasksModule {
         providers: [...common, { provide: TaskQueue, useValue: new MemoryTaskQueue(Math.max(1, config.tasks.concurrency)) }],
       };
     }
-    const url = new URL(config.redis.url);
     const worker: Provider[] = [];
     if (config.tasks.concurrency > 0) {
-      const processor = taskProcessorClass({ concurrency: config.tasks.concurrency, lockMs: config.tasks.lockMs });
+      const processor = taskProcessorClass({
+        concurrency: config.tasks.concurrency,
+        lockMs: config.tasks.lockMs,
+        connection: redisConnectionOptions(config.redis, 'blocking'),
+      });
       worker.push(processor, { provide: TASK_WORKER, useExisting: processor });
     }
     return {
       ...shared,
       imports: [
-        BullModule.forRoot({
-          connection: {
-            host: url.hostname,
-            port: Number(url.port || 6379),
-            username: url.username || undefined,
-            password: url.password ? decodeURIComponent(url.password) : undefined,
-            db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
-            tls: url.protocol === 'rediss:' ? {} : undefined,
-          },
-          prefix: `${config.redis.prefix}:bull`,
-        }),
-        BullModule.registerQueue({ name: TASK_QUEUE_NAME }),
+        // Workers and events block on Redis (see the processor); the queue serves request paths and fails fast.
+        BullModule.forRoot({ connection: redisConnectionOptions(config.redis, 'command'), prefix: `${config.redis.prefix}:bull` }),
+        BullModule.registerQueue({ name: TASK_QUEUE_NAME, connection: redisConnectionOptions(config.redis, 'command') }),
       ],
       providers: [...common, ...worker, BullTaskQueue, { provide: TaskQueue, useExisting: BullTaskQueue }],
     };

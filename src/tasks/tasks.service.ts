@@ -3,10 +3,9 @@ import { InjectConfig, type AppConfig } from '../config/index.js';
 import { DRAIN_ORDER, ShutdownCoordinator } from '../lifecycle/index.js';
 import type { TaskView } from './task.js';
 import { TaskQueue } from './task-queue.js';
-import { ShuttingDownError, TaskNotFoundError } from './tasks.errors.js';
 import { TasksGateway } from './tasks.gateway.js';
 import type { CreateTaskDto } from './task.dto.js';
-import { InvalidQueryParamError } from '../ops/int-in-range.pipe.js';
+import { InvalidInputError, ShuttingDownError, TaskNotFoundError } from '../errors/index.js';
 
 /** Creates and reads tasks; wires queue events to sockets and both into shutdown. */
 @Injectable()
@@ -39,7 +38,7 @@ export class TasksService implements OnModuleInit {
     if (!this.coordinator.accepting) throw new ShuttingDownError();
     const durationMs = input.durationMs ?? this.config.tasks.defaultDurationMs;
     if (durationMs > this.config.tasks.maxDurationMs) {
-      throw new InvalidQueryParamError(`durationMs must be <= ${this.config.tasks.maxDurationMs}`);
+      throw new InvalidInputError(`durationMs must be <= ${this.config.tasks.maxDurationMs}`);
     }
     return this.queue.add({ durationMs, payload: input.payload, clientId: input.clientId });
   }

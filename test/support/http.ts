@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { request } from 'undici';
 
 export interface JsonResponse<T = any> {
@@ -18,8 +19,10 @@ export async function http<T = any>(
     body = JSON.stringify(options.json);
     headers['content-type'] ??= 'application/json';
   }
-  const response = await request(url, { method: (options.method ?? 'GET') as 'GET', headers, body });
+  const method = options.method ?? 'GET';
+  const response = await request(url, { method: method as 'GET', headers, body });
   const text = await response.body.text();
+  recordObservedStatus(method, url, response.statusCode, response.headers);
   const type = String(response.headers['content-type'] ?? '');
   return {
     status: response.statusCode,
@@ -27,4 +30,24 @@ export async function http<T = any>(
     text,
     body: (type.includes('json') && text ? JSON.parse(text) : text) as T,
   };
+}
+
+/** Where the e2e run collects the statuses ballast answered (set by global-setup.mjs). */
+export const OBSERVED_ENV = 'BALLAST_E2E_OBSERVED';
+
+export interface ObservedStatus {
+  method: string;
+  path: string;
+  status: number;
+}
+
+/**
+ * Records a status ballast itself answered (it sets x-request-id; a response proxied by the
+ * balancer carries x-app-url and is the backend's), for the OpenAPI check that runs last.
+ */
+function recordObservedStatus(method: string, url: string, status: number, headers: Record<string, unknown>): void {
+  const path = process.env[OBSERVED_ENV];
+  if (!path || headers['x-request-id'] === undefined || headers['x-app-url'] !== undefined) return;
+  const observed: ObservedStatus = { method, path: new URL(url).pathname, status };
+  appendFileSync(path, `${JSON.stringify(observed)}\n`);
 }

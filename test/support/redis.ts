@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { freePort } from './ports.js';
+import { registerSpawned } from './spawned-registry.js';
 
 /**
  * Real Redis for tests: `REDIS_URL` when set, else a throwaway `redis-server` on a free
@@ -55,7 +56,9 @@ export async function startRedis(): Promise<TestRedis> {
   const port = await freePort();
   const server: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'ignore'],
+    detached: true,
   });
+  if (server.pid !== undefined) registerSpawned(server.pid);
   await untilReady(server, 5_000);
   const url = `redis://127.0.0.1:${port}`;
   return {

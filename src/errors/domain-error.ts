@@ -8,6 +8,8 @@ export abstract class DomainError extends Error {
   abstract readonly kind: DomainErrorKind;
   /** Seconds a client should wait before retrying, for `unavailable` errors. */
   readonly retryAfterSeconds?: number;
+  /** Fields the error body carries besides the message (e.g. the attempts of a hedged call). */
+  readonly details?: Readonly<Record<string, unknown>>;
 
   constructor(message: string) {
     super(message);

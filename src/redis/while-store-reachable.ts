@@ -1,13 +1,5 @@
 import { ReplyError } from 'ioredis';
-import { DomainError } from '../ops/domain-error.js';
-
-export class StoreUnavailableError extends DomainError {
-  readonly kind = 'unavailable';
-  override readonly retryAfterSeconds = 1;
-  constructor() {
-    super('The data store is unreachable; try again shortly');
-  }
-}
+import { StoreUnavailableError } from '../errors/index.js';
 
 /**
  * Runs a Redis command, turning connection failures (expected while Redis restarts)

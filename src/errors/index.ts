@@ -1,0 +1,7 @@
+export { DomainError, type DomainErrorKind } from './domain-error.js';
+export { InvalidInputError } from './invalid-input.error.js';
+export { InvalidItemIdError, ItemAlreadyExistsError, ItemNotFoundError } from './items.errors.js';
+export { ERROR_MESSAGES } from './messages.js';
+export { SmartCallFailedError, type SmartFailureReason } from './smart.errors.js';
+export { StoreUnavailableError } from './store-unavailable.error.js';
+export { ShuttingDownError, TaskNotFoundError } from './tasks.errors.js';

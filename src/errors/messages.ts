@@ -1,0 +1,20 @@
+/** The text of every domain error, in one place. Item texts are seed 001's, which its clients match on. */
+export const ERROR_MESSAGES = {
+  items: {
+    notFound: (id: number) => `Item ${id} not found`,
+    alreadyExists: (id: number) => `Item ${id} already exists`,
+    invalidId: (raw: string) => `item_id must be a non-negative integer (got ${JSON.stringify(raw.slice(0, 40))})`,
+  },
+  tasks: {
+    notFound: (id: string) => `Task ${id.slice(0, 64)} not found`,
+    shuttingDown: 'This instance is shutting down and takes no new tasks; retry (another instance will)',
+  },
+  store: {
+    unavailable: 'The data store is unreachable; try again shortly',
+  },
+  smart: {
+    deadline: (timeoutMs: number) => `No upstream answer within ${timeoutMs} ms`,
+    upstream_errors: () => 'Every upstream attempt failed',
+    budget: () => 'The upstream attempt failed and the hedge budget allowed no backups',
+  },
+} as const;
