@@ -86,10 +86,18 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   }
 
   async get(id: string): Promise<TaskView | undefined> {
+    // State first, then the job's hash: the hash is read later, so it is never older than the
+    // state (read the other way round, a job finishing in between showed `completed` with
+    // the result still null). A hash that has finished since wins over the state.
+    const state = await whileStoreReachable(() => this.queue.getJobState(id));
     const job = await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id));
     if (!job) return undefined;
-    const state = await whileStoreReachable(() => job.getState());
-    return viewOf(job, statusOf(state));
+    const status = job.finishedOn
+      ? state === 'failed' || (job.failedReason && job.returnvalue == null)
+        ? 'failed'
+        : 'completed'
+      : statusOf(state);
+    return viewOf(job, status);
   }
 
   onUpdate(listener: (update: TaskUpdate) => void): void {
