@@ -9,6 +9,7 @@ import { AppModule } from './app.module.js';
 import { BalancerProxy } from './balancer/balancer-proxy.js';
 import type { AppConfig } from './config/index.js';
 import { ErrorBodyDto } from './ops/error-body.dto.js';
+import { lingerAfterEarlyAnswer } from './ops/lingering-close.js';
 import { declarePlatformResponses } from './ops/openapi-responses.js';
 import { isOperationalPath } from './ops/operational-paths.js';
 import { createRootLogger, PinoNestLogger, REQUEST_ID_HEADER, requestIdFor } from './ops/logger.js';
@@ -37,6 +38,11 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
     done();
+  });
+  // An answer sent before the body was read (413, 415, a parse error) lingers so the client reads it.
+  adapter.getInstance().addHook('onSend', (request, reply, payload, done) => {
+    lingerAfterEarlyAnswer(request.raw, reply.raw);
+    done(null, payload);
   });
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {

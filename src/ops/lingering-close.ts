@@ -1,0 +1,49 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** nginx's `lingering_time` and `lingering_timeout`: at most this long in all, and between reads. */
+export const LINGER_TOTAL_MS = 30_000;
+export const LINGER_IDLE_MS = 5_000;
+
+const lingering = new WeakSet<Socket>();
+
+/**
+ * Call when answering before the request body has been read (413, 415, 400, 503...). The
+ * response says `Connection: close`; once it is written, the socket half-closes (FIN) and what
+ * the client still sends is read and dropped until it closes its side, a read pauses for
+ * LINGER_IDLE_MS, or LINGER_TOTAL_MS pass. Closing at once instead would reset the connection
+ * while the client is still sending, and a reset can destroy the answer before the client
+ * reads it: the client sees EPIPE or ECONNRESET instead of the status.
+ */
+export function lingerAfterEarlyAnswer(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete) return;
+  if (!res.headersSent) res.setHeader('connection', 'close');
+  // Whatever was reading the body (a parser, a pipe to an upstream) is done with it: drop the rest.
+  res.once('finish', () => {
+    req.unpipe();
+    req.resume();
+  });
+  const socket = req.socket;
+  if (lingering.has(socket)) return;
+  lingering.add(socket);
+  // Node's server ends a `Connection: close` exchange with socket.destroySoon(): destroy once
+  // the response is flushed. Replace that, for this socket only, with a half-close and linger.
+  socket.destroySoon = function lingerThenDestroy(this: Socket): void {
+    this.end();
+    const total = setTimeout(() => this.destroy(), LINGER_TOTAL_MS);
+    let idle = setTimeout(() => this.destroy(), LINGER_IDLE_MS);
+    total.unref();
+    idle.unref();
+    this.on('data', () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => this.destroy(), LINGER_IDLE_MS);
+      idle.unref();
+    });
+    this.once('end', () => this.destroy());
+    this.once('close', () => {
+      clearTimeout(total);
+      clearTimeout(idle);
+    });
+    this.resume();
+  };
+}
