@@ -6,7 +6,7 @@ import { BullTaskQueue } from './bull-task-queue.js';
 import { MemoryTaskQueue } from './memory-task-queue.js';
 import { taskProcessorClass } from './task.processor.js';
 import { TaskQueue } from './task-queue.js';
-import { TASK_QUEUE_NAME, TASK_WORKER } from './tasks.constants.js';
+import { TASK_QUEUE_NAME, TASK_WORKER, type TaskWorkerHandle } from './tasks.constants.js';
 import { TasksController } from './tasks.controller.js';
 import { TasksGateway } from './tasks.gateway.js';
 import { TasksService } from './tasks.service.js';
@@ -30,7 +30,13 @@ export class TasksModule {
         lockMs: config.tasks.lockMs,
         connection: redisConnectionOptions(config.redis, 'blocking'),
       });
-      worker.push(processor, { provide: TASK_WORKER, useExisting: processor });
+      // A plain handle, not an alias of the processor: @nestjs/bullmq starts a Worker for every
+      // provider whose instance is a @Processor class, and an alias made it start two.
+      worker.push(processor, {
+        provide: TASK_WORKER,
+        inject: [processor],
+        useFactory: (p: TaskWorkerHandle): TaskWorkerHandle => ({ close: (force) => p.close(force), activeCount: () => p.activeCount() }),
+      });
     }
     return {
       ...shared,
