@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { connect } from 'node:net';
 import { startBareBackend, type BareBackend } from './support/bare-backend.js';
 import { http } from './support/http.js';
+import { rawRequest } from './support/raw.js';
 import { freePort } from './support/ports.js';
 import { stopProcess, useProcesses, type ProcessSet, type ServiceProcess } from './support/process.js';
 import { waitFor } from './support/wait.js';
@@ -311,22 +311,3 @@ describe('balancer against bare backends', () => {
     expect(ok.seen.filter((r) => r.method === 'POST')).toHaveLength(okPosts);
   });
 });
-
-function rawRequest(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let data = '';
-    socket.on('data', (chunk) => {
-      data += chunk.toString();
-      const split = data.indexOf('\r\n\r\n');
-      const length = /content-length: (\d+)/i.exec(data)?.[1];
-      if (split !== -1 && length && data.length - split - 4 >= Number(length)) {
-        socket.destroy();
-        resolve(data);
-      }
-    });
-    socket.on('end', () => resolve(data));
-    socket.on('error', reject);
-    socket.write(text);
-  });
-}

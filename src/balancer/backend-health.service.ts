@@ -91,5 +91,6 @@ export class BackendHealthService implements OnApplicationBootstrap, OnModuleDes
       this.logger.log(`${backend.url} is ${ready ? 'ready again' : 'not ready'} (active check)`);
       backend.ready = ready;
     }
+    if (ready) this.proxy.activeCheckPassed(backend);
   }
 }

@@ -3,8 +3,9 @@ import { Backend } from './backend.js';
 export type Strategy = 'round-robin' | 'least-latency';
 
 /**
- * The set of backends and how the next one is chosen. Round robin skips ejected
- * backends and those whose last /ready check failed; least-latency is power of two
+ * The set of backends and how the next one is chosen. Round robin skips backends that
+ * are ejected, busy or half-open with their probe in flight, and those whose last /ready
+ * check failed; least-latency is power of two
  * choices on peak-EWMA cost. If every available backend is unready (all in cooldown),
  * they are used anyway — a panic floor, as Envoy's — rather than refusing everything.
  * Pure: time and randomness are passed in.
@@ -46,20 +47,20 @@ export class BackendPool {
       // Ready ones first; the second scan is the panic floor. No allocation: hot path.
       return this.scanRoundRobin(nowMs, tried, true) ?? this.scanRoundRobin(nowMs, tried, false);
     }
-    const available = this.list.filter((backend) => !backend.isEjected(nowMs) && !tried?.has(backend));
+    const available = this.list.filter((backend) => backend.available(nowMs) && !tried?.has(backend));
     if (available.length === 0) return undefined;
     const ready = available.filter((backend) => backend.ready);
     return this.pickTwoChoices(ready.length > 0 ? ready : available);
   }
 
-  eject(backend: Backend, nowMs: number, downtimeMs: number): void {
-    backend.ejectedUntil = Math.max(backend.ejectedUntil, nowMs + downtimeMs);
-  }
-
-  /** When the first ejected backend comes back, for Retry-After. */
+  /** When the first unavailable backend (ejected or busy) comes back, for Retry-After. */
   nextReturnMs(nowMs: number): number | undefined {
-    const times = this.list.filter((backend) => backend.isEjected(nowMs)).map((backend) => backend.ejectedUntil);
-    return times.length > 0 ? Math.min(...times) : undefined;
+    let first: number | undefined;
+    for (const backend of this.list) {
+      const at = backend.returnsAt(nowMs);
+      if (at !== undefined && (first === undefined || at < first)) first = at;
+    }
+    return first;
   }
 
   private scanRoundRobin(nowMs: number, tried: ReadonlySet<Backend> | undefined, readyOnly: boolean): Backend | undefined {
@@ -67,7 +68,7 @@ export class BackendPool {
     for (let step = 0; step < size; step += 1) {
       const index = (this.cursor + step) % size;
       const backend = this.list[index];
-      if (backend.isEjected(nowMs) || (readyOnly && !backend.ready) || tried?.has(backend)) continue;
+      if (!backend.available(nowMs) || (readyOnly && !backend.ready) || tried?.has(backend)) continue;
       this.cursor = (index + 1) % size;
       return backend;
     }

@@ -4,8 +4,21 @@ import { PeakEwma } from './peak-ewma.js';
 export class Backend {
   /** Passive ejection: skipped until this time (ms since epoch). */
   ejectedUntil = 0;
+  /** Said "busy" (503 + Retry-After): skipped until this time, never ejected for it. */
+  busyUntil = 0;
   /** Last active /ready check said 200 (true until a check says otherwise). */
   ready = true;
+  /** Back from an ejection: gets one request (the probe) until one succeeds. */
+  halfOpen = false;
+  probeInFlight = false;
+  /** 5xx responses in a row (reset by any success). */
+  consecutive5xx = 0;
+  /** Ejection multiplier (Envoy's): grows with each ejection, shrinks while healthy. */
+  ejections = 0;
+  /** When it last came back healthy (its probe succeeded), for the multiplier's decay. */
+  healthySince = 0;
+  /** Why it was last ejected or marked busy, for the status views. */
+  lastVerdict = '';
   inFlight = 0;
   requests = 0;
   failures = 0;
@@ -15,6 +28,21 @@ export class Backend {
 
   isEjected(nowMs: number): boolean {
     return nowMs < this.ejectedUntil;
+  }
+
+  isBusy(nowMs: number): boolean {
+    return nowMs < this.busyUntil;
+  }
+
+  /** May take a new (non-sticky) request now. */
+  available(nowMs: number): boolean {
+    return !this.isEjected(nowMs) && !this.isBusy(nowMs) && !(this.halfOpen && this.probeInFlight);
+  }
+
+  /** When it can take requests again, if it cannot now. */
+  returnsAt(nowMs: number): number | undefined {
+    if (this.available(nowMs)) return undefined;
+    return Math.max(this.ejectedUntil, this.busyUntil, nowMs);
   }
 
   /** Load-aware cost for least-latency selection (Finagle: latency x outstanding). */

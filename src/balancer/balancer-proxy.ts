@@ -7,12 +7,20 @@ import { Pool, type Dispatcher } from 'undici';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { DRAIN_ORDER, IdleWaiters, ShutdownCoordinator } from '../lifecycle/index.js';
 import { errorBody } from '../ops/error-body.js';
+import { lingerAfterEarlyAnswer } from '../ops/lingering-close.js';
 import { MetricsService } from '../ops/metrics.service.js';
 import { Backend } from './backend.js';
 import { BackendPool } from './backend-pool.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarding-headers.js';
+import { OutlierPolicy, retryAfterMs, type AttemptResult } from './outlier-policy.js';
 import { classifyUpstreamError, type AttemptFailure } from './proxy-errors.js';
 import { stickyRoute, type StickyRoute } from './sticky-route.js';
+
+/** Envoy's max_ejection_time default: repeated ejections grow up to this. */
+const MAX_EJECTION_MS = 300_000;
+/** Longest a backend's "busy" Retry-After is honoured. */
+const MAX_BUSY_MS = 60_000;
+const SUCCESS: AttemptResult = { kind: 'success' };
 
 /** Methods whose repetition has no further effect (RFC 9110 9.2.2): safe to resend. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -31,6 +39,7 @@ export interface AttemptRecord {
 export class BalancerProxy implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Balancer');
   readonly pool: BackendPool;
+  readonly outliers: OutlierPolicy;
   private readonly upstreams = new Map<string, Pool>();
   private readonly sticky: LRUCache<string, string>;
   private inFlight = 0;
@@ -48,6 +57,13 @@ export class BalancerProxy implements OnModuleInit, OnApplicationShutdown {
   ) {
     this.settings = config.balancer;
     this.pool = new BackendPool([], this.settings.strategy);
+    this.outliers = new OutlierPolicy({
+      baseEjectionMs: this.settings.retryDowntimeMs,
+      maxEjectionMs: MAX_EJECTION_MS,
+      consecutive5xx: this.settings.ejectConsecutive5xx,
+      maxEjectionPercent: this.settings.maxEjectionPercent,
+      maxBusyMs: MAX_BUSY_MS,
+    });
     this.setBackends(this.settings.backends);
     this.sticky = new LRUCache({ max: this.settings.stickyMaxEntries });
 
@@ -173,13 +189,33 @@ export class BalancerProxy implements OnModuleInit, OnApplicationShutdown {
     child.inc();
   }
 
-  eject(backend: Backend, why: string): void {
-    const now = Date.now();
-    const wasEjected = backend.isEjected(now);
-    this.pool.eject(backend, now, this.settings.retryDowntimeMs);
-    if (!wasEjected) {
-      this.ejections.inc({ backend: backend.url });
-      this.logger.warn(`ejected ${backend.url} for ${this.settings.retryDowntimeMs} ms: ${why}`);
+  /** Feeds an attempt's outcome to the outlier policy and reports what it decided. */
+  judge(backend: Backend, result: AttemptResult, firstAttempt: boolean): void {
+    const verdict = this.outliers.record(backend, result, Date.now(), firstAttempt, this.pool.backends);
+    switch (verdict.action) {
+      case 'none':
+        return;
+      case 'ejected':
+        this.ejections.inc({ backend: backend.url });
+        this.logger.warn(`ejected ${backend.url} for ${verdict.forMs} ms: ${verdict.why}`);
+        return;
+      case 'busy':
+        this.logger.log(`${backend.url} is busy for ${verdict.forMs} ms (503 with Retry-After): skipped, not ejected`);
+        return;
+      case 'cap_reached':
+        this.logger.warn(`not ejecting ${backend.url} (${verdict.why}): MAX_EJECTION_PERCENT of the fleet is already ejected`);
+        return;
+      default: {
+        const unreachable: never = verdict;
+        return unreachable;
+      }
+    }
+  }
+
+  /** A passing /ready check ends an ejection early; the backend returns half-open. */
+  activeCheckPassed(backend: Backend): void {
+    if (this.outliers.activeCheckPassed(backend, Date.now())) {
+      this.logger.log(`${backend.url} passed its active check: ejection ended early, one probe request next`);
     }
   }
 }
@@ -267,8 +303,10 @@ class ProxyExchange {
       this.giveUp();
       return;
     }
+    const firstAttempt = this.firstTried === undefined;
     if (this.tried) this.tried.add(backend);
     else this.firstTried = backend;
+    this.proxy.outliers.attemptStarted(backend);
     backend.inFlight += 1;
     backend.requests += 1;
     // A pass-through per attempt, so an upstream failure destroys it and not the
@@ -283,7 +321,7 @@ class ProxyExchange {
         headersTimeout: this.proxy.maxResponseDelayMs,
         bodyTimeout: 0,
       },
-      new AttemptHandler(this, backend, performance.now(), body),
+      new AttemptHandler(this, backend, performance.now(), body, firstAttempt),
     );
   }
 
@@ -332,6 +370,7 @@ class ProxyExchange {
       'content-length': Buffer.byteLength(payload),
     };
     if (retryAfterSeconds !== undefined) headers['retry-after'] = retryAfterSeconds;
+    lingerAfterEarlyAnswer(this.req, this.res);
     this.res.writeHead(status, headers).end(payload);
   }
 }
@@ -352,6 +391,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     private readonly backend: Backend,
     private readonly startedAt: number,
     private readonly body: PassThrough | null,
+    private readonly firstAttempt: boolean,
   ) {}
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -364,7 +404,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     const proxy = exchange.proxy;
     backend.latency.observe(performance.now() - this.startedAt, Date.now());
     if (statusCode >= 500) {
-      proxy.eject(backend, `answered ${statusCode}`);
+      const busyMs = statusCode === 503 ? retryAfterMs(headers['retry-after'], Date.now()) : undefined;
+      proxy.judge(backend, { kind: 'status_5xx', status: statusCode, retryAfterMs: busyMs }, this.firstAttempt);
       backend.failures += 1;
       proxy.countOutcome(backend, 'status_5xx');
       exchange.recordAttempt({ backend: backend.url, status: statusCode });
@@ -375,6 +416,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
         return;
       }
     } else {
+      proxy.judge(backend, SUCCESS, this.firstAttempt);
       proxy.countOutcome(backend, 'success');
     }
     const res = exchange.res;
@@ -382,6 +424,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.streaming = true;
     const length = headers['content-length'];
     if (typeof length === 'string') this.remaining = Number(length);
+    lingerAfterEarlyAnswer(exchange.req, res);
     res.writeHead(statusCode, clientResponseHeaders(headers, backend.url));
     this.controller = controller;
     res.on('drain', this.resume);
@@ -418,13 +461,15 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       return;
     }
     if (exchange.clientGone) {
+      // Not the backend's doing; a probe cut short this way is simply tried again.
+      backend.probeInFlight = false;
       exchange.proxy.countOutcome(backend, 'client_gone');
       return;
     }
     const failure = classifyUpstreamError(error);
     backend.failures += 1;
     exchange.proxy.countOutcome(backend, failure);
-    exchange.proxy.eject(backend, `${failure}: ${error.message}`);
+    exchange.proxy.judge(backend, { kind: 'failure', failure }, this.firstAttempt);
     exchange.recordAttempt({ backend: backend.url, failure });
     if (exchange.canRetry(failure)) exchange.next();
     else exchange.giveUp();

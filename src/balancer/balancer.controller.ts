@@ -9,12 +9,22 @@ import { BalancerProxy } from './balancer-proxy.js';
 export class BackendStatusDto {
   @ApiProperty({ example: 'http://127.0.0.1:8000' })
   url!: string;
-  @ApiProperty({ description: 'Not ejected and its last /ready check passed' })
+  @ApiProperty({ description: 'Takes new requests (not ejected, busy or probing) and its last /ready check passed' })
   healthy!: boolean;
   @ApiProperty({ description: 'Last active /ready check passed' })
   ready!: boolean;
   @ApiProperty({ type: String, nullable: true, description: 'ISO time the ejection ends, or null' })
   ejectedUntil!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'ISO time a "busy" 503 + Retry-After ends, or null' })
+  busyUntil!: string | null;
+  @ApiProperty({ description: 'Back from an ejection: one probe request before its full share' })
+  halfOpen!: boolean;
+  @ApiProperty({ description: '5xx responses in a row (EJECT_CONSECUTIVE_5XX ejects)' })
+  consecutive5xx!: number;
+  @ApiProperty({ description: 'Ejections in a row: the next lasts this + 1 times RETRY_DOWNTIME_MS' })
+  ejections!: number;
+  @ApiProperty({ description: 'Why it was last ejected or marked busy; empty if never' })
+  lastVerdict!: string;
   @ApiProperty()
   inFlight!: number;
   @ApiProperty({ description: 'Peak-EWMA time to response headers, ms' })
@@ -52,9 +62,14 @@ export class BalancerController {
         const ejected = backend.isEjected(now);
         return {
           url: backend.url,
-          healthy: !ejected && backend.ready,
+          healthy: backend.available(now) && backend.ready,
           ready: backend.ready,
           ejectedUntil: ejected ? new Date(backend.ejectedUntil).toISOString() : null,
+          busyUntil: backend.isBusy(now) ? new Date(backend.busyUntil).toISOString() : null,
+          halfOpen: backend.halfOpen,
+          consecutive5xx: backend.consecutive5xx,
+          ejections: backend.ejections,
+          lastVerdict: backend.lastVerdict,
           inFlight: backend.inFlight,
           ewmaLatencyMs: Math.round(backend.latency.ms * 100) / 100,
           requests: backend.requests,

@@ -9,6 +9,8 @@ export interface AppConfig {
     readonly host: string;
     /** Largest request body accepted; larger ones get 413. */
     readonly bodyLimitBytes: number;
+    /** Deepest JSON nesting accepted; deeper bodies get 400 before they are parsed. */
+    readonly bodyMaxDepth: number;
   };
   readonly logLevel: LogLevel;
   readonly readiness: {
@@ -35,8 +37,12 @@ export interface AppConfig {
     /** `host:port` whose A records are the backends, re-resolved every health interval. */
     readonly backendsDns?: { readonly host: string; readonly port: number };
     readonly strategy: 'round-robin' | 'least-latency';
-    /** How long a failed backend is skipped. */
+    /** First ejection time of a failed backend; the n-th ejection in a row lasts n times this. */
     readonly retryDowntimeMs: number;
+    /** 5xx responses in a row that eject a backend (connection failures and timeouts eject at once). */
+    readonly ejectConsecutive5xx: number;
+    /** Most of the fleet that may be ejected at once, in percent (at least one backend). */
+    readonly maxEjectionPercent: number;
     /** No response headers within this: the attempt failed and the backend is ejected. */
     readonly maxResponseDelayMs: number;
     /** Active /ready checks and DNS refresh; 0 turns active checks off. */
@@ -94,6 +100,8 @@ export interface AppConfig {
   readonly redis?: {
     readonly url: string;
     readonly prefix: string;
+    /** A request-path command that gets no answer within this fails (503), as does any while Redis is away. */
+    readonly commandTimeoutMs: number;
   };
 }
 

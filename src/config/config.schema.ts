@@ -32,6 +32,7 @@ export const envSchema = z
       })
       .default('info'),
     BODY_LIMIT_BYTES: int(1, 64 * 1024 * 1024).default(1024 * 1024),
+    BODY_MAX_DEPTH: int(1, 10_000).default(64),
 
     READY_MIN_CLIENTS: int(1, 100_000).default(3),
     READY_MAX_CLIENTS: int(1, 100_000).default(4),
@@ -74,6 +75,8 @@ export const envSchema = z
       .optional(),
     BALANCER_STRATEGY: z.enum(['round-robin', 'least-latency'], { error: 'must be round-robin or least-latency' }).default('round-robin'),
     RETRY_DOWNTIME_MS: int(0, HOUR_MS).default(10_000),
+    EJECT_CONSECUTIVE_5XX: int(1, 1000).default(5),
+    MAX_EJECTION_PERCENT: int(0, 100).default(50),
     MAX_RESPONSE_DELAY_MS: int(1, 10 * 60_000).default(2_000),
     HEALTH_CHECK_INTERVAL_MS: int(0, HOUR_MS).default(2_000),
     STICKY_MAX_ENTRIES: int(1, 10_000_000).default(100_000),
@@ -115,6 +118,7 @@ export const envSchema = z
     WS_MAX_FRAME_BYTES: int(64, 16 * 1024 * 1024).default(64 * 1024),
 
     REDIS_URL: redisUrl,
+    REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(1_000),
     REDIS_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9:_-]+$/, { error: 'may hold only letters, digits, ":", "_" and "-"' })

@@ -18,7 +18,7 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(config).toEqual({
       role: 'service',
-      http: { port: 8000, host: '0.0.0.0', bodyLimitBytes: 1_048_576 },
+      http: { port: 8000, host: '0.0.0.0', bodyLimitBytes: 1_048_576, bodyMaxDepth: 64 },
       logLevel: 'info',
       readiness: { minClients: 3, maxClients: 4, shed: false, trackClients: true, longTaskDefaultMs: 10_000, longTaskMaxMs: 600_000 },
       shutdown: { delayMs: 0, graceMs: 25_000 },
@@ -27,6 +27,8 @@ describe('loadConfig', () => {
         backendsDns: undefined,
         strategy: 'round-robin',
         retryDowntimeMs: 10_000,
+        ejectConsecutive5xx: 5,
+        maxEjectionPercent: 50,
         maxResponseDelayMs: 2_000,
         healthCheckIntervalMs: 2_000,
         stickyMaxEntries: 100_000,
@@ -72,6 +74,8 @@ describe('loadConfig', () => {
       backendsDns: undefined,
       strategy: 'least-latency',
       retryDowntimeMs: 500,
+      ejectConsecutive5xx: 5,
+      maxEjectionPercent: 50,
       maxResponseDelayMs: 300,
       healthCheckIntervalMs: 0,
       stickyMaxEntries: 10,
@@ -115,6 +119,7 @@ describe('loadConfig', () => {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     BODY_LIMIT_BYTES: '2048',
+    BODY_MAX_DEPTH: '8',
     READY_MIN_CLIENTS: '5',
     READY_MAX_CLIENTS: '6',
     READY_SHED: 'true',
@@ -126,6 +131,8 @@ describe('loadConfig', () => {
     BACKENDS: 'http://127.0.0.1:8000',
     BALANCER_STRATEGY: 'least-latency',
     RETRY_DOWNTIME_MS: '500',
+    EJECT_CONSECUTIVE_5XX: '3',
+    MAX_EJECTION_PERCENT: '100',
     MAX_RESPONSE_DELAY_MS: '300',
     HEALTH_CHECK_INTERVAL_MS: '0',
     STICKY_MAX_ENTRIES: '10',
@@ -159,6 +166,7 @@ describe('loadConfig', () => {
     WS_MAX_FRAME_BYTES: '1024',
     REDIS_URL: 'redis://user:p%40ss@127.0.0.1:6380/2',
     REDIS_PREFIX: 'blue',
+    REDIS_COMMAND_TIMEOUT_MS: '700',
   };
   const theOtherVariables: Record<string, string> = {
     BACKENDS_DNS: 'web.default.svc:8000',
@@ -174,7 +182,7 @@ describe('loadConfig', () => {
   it('reads every variable into the typed config', () => {
     expect(loadConfig(everyVariable)).toEqual({
       role: 'balancer',
-      http: { port: 9000, host: '127.0.0.1', bodyLimitBytes: 2048 },
+      http: { port: 9000, host: '127.0.0.1', bodyLimitBytes: 2048, bodyMaxDepth: 8 },
       logLevel: 'warn',
       readiness: { minClients: 5, maxClients: 6, shed: true, trackClients: false, longTaskDefaultMs: 50, longTaskMaxMs: 100 },
       shutdown: { delayMs: 10, graceMs: 500 },
@@ -183,6 +191,8 @@ describe('loadConfig', () => {
         backendsDns: undefined,
         strategy: 'least-latency',
         retryDowntimeMs: 500,
+        ejectConsecutive5xx: 3,
+        maxEjectionPercent: 100,
         maxResponseDelayMs: 300,
         healthCheckIntervalMs: 0,
         stickyMaxEntries: 10,
@@ -204,7 +214,7 @@ describe('loadConfig', () => {
       websocket: { maxSubscriptions: 9, maxFrameBytes: 1024 },
       clusterSize: 2,
       fault: { mode: 'slow', delayMs: 50 },
-      redis: { url: 'redis://user:p%40ss@127.0.0.1:6380/2', prefix: 'blue' },
+      redis: { url: 'redis://user:p%40ss@127.0.0.1:6380/2', prefix: 'blue', commandTimeoutMs: 700 },
     });
     const { BACKENDS: _backends, OTEL_TRACES_EXPORTER: _exporter, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: _endpoint, ...rest } = everyVariable;
     const other = loadConfig({ ...rest, BACKENDS_DNS: theOtherVariables.BACKENDS_DNS });

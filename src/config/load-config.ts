@@ -34,6 +34,7 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       port: e.PORT ?? DEFAULT_PORTS[e.ROLE],
       host: e.HOST,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      bodyMaxDepth: e.BODY_MAX_DEPTH,
     },
     logLevel: e.LOG_LEVEL,
     readiness: {
@@ -50,6 +51,8 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       backendsDns: e.BACKENDS_DNS ? splitHostPort(e.BACKENDS_DNS) : undefined,
       strategy: e.BALANCER_STRATEGY,
       retryDowntimeMs: e.RETRY_DOWNTIME_MS,
+      ejectConsecutive5xx: e.EJECT_CONSECUTIVE_5XX,
+      maxEjectionPercent: e.MAX_EJECTION_PERCENT,
       maxResponseDelayMs: e.MAX_RESPONSE_DELAY_MS,
       healthCheckIntervalMs: e.HEALTH_CHECK_INTERVAL_MS,
       stickyMaxEntries: e.STICKY_MAX_ENTRIES,
@@ -84,7 +87,7 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
     websocket: { maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS, maxFrameBytes: e.WS_MAX_FRAME_BYTES },
     clusterSize: e.CLUSTER_SIZE,
     fault: e.FAULT_MODE ? { mode: e.FAULT_MODE, delayMs: e.FAULT_DELAY_MS } : undefined,
-    redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : undefined,
+    redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS } : undefined,
   };
 }
 

@@ -1,0 +1,130 @@
+import type { Backend } from './backend.js';
+
+/** Outlier detection settings (Envoy's outlier_detection, nginx's max_fails/fail_timeout). */
+export interface OutlierSettings {
+  /** First ejection time; the n-th in a row lasts n times this (RETRY_DOWNTIME_MS). */
+  readonly baseEjectionMs: number;
+  /** Longest ejection, however often it repeats. */
+  readonly maxEjectionMs: number;
+  /** 5xx responses in a row that eject (EJECT_CONSECUTIVE_5XX). */
+  readonly consecutive5xx: number;
+  /** Most of the fleet that may be ejected at once (MAX_EJECTION_PERCENT); at least one backend. */
+  readonly maxEjectionPercent: number;
+  /** Longest a "busy" answer's Retry-After is honoured. */
+  readonly maxBusyMs: number;
+}
+
+/** What one upstream attempt came to. */
+export type AttemptResult =
+  | { readonly kind: 'success' }
+  /** No usable response: refused, reset, or no headers in time. The backend's fault. */
+  | { readonly kind: 'failure'; readonly failure: 'connect' | 'timeout' | 'reset' }
+  /** A 5xx response; with `retryAfterMs`, a 503 that says "busy" (shedding, draining). */
+  | { readonly kind: 'status_5xx'; readonly status: number; readonly retryAfterMs?: number };
+
+export type Verdict =
+  | { readonly action: 'none' }
+  | { readonly action: 'ejected'; readonly forMs: number; readonly why: string }
+  | { readonly action: 'busy'; readonly forMs: number }
+  /** It would have been ejected, but MAX_EJECTION_PERCENT of the fleet already is. */
+  | { readonly action: 'cap_reached'; readonly why: string };
+
+const NONE: Verdict = { action: 'none' };
+
+/**
+ * Decides ejections from attempt outcomes so that no client can eject the fleet:
+ * - refused connections, resets and timeouts eject (the backend could not answer at all);
+ * - 5xx responses eject only after `consecutive5xx` in a row; a 503 with Retry-After is
+ *   "busy": skipped that long, never ejected;
+ * - only a request's first attempt counts: a request that fails on every backend it tries is
+ *   the request's fault, so it ejects (or marks busy) at most one;
+ * - at most `maxEjectionPercent` of the fleet is ejected at once;
+ * - the n-th ejection in a row lasts n x base (capped); healthy time shrinks n again;
+ * - a returning backend is half-open: one probe request, the full share after it succeeds;
+ *   a passing active check ends an ejection early (into half-open).
+ * Pure: backends are plain state; time is passed in.
+ */
+export class OutlierPolicy {
+  constructor(private readonly settings: OutlierSettings) {}
+
+  /** Call when an attempt is sent: a half-open backend's attempt is its probe. */
+  attemptStarted(backend: Backend): void {
+    if (backend.halfOpen) backend.probeInFlight = true;
+  }
+
+  /**
+   * Applies an attempt's outcome. `firstAttempt`: it was the request's first (only those
+   * count against the backend). `fleet`: every backend, for the ejection cap.
+   */
+  record(backend: Backend, result: AttemptResult, nowMs: number, firstAttempt: boolean, fleet: readonly Backend[]): Verdict {
+    const probe = backend.halfOpen && backend.probeInFlight;
+    backend.probeInFlight = false;
+    switch (result.kind) {
+      case 'success':
+        backend.consecutive5xx = 0;
+        if (backend.halfOpen) {
+          backend.halfOpen = false;
+          backend.healthySince = nowMs;
+        }
+        return NONE;
+      case 'failure':
+        // A returning backend that still cannot answer goes straight back, whoever's attempt it was.
+        if (!firstAttempt && !probe) return NONE;
+        return this.eject(backend, `${result.failure}${probe ? ' (probe)' : ''}`, nowMs, fleet);
+      case 'status_5xx': {
+        if (!firstAttempt) return NONE;
+        if (result.retryAfterMs !== undefined && result.status === 503) {
+          const forMs = Math.min(Math.max(result.retryAfterMs, 0), this.settings.maxBusyMs);
+          backend.busyUntil = Math.max(backend.busyUntil, nowMs + forMs);
+          backend.lastVerdict = `busy (503, Retry-After ${Math.round(forMs / 1000)} s)`;
+          return { action: 'busy', forMs };
+        }
+        backend.consecutive5xx += 1;
+        if (backend.consecutive5xx < this.settings.consecutive5xx) return NONE;
+        return this.eject(backend, `${backend.consecutive5xx} consecutive 5xx (last ${result.status})`, nowMs, fleet);
+      }
+      default: {
+        const unreachable: never = result;
+        return unreachable;
+      }
+    }
+  }
+
+  /** Envoy's successful_active_health_check_uneject_host: a passing check ends the ejection now. */
+  activeCheckPassed(backend: Backend, nowMs: number): boolean {
+    if (!backend.isEjected(nowMs)) return false;
+    backend.ejectedUntil = nowMs;
+    return true;
+  }
+
+  /** How many backends may be ejected at once in a fleet of `size`. */
+  maxEjected(size: number): number {
+    return Math.max(1, Math.floor((size * this.settings.maxEjectionPercent) / 100));
+  }
+
+  private eject(backend: Backend, why: string, nowMs: number, fleet: readonly Backend[]): Verdict {
+    if (backend.isEjected(nowMs)) return NONE;
+    const ejectedNow = fleet.filter((other) => other.isEjected(nowMs)).length;
+    if (ejectedNow >= this.maxEjected(fleet.length)) return { action: 'cap_reached', why };
+    const { baseEjectionMs, maxEjectionMs } = this.settings;
+    // Healthy time since it last came back pays the multiplier down, one per base period.
+    const healthyPeriods = backend.healthySince > 0 && baseEjectionMs > 0 ? Math.floor((nowMs - backend.healthySince) / baseEjectionMs) : 0;
+    backend.ejections = Math.max(0, backend.ejections - healthyPeriods) + 1;
+    const forMs = Math.min(baseEjectionMs * backend.ejections, Math.max(maxEjectionMs, baseEjectionMs));
+    backend.ejectedUntil = nowMs + forMs;
+    backend.halfOpen = true;
+    backend.consecutive5xx = 0;
+    backend.healthySince = 0;
+    backend.lastVerdict = `ejected: ${why}`;
+    return { action: 'ejected', forMs, why };
+  }
+}
+
+/** Reads Retry-After (seconds or an HTTP date) into milliseconds from now; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | string[] | undefined, nowMs: number): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined || text.trim() === '') return undefined;
+  if (/^\s*\d+\s*$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}
