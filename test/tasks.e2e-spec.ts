@@ -136,7 +136,7 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
         const response = await http(`${app.baseUrl}/ready`);
         return response.status === 200 ? response : undefined;
       });
-      expect(ready.body.details.redis).toEqual({ status: 'up', connection: 'ready' });
+      expect(ready.body.details.redis).toMatchObject({ status: 'up', connection: 'ready' });
       const socket = await TestSocket.open(wsUrl(app.baseUrl, '?clientId=acl'));
       const { status, body } = await post(app.baseUrl, { durationMs: 50, clientId: 'acl' });
       expect(status).toBe(202);
@@ -150,6 +150,26 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
       await app.close();
       await admin.call('ACL', 'DELUSER', user);
       admin.disconnect();
+    }
+  });
+
+  it('runs at most TASK_CONCURRENCY jobs at once on an instance (one worker, not one per provider alias)', async () => {
+    const app = await startApp({ REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-conc`, TASK_CONCURRENCY: '1' });
+    try {
+      const socket = await TestSocket.open(wsUrl(app.baseUrl));
+      socket.send('subscribe', { all: true });
+      await socket.next((f) => f.event === 'subscribed');
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i += 1) ids.push((await post(app.baseUrl, { durationMs: 300 })).body.id);
+      for (const id of ids) await socket.next((f) => f.event === 'task' && f.data.id === id && f.data.status === 'completed', 15_000);
+      // In frame order, a job becomes active only after the one before it completed.
+      const order = socket.frames
+        .filter((f) => f.event === 'task' && ((f.data.status === 'active' && f.data.progress === 0) || f.data.status === 'completed'))
+        .map((f) => `${f.data.status}:${ids.indexOf(f.data.id)}`);
+      expect(order).toEqual(['active:0', 'completed:0', 'active:1', 'completed:1', 'active:2', 'completed:2']);
+      socket.close();
+    } finally {
+      await app.close();
     }
   });
 

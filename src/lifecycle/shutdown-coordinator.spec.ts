@@ -58,7 +58,18 @@ describe('ShutdownCoordinator', () => {
     c.registerDrainStep({ name: 'tasks', order: 1, run: () => new Promise(() => undefined), pending: () => '3 jobs active' });
     c.registerDrainStep({ name: 'idle', order: 2, run: async () => undefined, pending: () => undefined });
     const outcome = await c.shutdown('SIGTERM', async () => undefined);
-    expect(outcome).toEqual({ code: 1, reason: 'grace_expired', open: ['tasks: 3 jobs active'] });
+    expect(outcome).toEqual({ code: 1, reason: 'grace_expired', open: ['waiting on drain step "tasks"', 'tasks: 3 jobs active'] });
+  });
+
+  it('names the closing phase when closing the server and modules is what hangs', async () => {
+    const c = coordinator({ SHUTDOWN_GRACE_MS: '100' });
+    c.registerDrainStep({ name: 'idle', order: 1, run: async () => undefined, pending: () => undefined });
+    const outcome = await c.shutdown('SIGTERM', () => new Promise(() => undefined));
+    expect(outcome).toEqual({
+      code: 1,
+      reason: 'grace_expired',
+      open: ['closing: the HTTP server, module shutdown hooks and their connections'],
+    });
   });
 
   it('exits 1 when closing the server fails', async () => {

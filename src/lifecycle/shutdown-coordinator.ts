@@ -41,6 +41,7 @@ export class ShutdownCoordinator {
   private readonly stopListeners: (() => void)[] = [];
   private readonly steps: DrainStep[] = [];
   private running?: Promise<ShutdownOutcome>;
+  private currentStep?: string;
   private readonly delayMs: number;
   private readonly graceMs: number;
 
@@ -113,8 +114,10 @@ export class ShutdownCoordinator {
     this.currentPhase = 'draining';
     for (const step of this.steps) {
       this.logger.log(`draining ${step.name}`);
+      this.currentStep = step.name;
       await step.run();
     }
+    this.currentStep = undefined;
     this.currentPhase = 'closing';
     this.logger.log('closing the HTTP server and connections');
     await closeServer();
@@ -123,6 +126,8 @@ export class ShutdownCoordinator {
 
   private describeOpen(): string[] {
     const open: string[] = [];
+    if (this.currentPhase === 'closing') open.push('closing: the HTTP server, module shutdown hooks and their connections');
+    if (this.currentStep) open.push(`waiting on drain step "${this.currentStep}"`);
     for (const step of this.steps) {
       const pending = step.pending?.();
       if (pending) open.push(`${step.name}: ${pending}`);

@@ -1,9 +1,8 @@
-import { Injectable, Optional, Inject } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import type { Redis } from 'ioredis';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
 import { INSTANCE_INFO } from '../ops/instance-info.js';
-import { REDIS_CLIENT } from '../redis/redis.constants.js';
+import { RedisHealth } from '../redis/redis-health.js';
 import { ClientTracker } from './client-tracker.js';
 
 /**
@@ -16,7 +15,7 @@ export class ReadinessIndicators {
     private readonly health: HealthIndicatorService,
     private readonly tracker: ClientTracker,
     private readonly coordinator: ShutdownCoordinator,
-    @Optional() @Inject(REDIS_CLIENT) private readonly redis?: Redis,
+    @Optional() private readonly redis?: RedisHealth,
   ) {}
 
   load(): HealthIndicatorResult<'load'> {
@@ -32,12 +31,15 @@ export class ReadinessIndicators {
     return this.coordinator.accepting ? indicator.up(details) : indicator.down(details);
   }
 
-  /** Only when REDIS_URL is set: the shared client's connection state, no round trip. */
+  /**
+   * Only when REDIS_URL is set: the shared client's connection state (no round trip), why it
+   * is away, and whether Redis would keep accepted tasks across a restart.
+   */
   redisConnection(): HealthIndicatorResult<'redis'> | undefined {
     if (!this.redis) return undefined;
     const indicator = this.health.check('redis');
-    const details = { connection: this.redis.status };
-    return this.redis.status === 'ready' ? indicator.up(details) : indicator.down(details);
+    const details = this.redis.details();
+    return this.redis.reachable ? indicator.up(details) : indicator.down(details);
   }
 
   /** Liveness: the event loop ran this, so the process can serve. */

@@ -5,12 +5,15 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { redisConnectionOptions } from '../redis/redis-connection.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RedisHealth } from '../redis/redis-health.js';
 import { whileStoreReachable } from '../redis/while-store-reachable.js';
 import type { TaskSpec, TaskStatus, TaskUpdate, TaskView } from './task.js';
 import { TaskQueue } from './task-queue.js';
 import { TASK_QUEUE_NAME, TASK_WORKER, type TaskJobData, type TaskWorkerHandle } from './tasks.constants.js';
 
 const KEEP_FINISHED = { age: 24 * 3600, count: 10_000 };
+const CLOSE_WAIT_MS = 1_000;
 
 /**
  * Tasks in Redis through BullMQ: durable once `add` resolves, processed by the workers
@@ -29,6 +32,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   constructor(
     @InjectQueue(TASK_QUEUE_NAME) private readonly queue: Queue<TaskJobData>,
     @InjectConfig() private readonly config: AppConfig,
+    private readonly redis: RedisHealth,
     @Optional() @Inject(TASK_WORKER) private readonly worker?: TaskWorkerHandle,
   ) {
     super();
@@ -68,7 +72,8 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.events?.close();
+    // Bounded: with Redis away the events connection may never confirm its close.
+    if (this.events) await Promise.race([this.events.close().catch(() => undefined), sleep(CLOSE_WAIT_MS)]);
   }
 
   async add(spec: TaskSpec): Promise<TaskView> {
@@ -105,8 +110,17 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   }
 
   async drain(): Promise<void> {
+    if (!this.worker) return;
+    if (!this.redis.reachable) {
+      // The worker could not report its jobs done anyway. They stay in Redis, active with a
+      // lock that expires: the stalled-job check (TASK_LOCK_MS) hands them to another worker.
+      const active = this.worker.activeCount();
+      this.logger.warn(`Redis unreachable at shutdown: leaving ${active} active jobs to the stalled-job check`);
+      await this.worker.close(true);
+      return;
+    }
     // Closing the worker waits for its active jobs; waiting jobs stay in Redis.
-    await this.worker?.close();
+    await this.worker.close();
   }
 
   pending(): string | undefined {

@@ -36,8 +36,8 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
       }
     }
 
-    close(): Promise<void> {
-      return this.worker.close();
+    close(force = false): Promise<void> {
+      return this.worker.close(force);
     }
 
     activeCount(): number {

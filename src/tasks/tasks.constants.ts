@@ -10,6 +10,7 @@ export interface TaskJobData {
 
 /** What the queue driver needs of the local worker at shutdown. */
 export interface TaskWorkerHandle {
-  close(): Promise<void>;
+  /** `force`: do not wait for active jobs (they stay in Redis). */
+  close(force?: boolean): Promise<void>;
   activeCount(): number;
 }

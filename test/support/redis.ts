@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort } from './ports.js';
 import { registerSpawned } from './spawned-registry.js';
 
@@ -68,6 +71,44 @@ export async function startRedis(): Promise<TestRedis> {
       if (server.exitCode !== null) return;
       server.kill('SIGTERM');
       await once(server, 'exit');
+    },
+  };
+}
+
+export interface PrivateRedis {
+  readonly url: string;
+  /** Stops it (SIGTERM: Redis flushes its AOF first; SIGKILL: a crash). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port and data directory. */
+  start(): Promise<void>;
+}
+
+/**
+ * A redis-server of the test's own, always (never REDIS_URL): for tests that kill and restart
+ * Redis. `aof`: run with `appendonly yes` and `appendfsync everysec`, as docker-compose and k8s
+ * ship it, in a fresh data directory.
+ */
+export async function startPrivateRedis({ aof }: { aof: boolean }): Promise<PrivateRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'ballast-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'];
+  args.push(...(aof ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no']));
+  let server: ChildProcess | undefined;
+  const start = async () => {
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    if (child.pid !== undefined) registerSpawned(child.pid);
+    server = child;
+    await untilReady(child, 10_000);
+  };
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    start,
+    stop: async (signal = 'SIGTERM') => {
+      if (!server || server.exitCode !== null || server.signalCode !== null) return;
+      const exited = once(server, 'exit');
+      server.kill(signal);
+      await exited;
     },
   };
 }

@@ -1,0 +1,68 @@
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { assessDurability, parseInfo, type DurabilityReport } from './durability.js';
+import { InjectRedis } from './redis.constants.js';
+
+/**
+ * The shared client's health as /ready and the drain steps need it: reachable or not and
+ * why, and whether Redis keeps what it acknowledged (checked each time it connects).
+ * Closes the client last, after the modules that use it have stopped.
+ */
+@Injectable()
+export class RedisHealth implements OnApplicationShutdown {
+  private readonly logger = new Logger('Redis');
+  private error = '';
+  private report?: DurabilityReport;
+
+  constructor(@InjectRedis() readonly client: Redis) {
+    client.on('error', (error: Error) => {
+      // ioredis emits on every reconnect attempt; log each distinct failure once.
+      if (error.message !== this.error) this.logger.warn(`Redis connection: ${error.message}`);
+      this.error = error.message;
+    });
+    client.on('ready', () => {
+      this.error = '';
+      void this.checkDurability();
+    });
+    if (client.status === 'ready') void this.checkDurability();
+  }
+
+  get reachable(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  /** For /ready: the connection state, the last error while away, and durability warnings. */
+  details(): Record<string, unknown> {
+    return {
+      connection: this.client.status,
+      ...(this.error && !this.reachable ? { error: this.error } : {}),
+      ...(this.report ? { durability: this.report } : {}),
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // quit() fails at once while Redis is away (no offline queue); then just drop the socket.
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  private async checkDurability(): Promise<void> {
+    try {
+      const [persistence, memory] = await Promise.all([this.client.info('persistence'), this.client.info('memory')]);
+      const fsync = await this.readConfig('appendfsync');
+      this.report = assessDurability(parseInfo(`${persistence}\n${memory}`), fsync);
+      for (const warning of this.report.warnings) this.logger.warn(`durability: ${warning}`);
+    } catch (error) {
+      this.logger.warn(`could not read Redis persistence settings: ${(error as Error).message}`);
+    }
+  }
+
+  /** CONFIG is often disabled on managed Redis; then the value is simply unknown. */
+  private async readConfig(name: string): Promise<string | undefined> {
+    try {
+      const reply = (await this.client.config('GET', name)) as string[];
+      return reply[1];
+    } catch {
+      return undefined;
+    }
+  }
+}
