@@ -9,10 +9,11 @@ import { AppModule } from './app.module.js';
 import { BalancerProxy } from './balancer/balancer-proxy.js';
 import type { AppConfig } from './config/index.js';
 import { ErrorBodyDto } from './ops/error-body.dto.js';
-import { lingerAfterEarlyAnswer } from './ops/lingering-close.js';
+import { hardenHttp } from './ops/http-hardening.js';
+import { refuseConnect, requestFramingProblem } from './ops/request-framing.js';
 import { declarePlatformResponses } from './ops/openapi-responses.js';
 import { isOperationalPath } from './ops/operational-paths.js';
-import { createRootLogger, PinoNestLogger, REQUEST_ID_HEADER, requestIdFor } from './ops/logger.js';
+import { createRootLogger, PinoNestLogger, requestIdFor } from './ops/logger.js';
 
 export interface CreateAppOptions {
   /** Defaults to a JSON logger at the configured level. */
@@ -35,15 +36,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     // Probes and scrapes would drown the request log; their outcome is in metrics.
     logController: new LogController({ disableRequestLogging: (request) => isOperationalPath(request.url) }),
   });
-  adapter.getInstance().addHook('onRequest', (request, reply, done) => {
-    void reply.header(REQUEST_ID_HEADER, request.id);
-    done();
-  });
-  // An answer sent before the body was read (413, 415, a parse error) lingers so the client reads it.
-  adapter.getInstance().addHook('onSend', (request, reply, payload, done) => {
-    lingerAfterEarlyAnswer(request.raw, reply.raw);
-    done(null, payload);
-  });
+  hardenHttp(adapter.getInstance(), { maxJsonDepth: config.http.bodyMaxDepth });
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new PinoNestLogger(logger),
@@ -51,6 +44,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     // Fastify's own JSON parser is all the API takes; other content types get 415.
     bodyParser: false,
   });
+  app.getHttpServer().on('connect', refuseConnect);
   if (dataPath) dataPath.bind(app.get(BalancerProxy).handle);
   else app.useWebSocketAdapter(new WsAdapter(app));
   setUpDocs(app, config.role === 'balancer' ? '_balancer/docs' : 'docs');
@@ -69,7 +63,8 @@ class LateBoundHandler {
 
   readonly serverFactory = (fastifyHandler: RawHandler): Server => {
     const server = createServer((req, res) => {
-      if (this.proxy && !req.url?.startsWith(BALANCER_PREFIX)) this.proxy(req, res);
+      // Framing is checked here for every path: the proxy never sees an ambiguous request.
+      if (this.proxy && !req.url?.startsWith(BALANCER_PREFIX) && requestFramingProblem(req) === undefined) this.proxy(req, res);
       else fastifyHandler(req, res);
     });
     server.keepAliveTimeout = 72_000; // longer than common client and LB idle timeouts

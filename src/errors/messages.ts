@@ -9,6 +9,9 @@ export const ERROR_MESSAGES = {
     notFound: (id: string) => `Task ${id.slice(0, 64)} not found`,
     shuttingDown: 'This instance is shutting down and takes no new tasks; retry (another instance will)',
   },
+  input: {
+    tooDeep: (maxDepth: number) => `JSON nested deeper than ${maxDepth} levels (BODY_MAX_DEPTH)`,
+  },
   store: {
     unavailable: 'The data store is unreachable; try again shortly',
   },

@@ -1,0 +1,281 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { request } from 'undici';
+import { http } from './support/http.js';
+import { freePort } from './support/ports.js';
+import { stopProcess, useProcesses, type ProcessSet } from './support/process.js';
+import { rawRequest } from './support/raw.js';
+import { describeWithRedis, startPrivateRedis, type PrivateRedis } from './support/redis.js';
+import { waitFor } from './support/wait.js';
+
+/**
+ * Fault containment with real processes: no single request, body or outage takes the fleet
+ * down. Each test counts what every client saw.
+ */
+
+async function cluster(processes: ProcessSet, size: number, balancerEnv: Record<string, string>, serviceEnv = (_i: number) => ({})) {
+  const ports = (await Promise.all(Array.from({ length: size }, () => freePort()))).sort((a, b) => a - b);
+  const services = await processes.startAll(ports.map((port, i) => ({ PORT: String(port), ...serviceEnv(i) })));
+  const balancer = await processes.start({
+    ROLE: 'balancer',
+    BACKENDS: ports.map((port) => `http://127.0.0.1:${port}`).join(','),
+    ...balancerEnv,
+  });
+  return { ports, urls: ports.map((port) => `http://127.0.0.1:${port}`), services, balancer };
+}
+
+const backendsOf = async (base: string) => (await http(`${base}/_balancer/backends`)).body.backends as any[];
+const pingPorts = async (base: string, n: number) => {
+  const ports: number[] = [];
+  for (let i = 0; i < n; i += 1) {
+    const response = await http(`${base}/ping`);
+    expect(response.status).toBe(200);
+    ports.push(response.body.port);
+  }
+  return ports;
+};
+const ejectionsOf = (metrics: string, url: string) =>
+  Number(new RegExp(`ballast_balancer_ejections_total\\{backend="${url.replace(/[/.]/g, '\\$&')}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+
+describe('a client cannot eject the fleet', () => {
+  const processes = useProcesses();
+  afterEach(() => processes.stopAll());
+
+  it('after a poison request and three deadline 503s, pings still reach every backend', async () => {
+    const { ports, balancer } = await cluster(processes, 3, { HEALTH_CHECK_INTERVAL_MS: '200' });
+    const base = balancer.baseUrl;
+    // Every backend answers this one 500: the request's fault, not theirs.
+    const poison = await http(`${base}/api/work?error=1&hang=0&invalid=0&min=0&max=0`);
+    expect(poison.status).toBe(502);
+    expect(poison.body.attempts.map((a: any) => a.status)).toEqual([500, 500, 500]);
+    for (let i = 0; i < 3; i += 1) expect((await http(`${base}/api/smart?timeout=1`)).status).toBeGreaterThanOrEqual(500);
+
+    expect(new Set(await pingPorts(base, 6))).toEqual(new Set(ports));
+    for (const backend of await backendsOf(base)) expect(backend).toMatchObject({ ejectedUntil: null, busyUntil: null, healthy: true });
+  });
+
+  it('a 503 with Retry-After is "busy": skipped for that long, never ejected', async () => {
+    // One service sheds load (READY_SHED): while a long task holds its only slot it answers 503 + Retry-After: 1.
+    const { urls, balancer } = await cluster(processes, 2, { HEALTH_CHECK_INTERVAL_MS: '0' }, (i) =>
+      i === 0 ? { READY_SHED: 'true', READY_MIN_CLIENTS: '1', READY_MAX_CLIENTS: '1' } : {},
+    );
+    const holder = http(`${urls[0]}/long_task?ms=3000`);
+    await waitFor(async () => ((await http(`${urls[0]}/ready`)).status === 503 ? true : undefined));
+    const answers = [];
+    for (let i = 0; i < 6; i += 1) answers.push(await http(`${balancer.baseUrl}/ping`));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    const [shedding] = await backendsOf(balancer.baseUrl);
+    expect(shedding).toMatchObject({ ejectedUntil: null, ejections: 0 });
+    expect(shedding.busyUntil).not.toBeNull();
+    expect(shedding.lastVerdict).toMatch(/^busy/);
+    // Asked once, marked busy, then skipped (without that, round robin would ask it on each of the 6).
+    expect(answers.every((a) => a.headers['x-app-url'] === urls[1])).toBe(true);
+    expect(shedding.requests).toBeLessThan(3);
+    expect((await holder).status).toBe(200);
+  });
+
+  it('a killed backend restarted under a 30 s ejection gets traffic within 2 s of passing /ready', async () => {
+    const { ports, urls, services, balancer } = await cluster(processes, 3, {
+      HEALTH_CHECK_INTERVAL_MS: '200',
+      RETRY_DOWNTIME_MS: '30000',
+    });
+    await stopProcess(services[1]);
+    await pingPorts(balancer.baseUrl, 3); // one of these finds it refusing and ejects it
+    const ejected = (await backendsOf(balancer.baseUrl))[1];
+    expect(Date.parse(ejected.ejectedUntil) - Date.now()).toBeGreaterThan(20_000);
+
+    await processes.start({ PORT: String(ports[1]) });
+    await waitFor(async () => ((await http(`${urls[1]}/ready`)).status === 200 ? true : undefined));
+    const readyAt = Date.now();
+    await waitFor(async () => ((await pingPorts(balancer.baseUrl, 1))[0] === ports[1] ? true : undefined), {
+      timeoutMs: 10_000,
+      what: 'the returned backend to get a request',
+    });
+    expect(Date.now() - readyAt).toBeLessThan(2_000);
+    expect((await backendsOf(balancer.baseUrl))[1]).toMatchObject({ ejectedUntil: null });
+  });
+
+  it('a slow backend with a healthy /ready stalls at most one request per return', async () => {
+    const { urls, balancer } = await cluster(
+      processes,
+      3,
+      { HEALTH_CHECK_INTERVAL_MS: '300', MAX_RESPONSE_DELAY_MS: '300', RETRY_DOWNTIME_MS: '300' },
+      (i) => (i === 2 ? { FAULT_MODE: 'slow', FAULT_DELAY_MS: '3000' } : {}),
+    );
+    const base = balancer.baseUrl;
+    const slowState = async () => {
+      // Settled: no attempt in flight on it, so every request it got has been judged.
+      const slow = await waitFor(async () => {
+        const backend = (await backendsOf(base))[2];
+        return backend.inFlight === 0 ? backend : undefined;
+      });
+      return { requests: slow.requests as number, ejections: ejectionsOf((await http(`${base}/_balancer/metrics`)).text, urls[2]) };
+    };
+    // Discovery: whatever is sent to it before its first timeout stalls; that is the price of
+    // finding out. Five clients for about 3 s (bounded in count too), twice: the second round
+    // is all returns. (More clients on 2 cores starve the balancer's own /ready checks.)
+    const load = async () => {
+      const statuses: number[] = [];
+      const until = Date.now() + 3_000;
+      await Promise.all(
+        Array.from({ length: 5 }, async () => {
+          for (let i = 0; i < 1000 && Date.now() < until; i += 1) statuses.push((await http(`${base}/ping`)).status);
+        }),
+      );
+      return statuses;
+    };
+    expect((await load()).filter((status) => status !== 200)).toEqual([]);
+    const before = await slowState();
+    expect(before.ejections).toBeGreaterThan(0);
+    expect((await load()).filter((status) => status !== 200)).toEqual([]);
+    const after = await slowState();
+    const returns = after.ejections - before.ejections;
+    expect(returns).toBeGreaterThan(0); // it came back (active check) and was tried again
+    // Each return got exactly one request (the probe), which timed out and sent it back.
+    expect(after.requests - before.requests).toBe(returns);
+  });
+});
+
+describe('early answers and bad input at the door', () => {
+  const processes = useProcesses();
+  afterEach(() => processes.stopAll());
+
+  const fiveMegabytes = Buffer.alloc(5 * 1024 * 1024, 0x78);
+  const postBig = async (url: string) => {
+    try {
+      const response = await request(url, { method: 'POST', body: fiveMegabytes, headers: { 'content-type': 'application/json' } });
+      await response.body.dump();
+      return response.statusCode;
+    } catch (error) {
+      return (error as { code?: string }).code ?? String(error);
+    }
+  };
+
+  it('a 5 MB body gets the 413 every time, direct and through the balancer, and ejects nothing', async () => {
+    const { urls, balancer } = await cluster(processes, 2, { HEALTH_CHECK_INTERVAL_MS: '0' });
+    const direct: (number | string)[] = [];
+    for (let i = 0; i < 40; i += 1) direct.push(await postBig(`${urls[0]}/items/?item_id=${i}`));
+    expect(direct).toEqual(Array(40).fill(413));
+    const through: (number | string)[] = [];
+    for (let i = 0; i < 20; i += 1) through.push(await postBig(`${balancer.baseUrl}/tasks`));
+    expect(through).toEqual(Array(20).fill(413));
+    for (const backend of await backendsOf(balancer.baseUrl)) expect(backend).toMatchObject({ ejectedUntil: null, failures: 0 });
+  });
+
+  it('JSON nested 5000 deep is a 400 on every JSON route, direct and through the balancer', async () => {
+    const { urls, balancer } = await cluster(processes, 1, { HEALTH_CHECK_INTERVAL_MS: '0' });
+    const deep = '['.repeat(5000) + ']'.repeat(5000);
+    const routes: [string, string][] = [
+      ['POST', '/items/?item_id=5'],
+      ['PUT', '/items/5'],
+      ['POST', '/tasks'],
+    ];
+    for (const base of [urls[0], balancer.baseUrl]) {
+      for (const [method, path] of routes) {
+        const response = await http(`${base}${path}`, { method, body: deep, headers: { 'content-type': 'application/json' } });
+        expect({ method, path, status: response.status, message: response.body.message }).toEqual({
+          method,
+          path,
+          status: 400,
+          message: 'JSON nested deeper than 64 levels (BODY_MAX_DEPTH)',
+        });
+      }
+    }
+    expect((await http(`${urls[0]}/ping`)).status).toBe(200);
+  });
+
+  it('two Host headers are a 400 and CONNECT a 405 on both roles, and nothing reaches a backend', async () => {
+    const { services, balancer } = await cluster(processes, 1, { HEALTH_CHECK_INTERVAL_MS: '0' });
+    for (const target of [services[0], balancer]) {
+      const twoHosts = await rawRequest(
+        target.port,
+        'GET /ping HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n',
+      );
+      expect(twoHosts).toMatch(/^HTTP\/1\.1 400 /);
+      expect(twoHosts).toContain('exactly one Host header');
+      const connect = await rawRequest(target.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+      expect(connect).toMatch(/^HTTP\/1\.1 405 /);
+      expect(connect).toContain('not a forward proxy');
+    }
+    expect((await backendsOf(balancer.baseUrl))[0].requests).toBe(0);
+  });
+});
+
+describeWithRedis('Redis outages fail fast and shut down clean', () => {
+  const processes = useProcesses();
+  let redis: PrivateRedis | undefined;
+  afterEach(async () => {
+    await processes.stopAll();
+    await redis?.stop('SIGKILL');
+  });
+
+  it('Redis killed: every Redis route answers 503 + Retry-After within 1.5 s, /ready says why, SIGTERM exits 0', async () => {
+    redis = await startPrivateRedis({ aof: false });
+    const service = await processes.start({ REDIS_URL: redis.url, LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '10000', TASK_CONCURRENCY: '1' });
+    await waitFor(async () => ((await http(`${service.baseUrl}/ready`)).status === 200 ? true : undefined));
+    const running = await http(`${service.baseUrl}/tasks`, { method: 'POST', json: { durationMs: 20_000 } });
+    expect(running.status).toBe(202);
+    await redis.stop('SIGKILL');
+
+    const routes: [string, string, object?][] = [
+      ['GET', '/items/1'],
+      ['POST', '/items/?item_id=2', { name: 'a', price: 1 }],
+      ['PUT', '/items/1', { name: 'a', price: 1 }],
+      ['DELETE', '/items/1'],
+      ['POST', '/tasks', { durationMs: 10 }],
+      ['GET', `/tasks/${running.body.id}`],
+    ];
+    for (const [method, path, json] of routes) {
+      const started = performance.now();
+      const response = await http(`${service.baseUrl}${path}`, { method, json });
+      const took = performance.now() - started;
+      expect({ method, path, status: response.status, retryAfter: response.headers['retry-after'] }).toEqual({
+        method,
+        path,
+        status: 503,
+        retryAfter: '1',
+      });
+      expect(took).toBeLessThan(1_500);
+    }
+    const ready = await http(`${service.baseUrl}/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.body.error.redis).toMatchObject({ status: 'down' });
+    // ...and says why, once the client's reconnect attempts have been refused.
+    await waitFor(async () => {
+      const redisIndicator = (await http(`${service.baseUrl}/ready`)).body.error.redis;
+      return /ECONNREFUSED/.test(redisIndicator.error ?? '') ? true : undefined;
+    });
+
+    service.kill('SIGTERM');
+    expect(await service.exited()).toEqual({ code: 0, signal: null });
+    expect(service.lines.some((line) => /Redis unreachable at shutdown: leaving 1 active jobs/.test(line))).toBe(true);
+  });
+
+  it('with AOF as shipped, tasks accepted before a Redis restart complete after it', async () => {
+    redis = await startPrivateRedis({ aof: true });
+    const service = await processes.start({ REDIS_URL: redis.url, TASK_CONCURRENCY: '1', TASK_LOCK_MS: '2000' });
+    const ready = await waitFor(async () => {
+      const response = await http(`${service.baseUrl}/ready`);
+      return response.status === 200 && response.body.details.redis.durability ? response : undefined;
+    });
+    expect(ready.body.details.redis.durability).toMatchObject({
+      aof: true,
+      appendfsync: 'everysec',
+      maxmemoryPolicy: 'noeviction',
+      warnings: [],
+    });
+    const accepted: string[] = [];
+    for (let i = 0; i < 10; i += 1)
+      accepted.push((await http(`${service.baseUrl}/tasks`, { method: 'POST', json: { durationMs: 200 } })).body.id);
+
+    await redis.stop('SIGTERM');
+    await redis.start();
+    const views = await waitFor(
+      async () => {
+        const all = await Promise.all(accepted.map(async (id) => (await http(`${service.baseUrl}/tasks/${id}`)).body));
+        return all.every((view) => view.status === 'completed') ? all : undefined;
+      },
+      { timeoutMs: 45_000, what: 'every task accepted before the restart to complete' },
+    );
+    for (const view of views) expect(view.result).toEqual({ workedMs: expect.any(Number), payload: null });
+  });
+});
