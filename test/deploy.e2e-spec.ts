@@ -23,7 +23,7 @@ const manifests: { file: string; object: K8sObject }[] = readdirSync(`${root}/k8
 const byKind = (kind: string) => manifests.map((m) => m.object).filter((o) => o.kind === kind);
 const deployment = (name: string) => byKind('Deployment').find((d) => d.metadata.name === name)!;
 const configMap = byKind('ConfigMap').find((c) => c.metadata.name === 'ballast-config')!;
-const compose = parse(read('docker-compose.yml')) as { services: Record<string, any> };
+const compose = parse(read('docker-compose.yml')) as { services: Record<string, any>; volumes?: Record<string, unknown> };
 const knownEnv = new Set(Object.keys(envSchema.shape));
 
 /** A container's effective environment: its env entries over the ConfigMaps it loads. */
@@ -84,6 +84,15 @@ describe('k8s manifests', () => {
         terminationCoversShutdown: true,
       });
     }
+  });
+
+  it('run Redis durable: AOF fsynced every second on a persistent volume, noeviction', () => {
+    const redis = byKind('StatefulSet').find((s) => s.metadata.name === 'ballast-redis')!;
+    const container = redis.spec.template.spec.containers[0];
+    expect(durabilityArgs(container.args)).toEqual({ appendonly: 'yes', appendfsync: 'everysec', 'maxmemory-policy': 'noeviction' });
+    const dataMount = container.volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/data');
+    expect(redis.spec.volumeClaimTemplates.map((t: K8sObject) => t.metadata.name)).toContain(dataMount.name);
+    expect(redis.spec.template.spec.volumes ?? []).toEqual([]); // no emptyDir shadowing the claim
   });
 
   it('roll the service without losing capacity, as non-root with a read-only root', () => {
@@ -164,6 +173,14 @@ describe('docker-compose.yml', () => {
 
   // Without the binary this test is reported as skipped (never as passed), with a loud line;
   // under CI=true a missing binary fails the run instead (.ci/run installs it).
+  it('runs Redis durable: AOF fsynced every second on a named volume, noeviction', () => {
+    const redis = services.redis;
+    expect(durabilityArgs(redis.command)).toEqual({ appendonly: 'yes', appendfsync: 'everysec', 'maxmemory-policy': 'noeviction' });
+    const [volume, path] = (redis.volumes as string[])[0].split(':');
+    expect(path).toBe('/data');
+    expect(Object.keys(compose.volumes ?? {})).toContain(volume);
+  });
+
   const composeCli = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
   if (!composeCli && process.env.CI !== 'true') {
     process.stderr.write('\n!!! docker-compose not installed: `docker-compose config` test SKIPPED (apt-get install docker-compose) !!!\n');
@@ -207,6 +224,16 @@ describe('Dockerfile', () => {
     expect(service.lines.some((line) => /shutdown complete/.test(line))).toBe(true);
   });
 });
+
+/** The durability flags among redis-server arguments (`--name value` pairs). */
+function durabilityArgs(args: string[]): Record<string, string> {
+  const wanted = ['appendonly', 'appendfsync', 'maxmemory-policy'];
+  const found: Record<string, string> = {};
+  args.forEach((arg, i) => {
+    if (arg.startsWith('--') && wanted.includes(arg.slice(2))) found[arg.slice(2)] = args[i + 1];
+  });
+  return found;
+}
 
 function parseSeconds(value: string): number {
   const match = /^(\d+)(s|m)$/.exec(value);
