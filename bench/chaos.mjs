@@ -1,0 +1,339 @@
+// npm run chaos — the fleet under faults, counted from the clients' side. Three services on one
+// Redis (AOF, as shipped) behind the balancer, real processes, and one fault at a time under load:
+// kill -9 of a backend every 5 s, a slow backend, a poison request, 5 MB bodies, a Redis restart
+// and a Redis crash with tasks in flight, then a drain of everything. Bounded: about two minutes,
+// every loop ends by time and by count. Traffic goes to 127.0.0.1 only.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, request } from 'undici';
+import { freePort, MAIN } from './lib/harness.mjs';
+
+const SERVICES = 3;
+const agent = new Agent({ connections: 64, keepAliveTimeout: 10_000 });
+const children = new Set();
+
+/** Every "ejected ..." line the balancer logs, so each row can say why its ejections happened. */
+const ejectionLog = [];
+
+function spawnTracked(command, args, env = {}, onLine) {
+  const child = spawn(command, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', onLine ? 'pipe' : 'ignore', 'ignore'] });
+  if (onLine) createInterface({ input: child.stdout }).on('line', onLine);
+  children.add(child);
+  const exited = once(child, 'exit').then(([code, signal]) => {
+    children.delete(child);
+    return { code, signal };
+  });
+  return { child, exited };
+}
+
+async function untilUp(url, path, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const response = await request(`${url}${path}`, { dispatcher: agent, headersTimeout: 1000 });
+      await response.body.dump();
+      if (response.statusCode === 200) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(50);
+  }
+  throw new Error(`${url}${path} did not come up`);
+}
+
+/** A redis-server with AOF (appendfsync everysec, noeviction), restartable on its port and data. */
+async function startRedis() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'ballast-chaos-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'];
+  args.push('--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction');
+  let current;
+  const redis = {
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    async start() {
+      current = spawnTracked('redis-server', args);
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        const ping = spawn('redis-cli', ['-p', String(port), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'] });
+        let out = '';
+        ping.stdout.on('data', (chunk) => (out += chunk));
+        await once(ping, 'exit');
+        if (out.includes('PONG')) return;
+        await sleep(50);
+      }
+      throw new Error('redis-server did not start');
+    },
+    async stop(signal) {
+      current.child.kill(signal);
+      await current.exited;
+    },
+  };
+  await redis.start();
+  return redis;
+}
+
+/** A service (or the balancer) on a fixed port, restartable there. */
+function node(port, env) {
+  let current;
+  const proc = {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    async start(extraEnv = {}) {
+      const onLine = env.ROLE === 'balancer' ? (line) => line.includes('"msg":"ejected') && ejectionLog.push(JSON.parse(line).msg) : undefined;
+      current = spawnTracked(process.execPath, [MAIN], { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env, ...extraEnv }, onLine);
+      await untilUp(proc.url, env.ROLE === 'balancer' ? '/_balancer/live' : '/live');
+    },
+    async kill(signal = 'SIGKILL') {
+      current.child.kill(signal);
+      return current.exited;
+    },
+  };
+  return proc;
+}
+
+async function call(url, options = {}) {
+  try {
+    const response = await request(url, { dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 10_000, ...options });
+    const text = await response.body.text();
+    return { status: response.statusCode, text };
+  } catch (error) {
+    return { status: 0, text: error.code ?? String(error) };
+  }
+}
+
+/** `clients` loops of `once()` until `ms` pass (and at most `maxEach` each); counts outcomes. */
+async function loadFor(ms, clients, once_, maxEach = 100_000) {
+  const until = Date.now() + ms;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, client) => {
+      for (let i = 0; i < maxEach && Date.now() < until; i += 1) await once_(client, i);
+    }),
+  );
+}
+
+const ejectionsTotal = async (balancer) => {
+  const { text } = await call(`${balancer.url}/_balancer/metrics`);
+  return [...text.matchAll(/^ballast_balancer_ejections_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+};
+
+const rows = [];
+const why = [];
+let logged = 0;
+const row = (scenario, fields) => {
+  rows.push({ scenario, ...fields });
+  why.push([scenario, ejectionLog.slice(logged)]);
+  logged = ejectionLog.length;
+};
+
+const redis = await startRedis();
+const ports = await Promise.all(Array.from({ length: SERVICES }, () => freePort()));
+const serviceEnv = { REDIS_URL: redis.url, TASK_LOCK_MS: '3000', TASK_CONCURRENCY: '4', SHUTDOWN_GRACE_MS: '15000' };
+const services = ports.map((port) => node(port, serviceEnv));
+await Promise.all(services.map((s) => s.start()));
+const balancer = node(await freePort(), {
+  ROLE: 'balancer',
+  BACKENDS: services.map((s) => s.url).join(','),
+  HEALTH_CHECK_INTERVAL_MS: '500',
+  RETRY_DOWNTIME_MS: '2000',
+  MAX_RESPONSE_DELAY_MS: '1000',
+  SHUTDOWN_GRACE_MS: '15000',
+});
+await balancer.start();
+const base = balancer.url;
+let nextItem = 1;
+
+try {
+  // 1. kill -9 of a backend every 5 s (restarted 1 s later), under GET + POST load.
+  {
+    const before = await ejectionsTotal(balancer);
+    const gets = { ok: 0, failed: 0 };
+    const posts = { ok: 0, failed: 0 };
+    const created = [];
+    const killer = (async () => {
+      for (let round = 0; round < 4; round += 1) {
+        await sleep(5_000);
+        const victim = services[round % SERVICES];
+        await victim.kill('SIGKILL');
+        await sleep(1_000);
+        await victim.start();
+      }
+    })();
+    await loadFor(24_000, 10, async (client) => {
+      if (client < 8) {
+        const { status } = await call(`${base}/ping`);
+        gets[status === 200 ? 'ok' : 'failed'] += 1;
+        return;
+      }
+      const id = nextItem++;
+      const { status } = await call(`${base}/items/?item_id=${id}`, {
+        method: 'POST',
+        body: JSON.stringify({ name: `item ${id}`, price: 1 }),
+        headers: { 'content-type': 'application/json' },
+      });
+      if (status === 200) {
+        posts.ok += 1;
+        created.push(id);
+      } else posts.failed += 1;
+    });
+    await killer;
+    let lost = 0;
+    for (const id of created) if ((await call(`${services[0].url}/items/${id}`)).status !== 200) lost += 1;
+    row('kill -9 a backend every 5 s', {
+      'requests ok': gets.ok + posts.ok,
+      failed: `${gets.failed} GET, ${posts.failed} POST`,
+      ejections: (await ejectionsTotal(balancer)) - before,
+      'items lost': `${lost} of ${created.length}`,
+    });
+  }
+
+  // 2. A slow backend (every non-probe request held 3 s; /ready still healthy).
+  {
+    await untilUp(base, '/ping');
+    const victim = services[1];
+    await victim.kill('SIGKILL');
+    await victim.start({ FAULT_MODE: 'slow', FAULT_DELAY_MS: '3000' });
+    const before = await ejectionsTotal(balancer);
+    const counts = { ok: 0, failed: 0, stalled: 0 };
+    await loadFor(10_000, 8, async () => {
+      const started = performance.now();
+      const { status } = await call(`${base}/ping`);
+      counts[status === 200 ? 'ok' : 'failed'] += 1;
+      if (performance.now() - started > 900) counts.stalled += 1;
+    });
+    row('a slow backend (3 s per request)', {
+      'requests ok': counts.ok,
+      failed: `${counts.failed} (${counts.stalled} stalled ~1 s)`,
+      ejections: (await ejectionsTotal(balancer)) - before,
+    });
+    await victim.kill('SIGKILL');
+    await victim.start();
+  }
+
+  // 3. A poison request (every backend answers it 500) among normal traffic.
+  {
+    await sleep(2_500); // let the restarted backend's ejection lapse and its check pass
+    const before = await ejectionsTotal(balancer);
+    const pings = { ok: 0, failed: 0 };
+    let poisons = 0;
+    await loadFor(10_000, 8, async (client) => {
+      if (client === 0) {
+        await call(`${base}/api/work?error=1&hang=0&invalid=0&min=0&max=0`);
+        poisons += 1;
+        return;
+      }
+      const { status } = await call(`${base}/ping`);
+      pings[status === 200 ? 'ok' : 'failed'] += 1;
+    });
+    row(`a poison request (x${poisons}, 500 everywhere)`, {
+      'requests ok': pings.ok,
+      failed: `${pings.failed} pings`,
+      ejections: (await ejectionsTotal(balancer)) - before,
+    });
+  }
+
+  // 4. 5 MB bodies (413 before the body is read) among normal traffic.
+  {
+    const before = await ejectionsTotal(balancer);
+    const body = Buffer.alloc(5 * 1024 * 1024, 0x78);
+    const big = {};
+    const pings = { ok: 0, failed: 0 };
+    await Promise.all([
+      (async () => {
+        for (let i = 0; i < 20; i += 1) {
+          const { status, text } = await call(`${base}/tasks`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+          const key = status === 0 ? text : String(status);
+          big[key] = (big[key] ?? 0) + 1;
+        }
+      })(),
+      loadFor(5_000, 4, async () => {
+        const { status } = await call(`${base}/ping`);
+        pings[status === 200 ? 'ok' : 'failed'] += 1;
+      }),
+    ]);
+    row('20 bodies of 5 MB', {
+      'requests ok': pings.ok,
+      failed: `${pings.failed} pings; big bodies: ${Object.entries(big)
+        .map(([k, v]) => `${v}x ${k}`)
+        .join(', ')}`,
+      ejections: (await ejectionsTotal(balancer)) - before,
+    });
+  }
+
+  // 5 and 6. Redis down for about 3 s with tasks in flight: a restart (SIGTERM), then a crash (kill -9).
+  for (const [label, signal] of [
+    ['Redis restart (SIGTERM) with tasks in flight', 'SIGTERM'],
+    ['Redis crash (kill -9) with tasks in flight', 'SIGKILL'],
+  ]) {
+    const accepted = [];
+    const refused = {};
+    const outage = (async () => {
+      await sleep(3_000);
+      await redis.stop(signal);
+      await sleep(3_000);
+      await redis.start();
+    })();
+    // Four clients, each posting a 50 ms task about every 50 ms: ~80 tasks/s, under the
+    // fleet's 3 x 4 workers' ~240/s, so what is pending at the end is Redis's doing, not a backlog.
+    await loadFor(10_000, 4, async () => {
+      const { status, text } = await call(`${base}/tasks`, {
+        method: 'POST',
+        body: JSON.stringify({ durationMs: 50 }),
+        headers: { 'content-type': 'application/json' },
+      });
+      if (status === 202) accepted.push(JSON.parse(text).id);
+      else refused[status] = (refused[status] ?? 0) + 1;
+      await sleep(status === 202 ? 50 : 200); // pacing; a refused client backs off, as Retry-After asks
+    });
+    await outage;
+    const deadline = Date.now() + 30_000;
+    let pending = [...accepted];
+    let completed = 0;
+    let lost = 0;
+    while (pending.length > 0 && Date.now() < deadline) {
+      const still = [];
+      for (const id of pending) {
+        const { status, text } = await call(`${base}/tasks/${id}`);
+        if (status === 200 && JSON.parse(text).status === 'completed') completed += 1;
+        else if (status === 404) lost += 1; // Redis did not keep it
+        else still.push(id);
+      }
+      pending = still;
+      if (pending.length > 0) await sleep(500);
+    }
+    row(label, {
+      'requests ok': accepted.length,
+      failed: Object.entries(refused)
+        .map(([status, n]) => `${n}x ${status}`)
+        .join(', '),
+      'tasks accepted': accepted.length,
+      completed: `${completed}${pending.length ? ` (${pending.length} still pending)` : ''}`,
+      'tasks lost': lost,
+    });
+  }
+
+  // 7. Drain: SIGTERM to every service, then the balancer.
+  {
+    const codes = [];
+    for (const service of services) codes.push((await service.kill('SIGTERM')).code);
+    codes.push((await balancer.kill('SIGTERM')).code);
+    row('SIGTERM: 3 services, then the balancer', { 'exit codes': codes.join(' ') });
+  }
+} finally {
+  for (const child of children) child.kill('SIGKILL');
+  await agent.close();
+  rmSync(redis.dir, { recursive: true, force: true });
+}
+
+console.log(`\nballast chaos: ${SERVICES} services + balancer + Redis (AOF everysec), real processes on 127.0.0.1\n`);
+console.table(rows);
+for (const [scenario, lines] of why) {
+  if (lines.length === 0) continue;
+  console.log(`${scenario}:`);
+  for (const line of lines) console.log(`  ${line}`);
+}
