@@ -85,8 +85,14 @@ function node(port, env) {
     port,
     url: `http://127.0.0.1:${port}`,
     async start(extraEnv = {}) {
-      const onLine = env.ROLE === 'balancer' ? (line) => line.includes('"msg":"ejected') && ejectionLog.push(JSON.parse(line).msg) : undefined;
-      current = spawnTracked(process.execPath, [MAIN], { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env, ...extraEnv }, onLine);
+      const onLine =
+        env.ROLE === 'balancer' ? (line) => line.includes('"msg":"ejected') && ejectionLog.push(JSON.parse(line).msg) : undefined;
+      current = spawnTracked(
+        process.execPath,
+        [MAIN],
+        { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env, ...extraEnv },
+        onLine,
+      );
       await untilUp(proc.url, env.ROLE === 'balancer' ? '/_balancer/live' : '/live');
     },
     async kill(signal = 'SIGKILL') {
@@ -300,7 +306,8 @@ try {
       for (const id of pending) {
         const { status, text } = await call(`${base}/tasks/${id}`);
         if (status === 200 && JSON.parse(text).status === 'completed') completed += 1;
-        else if (status === 404) lost += 1; // Redis did not keep it
+        else if (status === 404)
+          lost += 1; // Redis did not keep it
         else still.push(id);
       }
       pending = still;
