@@ -30,6 +30,7 @@ export default {
       // Every process a spec spawns is recorded; the teardown kills what is left (see process.ts).
       globalSetup: '<rootDir>/test/support/global-setup.mjs',
       globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
+      setupFilesAfterEnv: ['<rootDir>/test/support/after-each-file.ts'],
     },
   ],
 };

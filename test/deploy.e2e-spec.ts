@@ -1,10 +1,10 @@
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import { envSchema } from '../src/config/config.schema.js';
-import { startApp, type RunningApp } from './support/app.js';
+import { startApp } from './support/app.js';
 import { http } from './support/http.js';
 import { useProcesses } from './support/process.js';
 
@@ -112,11 +112,6 @@ describe('k8s manifests', () => {
 });
 
 describe('probe paths and ports are served by the app', () => {
-  const running: RunningApp[] = [];
-  afterAll(async () => {
-    await Promise.all(running.map((app) => app.close()));
-  });
-
   it.each(appContainers.map((c): [string, any] => [c.name, c.container]))('%s', async (_name, container) => {
     const env = containerEnv(container);
     const app = await startApp({
@@ -126,13 +121,16 @@ describe('probe paths and ports are served by the app', () => {
       BACKENDS: env.BACKENDS_DNS ? 'http://127.0.0.1:1' : undefined,
       HEALTH_CHECK_INTERVAL_MS: '0',
     });
-    running.push(app);
-    const port = container.ports.find((p: { name: string }) => p.name === 'http').containerPort;
-    expect(app.config.http.port).toBe(port); // PORT (or the role's default) is the declared containerPort
-    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
-      expect(container[probe].httpGet.port).toBe('http');
-      const response = await http(`${app.baseUrl}${container[probe].httpGet.path}`);
-      expect({ probe, status: response.status }).toEqual({ probe, status: 200 });
+    try {
+      const port = container.ports.find((p: { name: string }) => p.name === 'http').containerPort;
+      expect(app.config.http.port).toBe(port); // PORT (or the role's default) is the declared containerPort
+      for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+        expect(container[probe].httpGet.port).toBe('http');
+        const response = await http(`${app.baseUrl}${container[probe].httpGet.path}`);
+        expect({ probe, status: response.status }).toEqual({ probe, status: 200 });
+      }
+    } finally {
+      await app.close();
     }
   });
 });

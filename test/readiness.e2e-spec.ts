@@ -146,12 +146,14 @@ describe('graceful shutdown of the real process', () => {
 
 describe('readiness in-process', () => {
   let running: RunningApp;
+  beforeAll(async () => {
+    running = await startApp();
+  });
   afterAll(async () => {
     await running?.close();
   });
 
   it('never leaks the count: errors, 404s, bad bodies and aborted requests all leave', async () => {
-    running = await startApp();
     const base = running.baseUrl;
     const aborted = new AbortController();
     const hanging = request(`${base}/long_task?ms=20000`, { signal: aborted.signal }).catch((error: Error) => error);

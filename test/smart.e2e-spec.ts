@@ -1,4 +1,4 @@
-import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startApp, type RunningApp } from './support/app.js';
 import { startBareBackend, type BareBackend } from './support/bare-backend.js';
@@ -170,12 +170,14 @@ describe('/api/smart against local upstreams', () => {
 
 describe('/api/work, the offline upstream simulator', () => {
   let app: RunningApp;
+  beforeAll(async () => {
+    app = await startApp({ WORK_HANG_RATE: '0', WORK_ERROR_RATE: '0', WORK_INVALID_RATE: '0', WORK_MIN_MS: '10', WORK_MAX_MS: '50' });
+  });
   afterAll(async () => {
-    await app.close();
+    await app?.close();
   });
 
   it('answers per its query: ok, 500, invalid JSON; rejects bad parameters', async () => {
-    app = await startApp({ WORK_HANG_RATE: '0', WORK_ERROR_RATE: '0', WORK_INVALID_RATE: '0', WORK_MIN_MS: '10', WORK_MAX_MS: '50' });
     const ok = await http(`${app.baseUrl}/api/work?min=1&max=1&hang=0&error=0&invalid=0`);
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ time: 1 });

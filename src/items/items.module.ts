@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/index.js';
+import { RedisHealth } from '../redis/redis-health.js';
 import { REDIS_CLIENT } from '../redis/redis.constants.js';
 import { ITEM_STORE } from './item-store.js';
 import { ItemsController } from './items.controller.js';
@@ -16,8 +17,8 @@ export class ItemsModule {
     const store = redis
       ? {
           provide: ITEM_STORE,
-          inject: [REDIS_CLIENT],
-          useFactory: (client: Redis) => new RedisItemStore(client, redis.prefix),
+          inject: [REDIS_CLIENT, RedisHealth],
+          useFactory: (client: Redis, health: RedisHealth) => new RedisItemStore(client, redis.prefix, () => health.usable()),
         }
       : { provide: ITEM_STORE, useValue: new MemoryItemStore() };
     return {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Item, ItemId } from './item.js';
 import type { ItemStore } from './item-store.js';
-import { whileStoreReachable } from '../redis/while-store-reachable.js';
+import { whileStoreReachable, type StoreGate } from '../redis/while-store-reachable.js';
 
 /**
  * Items as JSON strings under `<prefix>:item:<id>`. Single-key commands with NX/XX
@@ -12,25 +12,27 @@ export class RedisItemStore implements ItemStore {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    /** RedisHealth.usable in the app: fail at once while Redis is known away. */
+    private readonly usable?: StoreGate,
   ) {}
 
   async get(id: ItemId): Promise<Item | undefined> {
-    const raw = await whileStoreReachable(() => this.redis.get(this.key(id)));
+    const raw = await whileStoreReachable(() => this.redis.get(this.key(id)), this.usable);
     return raw === null ? undefined : (JSON.parse(raw) as Item);
   }
 
   async create(id: ItemId, item: Item): Promise<boolean> {
-    const reply = await whileStoreReachable(() => this.redis.set(this.key(id), JSON.stringify(item), 'NX'));
+    const reply = await whileStoreReachable(() => this.redis.set(this.key(id), JSON.stringify(item), 'NX'), this.usable);
     return reply === 'OK';
   }
 
   async replace(id: ItemId, item: Item): Promise<boolean> {
-    const reply = await whileStoreReachable(() => this.redis.set(this.key(id), JSON.stringify(item), 'XX'));
+    const reply = await whileStoreReachable(() => this.redis.set(this.key(id), JSON.stringify(item), 'XX'), this.usable);
     return reply === 'OK';
   }
 
   async delete(id: ItemId): Promise<boolean> {
-    return (await whileStoreReachable(() => this.redis.del(this.key(id)))) === 1;
+    return (await whileStoreReachable(() => this.redis.del(this.key(id)), this.usable)) === 1;
   }
 
   private key(id: ItemId): string {

@@ -2,9 +2,10 @@ import type { RedisOptions } from 'bullmq';
 import type { AppConfig } from '../config/index.js';
 
 /**
- * `command`: request paths (items, adding and reading tasks) — no offline queue and a command
- * timeout, so while Redis is away a command fails at once (or within REDIS_COMMAND_TIMEOUT_MS
- * when Redis stops answering) and callers answer 503 instead of hanging.
+ * `command`: request paths (items, adding and reading tasks) — a command waits at most
+ * REDIS_COMMAND_TIMEOUT_MS (the first connection at boot, a reconnect under way, a Redis that
+ * stopped answering) and is retried once, so callers answer 503 instead of hanging; while the
+ * connection is known lost, `RedisHealth.usable` fails them at once without sending.
  * `blocking`: BullMQ workers and QueueEvents — their blocking reads must wait out an outage
  * (BullMQ requires `maxRetriesPerRequest: null` there).
  */
@@ -27,8 +28,6 @@ export function redisConnectionOptions(redis: NonNullable<AppConfig['redis']>, r
     // After quit/disconnect, stop waiting for a dead socket to close (default 2 s keeps the process alive).
     disconnectTimeout: 200,
     retryStrategy: (attempt: number) => Math.min(attempt * 200, RECONNECT_CAP_MS),
-    ...(role === 'blocking'
-      ? { maxRetriesPerRequest: null }
-      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: redis.commandTimeoutMs }),
+    ...(role === 'blocking' ? { maxRetriesPerRequest: null } : { maxRetriesPerRequest: 1, commandTimeout: redis.commandTimeoutMs }),
   };
 }

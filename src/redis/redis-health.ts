@@ -1,5 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InjectConfig, type AppConfig } from '../config/index.js';
 import { assessDurability, parseInfo, type DurabilityReport } from './durability.js';
 import { InjectRedis } from './redis.constants.js';
 
@@ -13,22 +15,47 @@ export class RedisHealth implements OnApplicationShutdown {
   private readonly logger = new Logger('Redis');
   private error = '';
   private report?: DurabilityReport;
+  private everReady = false;
+  private readonly firstWaitMs: number;
+  /** One promise for every request waiting on the first connection (not a listener each). */
+  private readonly firstReady: Promise<boolean>;
 
-  constructor(@InjectRedis() readonly client: Redis) {
+  constructor(
+    @InjectRedis() readonly client: Redis,
+    @InjectConfig() config: AppConfig,
+  ) {
+    this.firstWaitMs = config.redis?.commandTimeoutMs ?? 1_000;
+    // Not events.once: it rejects on the first 'error', and a Redis still booting emits those.
+    this.firstReady = new Promise((resolve) => client.once('ready', () => resolve(true)));
     client.on('error', (error: Error) => {
       // ioredis emits on every reconnect attempt; log each distinct failure once.
       if (error.message !== this.error) this.logger.warn(`Redis connection: ${error.message}`);
       this.error = error.message;
     });
     client.on('ready', () => {
+      this.everReady = true;
       this.error = '';
       void this.checkDurability();
     });
-    if (client.status === 'ready') void this.checkDurability();
+    if (client.status === 'ready') {
+      this.everReady = true;
+      void this.checkDurability();
+    }
   }
 
   get reachable(): boolean {
     return this.client.status === 'ready';
+  }
+
+  /**
+   * Whether a request path may send a command now. Connected: yes. Lost after having been
+   * connected: no, at once (503, not a command queued for the length of the outage). Never
+   * connected yet (just booted): wait for the first connection, at most REDIS_COMMAND_TIMEOUT_MS.
+   */
+  async usable(): Promise<boolean> {
+    if (this.reachable) return true;
+    if (this.everReady) return false;
+    return Promise.race([this.firstReady, sleep(this.firstWaitMs, false, { ref: false })]);
   }
 
   /** For /ready: the connection state, the last error while away, and durability warnings. */

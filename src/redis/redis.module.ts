@@ -7,8 +7,7 @@ import { REDIS_CLIENT } from './redis.constants.js';
 
 /**
  * One shared ioredis client when `REDIS_URL` is set, for request paths: commands fail fast
- * while Redis is unreachable (no offline queue, REDIS_COMMAND_TIMEOUT_MS), so callers answer
- * 503 instead of hanging. `RedisHealth` reports on it and closes it last.
+ * while Redis is unreachable (see redis-connection.ts), so callers answer 503 instead of hanging. `RedisHealth` reports on it and closes it last.
  */
 @Global()
 @Module({})

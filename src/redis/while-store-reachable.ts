@@ -1,11 +1,17 @@
 import { ReplyError } from 'ioredis';
 import { StoreUnavailableError } from '../errors/index.js';
 
+/** Resolves true when a command may be sent now; false when Redis is known to be away. */
+export type StoreGate = () => Promise<boolean>;
+
 /**
  * Runs a Redis command, turning connection failures (expected while Redis restarts)
  * into `StoreUnavailableError`. Errors Redis itself replies with are bugs: rethrown.
+ * `usable` first: while the connection is known lost it fails at once instead of queueing
+ * (RedisHealth.usable).
  */
-export async function whileStoreReachable<T>(command: () => Promise<T>): Promise<T> {
+export async function whileStoreReachable<T>(command: () => Promise<T>, usable?: StoreGate): Promise<T> {
+  if (usable && !(await usable())) throw new StoreUnavailableError();
   try {
     return await command();
   } catch (error) {

@@ -28,6 +28,8 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   /** Per-job chains, so one job's events are handled in the order Redis sent them. */
   private readonly chains = new Map<string, Promise<void>>();
   private events?: QueueEvents;
+  /** The shared client and the queue talk to the same Redis: when the one has lost it, so has the other. */
+  private readonly usable = (): Promise<boolean> => this.redis.usable();
 
   constructor(
     @InjectQueue(TASK_QUEUE_NAME) private readonly queue: Queue<TaskJobData>,
@@ -73,19 +75,21 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
 
   async onModuleDestroy(): Promise<void> {
     // Bounded: with Redis away the events connection may never confirm its close.
-    if (this.events) await Promise.race([this.events.close().catch(() => undefined), sleep(CLOSE_WAIT_MS)]);
+    if (this.events) await Promise.race([this.events.close().catch(() => undefined), sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
   }
 
   async add(spec: TaskSpec): Promise<TaskView> {
     const id = randomUUID();
     const createdAt = new Date().toISOString();
     this.meta.set(id, { clientId: spec.clientId, createdAt });
-    await whileStoreReachable(() =>
-      this.queue.add(
-        'demo',
-        { durationMs: spec.durationMs, payload: spec.payload ?? null, clientId: spec.clientId },
-        { jobId: id, removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
-      ),
+    await whileStoreReachable(
+      () =>
+        this.queue.add(
+          'demo',
+          { durationMs: spec.durationMs, payload: spec.payload ?? null, clientId: spec.clientId },
+          { jobId: id, removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
+        ),
+      this.usable,
     );
     return { id, status: 'queued', progress: 0, result: null, error: null, createdAt, finishedAt: null };
   }
@@ -94,8 +98,8 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     // State first, then the job's hash: the hash is read later, so it is never older than the
     // state (read the other way round, a job finishing in between showed `completed` with
     // the result still null). A hash that has finished since wins over the state.
-    const state = await whileStoreReachable(() => this.queue.getJobState(id));
-    const job = await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id));
+    const state = await whileStoreReachable(() => this.queue.getJobState(id), this.usable);
+    const job = await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id), this.usable);
     if (!job) return undefined;
     const status = job.finishedOn
       ? state === 'failed' || (job.failedReason && job.returnvalue == null)
