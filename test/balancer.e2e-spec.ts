@@ -94,6 +94,21 @@ describe('balancer over 4 services: the seed-001 suite', () => {
     expect(deleted.headers['x-app-url']).toBe(owner);
   });
 
+  it('sends a second create of a mapped item to its owner, which answers 400; the first item stays', async () => {
+    const first = await http(`${base}/items/?item_id=43`, { method: 'POST', json: { name: 'First', price: 1 } });
+    expect(first.status).toBe(200);
+    const owner = first.headers['x-app-url'];
+    for (let i = 0; i < cluster.ports.length; i += 1) {
+      // Round robin would have sent these to each of the other backends in turn.
+      const again = await http(`${base}/items/?item_id=43`, { method: 'POST', json: { name: `Copy ${i}`, price: 2 } });
+      expect({ status: again.status, backend: again.headers['x-app-url'] }).toEqual({ status: 400, backend: owner });
+      expect(again.body.message).toBe('Item 43 already exists');
+    }
+    const read = await http(`${base}/items/43`);
+    expect({ name: read.body.name, backend: read.headers['x-app-url'] }).toEqual({ name: 'First', backend: owner });
+    expect((await http(`${base}/items/43`, { method: 'DELETE' })).status).toBe(204);
+  });
+
   it('does not record stickiness for a failed POST', async () => {
     await http(`${base}/items/?item_id=77`, { method: 'POST', json: { name: 'x' } }); // 400: no price
     const status = await http(`${base}/_balancer/backends`);

@@ -262,7 +262,10 @@ class ProxyExchange {
       host: this.req.headers.host,
     });
     this.route = stickyRoute(this.method, target);
-    if (this.route.kind === 'access') {
+    // Reads, writes and deletes of a mapped item go to its owner; so does a create of an id
+    // already mapped, which the owner answers 400 "exists" (round robin would let a second
+    // backend create a second copy and move the mapping to it).
+    if (this.route.kind !== 'none') {
       const ownerUrl = this.proxy.stickyOwner(this.route.itemId);
       const owner = ownerUrl === undefined ? undefined : this.proxy.pool.byUrl(ownerUrl);
       if (ownerUrl !== undefined && owner === undefined) this.proxy.forgetSticky(this.route.itemId);
