@@ -62,20 +62,58 @@ describe('tasks with the in-memory driver', () => {
 
   it('answers invalid frames with an error frame and keeps the connection; bounds subscriptions', async () => {
     const socket = await TestSocket.open(wsUrl(app.baseUrl));
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) ids.push((await post(app.baseUrl, { durationMs: 5_000 })).body.id);
     socket.ws.send('not json');
     socket.send('dance', {});
     socket.send('subscribe', { taskId: 42 });
-    socket.send('subscribe', { taskId: 'a' });
-    socket.send('subscribe', { taskId: 'b' });
-    socket.send('subscribe', { taskId: 'c' });
+    socket.send('subscribe', { taskId: 'no-such-task' });
     await waitFor(async () => (socket.frames.filter((f) => f.event === 'error').length === 4 ? true : undefined));
+    for (const id of ids) socket.send('subscribe', { taskId: id });
+    await waitFor(async () => (socket.frames.filter((f) => f.event === 'error').length === 5 ? true : undefined));
     const errors = socket.frames.filter((f) => f.event === 'error').map((f) => f.data.message);
     expect(errors[0]).toMatch(/must be JSON/);
     expect(errors[1]).toMatch(/unknown event "dance"/);
     expect(errors[2]).toMatch(/subscribe needs/);
-    expect(errors[3]).toMatch(/at most 2 subscriptions/);
+    expect(errors[3]).toBe('unknown task "no-such-task"');
+    expect(errors[4]).toMatch(/at most 2 subscriptions/);
+    // The two accepted subscriptions were answered with their task's present state.
+    expect(socket.frames.filter((f) => f.event === 'subscribed').map((f) => f.data.taskId)).toEqual(ids.slice(0, 2));
+    expect(ids.slice(0, 2).every((id) => socket.taskFrames(id).length > 0)).toBe(true);
     expect(socket.ws.readyState).toBe(socket.ws.OPEN);
     socket.close();
+  });
+
+  it('answers subscribe to a finished task with its final state at once', async () => {
+    const { body } = await post(app.baseUrl, { durationMs: 0, payload: 'done' });
+    const finished = await waitFor(async () => {
+      const view = (await http(`${app.baseUrl}/tasks/${body.id}`)).body;
+      return view.status === 'completed' ? view : undefined;
+    });
+    const socket = await TestSocket.open(wsUrl(app.baseUrl));
+    socket.send('subscribe', { taskId: body.id });
+    const frame = await socket.next((f) => f.event === 'task' && f.data.id === body.id);
+    expect(frame.data).toEqual(finished);
+    socket.close();
+  });
+
+  it('lists recent tasks newest first, by status and bounded; rejects bad parameters', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) ids.push((await post(app.baseUrl, { durationMs: 0, payload: i })).body.id);
+    await waitFor(async () => {
+      const views = await Promise.all(ids.map(async (id) => (await http(`${app.baseUrl}/tasks/${id}`)).body));
+      return views.every((v) => v.status === 'completed') ? true : undefined;
+    });
+    const listed = await http(`${app.baseUrl}/tasks?status=completed&limit=2`);
+    expect(listed.status).toBe(200);
+    expect(listed.body).toHaveLength(2);
+    expect(listed.body.every((v: any) => v.status === 'completed')).toBe(true);
+    const createdAt = listed.body.map((v: any) => v.createdAt);
+    expect(createdAt).toEqual([...createdAt].sort().reverse());
+    expect((await http(`${app.baseUrl}/tasks`)).body.length).toBeGreaterThanOrEqual(3);
+    for (const query of ['status=done', 'limit=0', 'limit=101', 'limit=abc', 'colour=red']) {
+      expect({ query, status: (await http(`${app.baseUrl}/tasks?${query}`)).status }).toEqual({ query, status: 400 });
+    }
   });
 
   it('closes a socket that sends a frame over WS_MAX_FRAME_BYTES', async () => {
@@ -166,8 +204,77 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
       const order = socket.frames
         .filter((f) => f.event === 'task' && ((f.data.status === 'active' && f.data.progress === 0) || f.data.status === 'completed'))
         .map((f) => `${f.data.status}:${ids.indexOf(f.data.id)}`);
-      expect(order).toEqual(['active:0', 'completed:0', 'active:1', 'completed:1', 'active:2', 'completed:2']);
+      // (A frame is the stored view when it is read, so a job can show `active` twice.)
+      for (let i = 1; i < ids.length; i += 1) {
+        expect({ job: i, startedAfterPrevious: order.indexOf(`active:${i}`) > order.indexOf(`completed:${i - 1}`) }).toEqual({
+          job: i,
+          startedAfterPrevious: true,
+        });
+      }
+      expect(order.filter((entry) => entry.startsWith('completed'))).toEqual(['completed:0', 'completed:1', 'completed:2']);
       socket.close();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('frames carry the stored view: every instance sends the same finishedAt as GET /tasks/:id', async () => {
+    const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-view` };
+    const a = await startApp({ ...env, TASK_CONCURRENCY: '0' });
+    const b = await startApp(env);
+    try {
+      const sockets = [await TestSocket.open(wsUrl(a.baseUrl)), await TestSocket.open(wsUrl(b.baseUrl))];
+      for (const socket of sockets) {
+        socket.send('subscribe', { all: true });
+        await socket.next((f) => f.event === 'subscribed');
+      }
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i += 1) ids.push((await post(a.baseUrl, { durationMs: 100 })).body.id);
+      for (const id of ids) {
+        const frames = await Promise.all(
+          sockets.map((s) => s.next((f) => f.event === 'task' && f.data.id === id && f.data.status === 'completed')),
+        );
+        const stored = (await http(`${a.baseUrl}/tasks/${id}`)).body;
+        for (const frame of frames) expect(frame.data).toEqual(stored);
+      }
+      // The list reads the same store, newest first.
+      const listed = (await http(`${b.baseUrl}/tasks?status=completed&limit=3`)).body;
+      expect(listed.map((view: any) => view.id).sort()).toEqual(ids.slice(-3).sort());
+      const createdAt = listed.map((view: any) => view.createdAt);
+      expect(createdAt).toEqual([...createdAt].sort().reverse());
+      for (const socket of sockets) socket.close();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('a socket that reconnects with ?clientId= learns the present of its unfinished tasks at once', async () => {
+    const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-present`, TASK_CONCURRENCY: '1' };
+    const app = await startApp(env);
+    try {
+      const running = (await post(app.baseUrl, { durationMs: 3_000, clientId: 'dora' })).body.id;
+      const waiting = (await post(app.baseUrl, { durationMs: 3_000, clientId: 'dora' })).body.id;
+      const others = (await post(app.baseUrl, { durationMs: 10, clientId: 'eve' })).body.id;
+      await waitFor(async () => ((await http(`${app.baseUrl}/tasks/${running}`)).body.status === 'active' ? true : undefined));
+      const socket = await TestSocket.open(wsUrl(app.baseUrl, '?clientId=dora'));
+      const present = await Promise.all([running, waiting].map((id) => socket.next((f) => f.event === 'task' && f.data.id === id)));
+      expect(present.map((f) => f.data.status)).toEqual(['active', 'queued']);
+      expect(socket.taskFrames(others)).toEqual([]);
+      socket.close();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('terminates a peer that stops answering pings, and forgets it', async () => {
+    const app = await startApp({ REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-beat`, WS_HEARTBEAT_MS: '200' });
+    try {
+      const healthy = await TestSocket.open(wsUrl(app.baseUrl));
+      const vanished = await TestSocket.open(wsUrl(app.baseUrl), { autoPong: false });
+      expect(await vanished.closed()).toBe(1006); // terminated: no close frame
+      expect((await http(`${app.baseUrl}/metrics`)).text).toMatch(/^ballast_ws_connections 1$/m);
+      expect(healthy.ws.readyState).toBe(healthy.ws.OPEN);
+      healthy.close();
     } finally {
       await app.close();
     }

@@ -91,6 +91,8 @@ export interface AppConfig {
   readonly websocket: {
     readonly maxSubscriptions: number;
     readonly maxFrameBytes: number;
+    /** Ping every socket this often; one that has not answered the previous ping is terminated. */
+    readonly heartbeatMs: number;
   };
   /** `npm run start:cluster`: how many services behind the balancer. */
   readonly clusterSize: number;

@@ -116,6 +116,7 @@ export const envSchema = z
     TASK_LOCK_MS: int(1000, HOUR_MS).default(30_000),
     WS_MAX_SUBSCRIPTIONS: int(1, 100_000).default(100),
     WS_MAX_FRAME_BYTES: int(64, 16 * 1024 * 1024).default(64 * 1024),
+    WS_HEARTBEAT_MS: int(100, 10 * 60_000).default(30_000),
 
     REDIS_URL: redisUrl,
     REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(1_000),

@@ -84,7 +84,7 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       concurrency: e.TASK_CONCURRENCY,
       lockMs: e.TASK_LOCK_MS,
     },
-    websocket: { maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS, maxFrameBytes: e.WS_MAX_FRAME_BYTES },
+    websocket: { maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS, maxFrameBytes: e.WS_MAX_FRAME_BYTES, heartbeatMs: e.WS_HEARTBEAT_MS },
     clusterSize: e.CLUSTER_SIZE,
     fault: e.FAULT_MODE ? { mode: e.FAULT_MODE, delayMs: e.FAULT_DELAY_MS } : undefined,
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS } : undefined,

@@ -1,30 +1,43 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
-import { Job, Queue, QueueEvents } from 'bullmq';
+import { Job, Queue, QueueEvents, type JobType } from 'bullmq';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { redisConnectionOptions } from '../redis/redis-connection.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RedisHealth } from '../redis/redis-health.js';
 import { whileStoreReachable } from '../redis/while-store-reachable.js';
 import type { TaskSpec, TaskStatus, TaskUpdate, TaskView } from './task.js';
-import { TaskQueue } from './task-queue.js';
+import { TaskQueue, type TaskListQuery } from './task-queue.js';
+import { queuedView, taskView } from './task-view.js';
 import { TASK_QUEUE_NAME, TASK_WORKER, type TaskJobData, type TaskWorkerHandle } from './tasks.constants.js';
 
 const KEEP_FINISHED = { age: 24 * 3600, count: 10_000 };
 const CLOSE_WAIT_MS = 1_000;
+/** A client's task index lives as long as its finished tasks are kept. */
+const CLIENT_INDEX_TTL_S = KEEP_FINISHED.age;
+
+/** BullMQ job states behind each task status. */
+const STATES_OF: Record<TaskStatus, JobType[]> = {
+  queued: ['waiting', 'delayed', 'prioritized', 'waiting-children'],
+  active: ['active'],
+  completed: ['completed'],
+  failed: ['failed'],
+};
 
 /**
  * Tasks in Redis through BullMQ: durable once `add` resolves, processed by the workers
  * of every instance, and observed through QueueEvents, so a socket on any instance
- * hears about a task processed on any other.
+ * hears about a task processed on any other. Every view, whether answered to GET or sent
+ * in a frame, is built from what Redis stores (taskView), never from a local clock.
  */
 @Injectable()
 export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('Tasks');
   private readonly listeners: ((update: TaskUpdate) => void)[] = [];
-  private readonly meta = new LRUCache<string, { clientId?: string; createdAt: string }>({ max: 50_000 });
+  /** The last stored view seen per task (with its clientId), so progress events need no fetch. */
+  private readonly known = new LRUCache<string, TaskUpdate>({ max: 50_000 });
   /** Per-job chains, so one job's events are handled in the order Redis sent them. */
   private readonly chains = new Map<string, Promise<void>>();
   private events?: QueueEvents;
@@ -45,28 +58,11 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       connection: redisConnectionOptions(this.config.redis!, 'blocking'),
       prefix: this.queue.opts.prefix,
     });
-    const on = (status: TaskStatus, extra: (args: Record<string, unknown>) => Partial<TaskView>) => (args: { jobId: string }) =>
-      this.handle(args.jobId, status, extra(args as unknown as Record<string, unknown>));
-    this.events.on(
-      'waiting',
-      on('queued', () => ({ progress: 0 })),
-    );
-    this.events.on(
-      'active',
-      on('active', () => ({})),
-    );
-    this.events.on(
-      'progress',
-      on('active', (args) => ({ progress: typeof args.data === 'number' ? args.data : 0 })),
-    );
-    this.events.on(
-      'completed',
-      on('completed', (args) => ({ progress: 100, result: args.returnvalue ?? null })),
-    );
-    this.events.on(
-      'failed',
-      on('failed', (args) => ({ error: String(args.failedReason ?? 'failed') })),
-    );
+    // State changes are read back from Redis; progress events carry all that changes.
+    for (const event of ['waiting', 'active', 'completed', 'failed'] as const) {
+      this.events.on(event, ({ jobId }: { jobId: string }) => this.handle(jobId));
+    }
+    this.events.on('progress', ({ jobId, data }: { jobId: string; data: unknown }) => this.handle(jobId, data));
     // Not awaited: the service must boot (and report 503 on /ready) while Redis is away.
     const warnOnce = onceEach((message) => this.logger.warn(message));
     this.events.on('error', (error) => warnOnce(`queue events: ${error.message}`));
@@ -80,9 +76,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
 
   async add(spec: TaskSpec): Promise<TaskView> {
     const id = randomUUID();
-    const createdAt = new Date().toISOString();
-    this.meta.set(id, { clientId: spec.clientId, createdAt });
-    await whileStoreReachable(
+    const job = await whileStoreReachable(
       () =>
         this.queue.add(
           'demo',
@@ -91,22 +85,44 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
         ),
       this.usable,
     );
-    return { id, status: 'queued', progress: 0, result: null, error: null, createdAt, finishedAt: null };
+    if (spec.clientId) {
+      // Best effort: the index only serves a reconnecting socket; the task is queued either way.
+      const key = this.clientIndexKey(spec.clientId);
+      await this.redis.client
+        .multi()
+        .sadd(key, id)
+        .expire(key, CLIENT_INDEX_TTL_S)
+        .exec()
+        .catch((error: Error) => this.logger.warn(`client index for task ${id}: ${error.message}`));
+    }
+    return queuedView(id, new Date(job.timestamp));
   }
 
   async get(id: string): Promise<TaskView | undefined> {
-    // State first, then the job's hash: the hash is read later, so it is never older than the
-    // state (read the other way round, a job finishing in between showed `completed` with
-    // the result still null). A hash that has finished since wins over the state.
-    const state = await whileStoreReachable(() => this.queue.getJobState(id), this.usable);
-    const job = await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id), this.usable);
-    if (!job) return undefined;
-    const status = job.finishedOn
-      ? state === 'failed' || (job.failedReason && job.returnvalue == null)
-        ? 'failed'
-        : 'completed'
-      : statusOf(state);
-    return viewOf(job, status);
+    return (await this.stored(id))?.view;
+  }
+
+  async list({ status, limit }: TaskListQuery): Promise<TaskView[]> {
+    const types = status ? STATES_OF[status] : (Object.values(STATES_OF).flat() as JobType[]);
+    // Newest first within each state; merged and cut to the limit across them.
+    const jobs = await whileStoreReachable(() => this.queue.getJobs(types, 0, limit - 1, false), this.usable);
+    const views = await Promise.all(
+      jobs.filter((job): job is Job<TaskJobData> => Boolean(job?.id)).map(async (job) => viewOf(job, await this.stateOf(job))),
+    );
+    return views.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);
+  }
+
+  async unfinishedOf(clientId: string, limit: number): Promise<TaskView[]> {
+    const key = this.clientIndexKey(clientId);
+    const ids = await whileStoreReachable(() => this.redis.client.smembers(key), this.usable);
+    const views = (await Promise.all(ids.map((id) => this.get(id)))).filter((view): view is TaskView => view !== undefined);
+    const finished = views.filter((view) => view.status === 'completed' || view.status === 'failed').map((view) => view.id);
+    const gone = ids.filter((id) => !views.some((view) => view.id === id));
+    if (finished.length + gone.length > 0) await this.redis.client.srem(key, ...finished, ...gone).catch(() => undefined);
+    return views
+      .filter((view) => view.status === 'queued' || view.status === 'active')
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .slice(0, limit);
   }
 
   onUpdate(listener: (update: TaskUpdate) => void): void {
@@ -132,24 +148,39 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     return active > 0 ? `${active} jobs active on this worker` : undefined;
   }
 
-  private handle(id: string, status: TaskStatus, change: Partial<TaskView>): void {
+  /** The stored view of a job and its creator's clientId, read from Redis. */
+  private async stored(id: string): Promise<TaskUpdate | undefined> {
+    // State first, then the job's hash: the hash is read later, so it is never older than the
+    // state (read the other way round, a job finishing in between showed `completed` with
+    // the result still null). A hash that has finished since wins over the state.
+    const state = await whileStoreReachable(() => this.queue.getJobState(id), this.usable);
+    const job = await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id), this.usable);
+    if (!job) return undefined;
+    return { view: viewOf(job, state), clientId: job.data.clientId };
+  }
+
+  private async stateOf(job: Job<TaskJobData>): Promise<string> {
+    return job.finishedOn ? (job.failedReason && job.returnvalue == null ? 'failed' : 'completed') : await job.getState();
+  }
+
+  /**
+   * One event of one job: a state change is read back from Redis (what GET would answer
+   * now); a progress event updates the last stored view with the reported progress.
+   */
+  private handle(id: string, progress?: unknown): void {
     const previous = this.chains.get(id) ?? Promise.resolve();
     const next = previous
       .then(async () => {
-        const meta = this.meta.get(id) ?? (await this.fetchMeta(id));
-        if (!meta) return;
-        const finished = status === 'completed' || status === 'failed';
-        const view: TaskView = {
-          id,
-          status,
-          progress: 0,
-          result: null,
-          error: null,
-          createdAt: meta.createdAt,
-          finishedAt: finished ? new Date().toISOString() : null,
-          ...change,
-        };
-        for (const listener of this.listeners) listener({ view, clientId: meta.clientId });
+        const last = this.known.get(id);
+        let update: TaskUpdate | undefined;
+        if (progress !== undefined && last && last.view.status !== 'completed' && last.view.status !== 'failed') {
+          update = { ...last, view: { ...last.view, status: 'active', progress: typeof progress === 'number' ? progress : 0 } };
+        } else {
+          update = await this.stored(id);
+        }
+        if (!update) return;
+        this.known.set(id, update);
+        for (const listener of this.listeners) listener(update);
       })
       .catch((error: Error) => this.logger.warn(`task ${id} event: ${error.message}`))
       .finally(() => {
@@ -158,12 +189,8 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     this.chains.set(id, next);
   }
 
-  private async fetchMeta(id: string): Promise<{ clientId?: string; createdAt: string } | undefined> {
-    const job = await Job.fromId<TaskJobData>(this.queue, id);
-    if (!job) return undefined;
-    const meta = { clientId: job.data.clientId, createdAt: new Date(job.timestamp).toISOString() };
-    this.meta.set(id, meta);
-    return meta;
+  private clientIndexKey(clientId: string): string {
+    return `${this.config.redis!.prefix}:tasks:client:${clientId}`;
   }
 }
 
@@ -189,14 +216,20 @@ function statusOf(state: string): TaskStatus {
   }
 }
 
-function viewOf(job: Job<TaskJobData>, status: TaskStatus): TaskView {
-  return {
+/** A job's stored view; a hash that says finished wins over an older state reading. */
+function viewOf(job: Job<TaskJobData>, state: string): TaskView {
+  const status: TaskStatus = job.finishedOn
+    ? state === 'failed' || (job.failedReason && job.returnvalue == null)
+      ? 'failed'
+      : 'completed'
+    : statusOf(state);
+  return taskView({
     id: job.id!,
     status,
-    progress: typeof job.progress === 'number' ? job.progress : 0,
-    result: job.returnvalue ?? null,
-    error: job.failedReason || null,
-    createdAt: new Date(job.timestamp).toISOString(),
-    finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
-  };
+    progress: job.progress,
+    result: job.returnvalue,
+    error: job.failedReason,
+    createdAt: job.timestamp,
+    finishedAt: job.finishedOn,
+  });
 }

@@ -3,12 +3,15 @@ import { LRUCache } from 'lru-cache';
 import { IdleWaiters } from '../lifecycle/idle-waiters.js';
 import { doDemoWork } from './demo-work.js';
 import type { TaskSpec, TaskUpdate, TaskView } from './task.js';
-import { TaskQueue } from './task-queue.js';
+import { TaskQueue, type TaskListQuery } from './task-queue.js';
+import { queuedView } from './task-view.js';
 
 interface Entry {
   view: TaskView;
   readonly spec: TaskSpec;
 }
+
+const newestFirst = (a: TaskView, b: TaskView) => b.createdAt.localeCompare(a.createdAt);
 
 /** Finished tasks kept for GET /tasks/:id; the oldest are forgotten first. */
 const FINISHED_KEPT = 10_000;
@@ -27,18 +30,7 @@ export class MemoryTaskQueue extends TaskQueue {
   }
 
   async add(spec: TaskSpec): Promise<TaskView> {
-    const entry: Entry = {
-      spec,
-      view: {
-        id: randomUUID(),
-        status: 'queued',
-        progress: 0,
-        result: null,
-        error: null,
-        createdAt: new Date().toISOString(),
-        finishedAt: null,
-      },
-    };
+    const entry: Entry = { spec, view: queuedView(randomUUID(), new Date()) };
     this.live.set(entry.view.id, entry);
     this.waiting.push(entry);
     this.emit(entry);
@@ -48,6 +40,22 @@ export class MemoryTaskQueue extends TaskQueue {
 
   async get(id: string): Promise<TaskView | undefined> {
     return this.live.get(id)?.view ?? this.finished.get(id);
+  }
+
+  async list({ status, limit }: TaskListQuery): Promise<TaskView[]> {
+    const views = [...[...this.live.values()].map((entry) => entry.view), ...this.finished.values()];
+    return views
+      .filter((view) => status === undefined || view.status === status)
+      .sort(newestFirst)
+      .slice(0, limit);
+  }
+
+  async unfinishedOf(clientId: string, limit: number): Promise<TaskView[]> {
+    return [...this.live.values()]
+      .filter((entry) => entry.spec.clientId === clientId)
+      .map((entry) => entry.view)
+      .sort(newestFirst)
+      .slice(0, limit);
   }
 
   onUpdate(listener: (update: TaskUpdate) => void): void {

@@ -43,6 +43,16 @@ describe('Subscriptions', () => {
     expect([...subs.followersOf('t3')]).toEqual([]);
   });
 
+  it('undoes one task subscription, freeing its slot and its index entry', () => {
+    const subs = fresh(1);
+    subs.connect('a');
+    subs.subscribe('a', { taskId: 'ghost' });
+    subs.unsubscribe('a', 'ghost');
+    subs.unsubscribe('a', 'never-subscribed'); // harmless
+    expect(subs.indexSizes().tasks).toBe(0);
+    expect(subs.subscribe('a', { taskId: 't1' }).ok).toBe(true);
+  });
+
   it('refuses a socket it does not know (already disconnected)', () => {
     const subs = fresh();
     expect(subs.subscribe('ghost', { taskId: 't1' })).toEqual({ ok: false, refusal: 'bad_request' });

@@ -61,6 +61,13 @@ export class Subscriptions<S> {
     return { ok: true, taskId };
   }
 
+  /** Undoes one task subscription (a task the socket asked for turned out unknown). */
+  unsubscribe(socket: S, taskId: string): void {
+    const follower = this.followers.get(socket);
+    if (!follower?.tasks.delete(taskId)) return;
+    removeFrom(this.byTask, taskId, socket);
+  }
+
   /** Every socket that should hear about a change of `taskId`, each once. */
   followersOf(taskId: string, clientId?: string): Set<S> {
     const targets = new Set<S>(this.all);

@@ -1,11 +1,25 @@
-import type { TaskSpec, TaskUpdate, TaskView } from './task.js';
+import type { TaskSpec, TaskStatus, TaskUpdate, TaskView } from './task.js';
+
+export interface TaskListQuery {
+  readonly status?: TaskStatus;
+  /** At most this many, newest first. */
+  readonly limit: number;
+}
 
 /** The task queue port: a BullMQ driver with Redis, an in-process one without. */
 export abstract class TaskQueue {
   /** Resolves once the task is durably queued. */
   abstract add(spec: TaskSpec): Promise<TaskView>;
+  /** What GET /tasks/:id answers: the stored view, or undefined for an unknown id. */
   abstract get(id: string): Promise<TaskView | undefined>;
-  /** Every status change of every task (with Redis: those processed on any instance). */
+  /** Recent tasks, newest first (GET /tasks). */
+  abstract list(query: TaskListQuery): Promise<TaskView[]>;
+  /** The unfinished tasks created with this clientId (what a reconnecting socket missed). */
+  abstract unfinishedOf(clientId: string, limit: number): Promise<TaskView[]>;
+  /**
+   * Every status change of every task (with Redis: those processed on any instance). Each
+   * update's view is what `get` would answer at that moment.
+   */
   abstract onUpdate(listener: (update: TaskUpdate) => void): void;
   /**
    * Shutdown: take no new jobs, let active ones finish. With Redis waiting jobs stay for

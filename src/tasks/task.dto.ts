@@ -1,5 +1,26 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Allow, IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import { Type } from 'class-transformer';
+import { Allow, IsIn, IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import type { TaskStatus } from './task.js';
+
+export const TASK_STATUSES: readonly TaskStatus[] = ['queued', 'active', 'completed', 'failed'];
+export const TASK_LIST_MAX = 100;
+
+/** GET /tasks?status=&limit= */
+export class ListTasksQueryDto {
+  @ApiPropertyOptional({ enum: TASK_STATUSES, description: 'Only tasks in this state' })
+  @IsOptional()
+  @IsIn(TASK_STATUSES, { message: `status must be one of ${TASK_STATUSES.join(', ')}` })
+  status?: TaskStatus;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: TASK_LIST_MAX, default: 20, description: 'How many, newest first' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: `limit must be an integer from 1 to ${TASK_LIST_MAX}` })
+  @Min(1, { message: `limit must be an integer from 1 to ${TASK_LIST_MAX}` })
+  @Max(TASK_LIST_MAX, { message: `limit must be an integer from 1 to ${TASK_LIST_MAX}` })
+  limit?: number;
+}
 
 /** Upper bound checked again against TASK_MAX_DURATION_MS by the service. */
 export class CreateTaskDto {

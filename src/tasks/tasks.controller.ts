@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -8,7 +8,9 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ErrorBodyDto } from '../ops/error-body.dto.js';
-import { CreateTaskDto, TaskAcceptedDto, TaskViewDto } from './task.dto.js';
+import { CreateTaskDto, ListTasksQueryDto, TaskAcceptedDto, TaskViewDto } from './task.dto.js';
+
+const DEFAULT_LIST_LIMIT = 20;
 import type { TaskView } from './task.js';
 import { TasksService } from './tasks.service.js';
 
@@ -25,6 +27,14 @@ export class TasksController {
   async create(@Body() body: CreateTaskDto): Promise<TaskAcceptedDto> {
     const view = await this.tasks.create(body);
     return { id: view.id, status: view.status };
+  }
+
+  @Get()
+  @ApiOkResponse({ type: [TaskViewDto], description: 'Recent tasks, newest first' })
+  @ApiBadRequestResponse({ type: ErrorBodyDto, description: 'Unknown status, limit out of 1-100, or an unknown parameter' })
+  @ApiServiceUnavailableResponse({ type: ErrorBodyDto, description: 'Redis unreachable (Retry-After)' })
+  list(@Query() query: ListTasksQueryDto): Promise<TaskView[]> {
+    return this.tasks.list(query.status, query.limit ?? DEFAULT_LIST_LIMIT);
   }
 
   @Get(':id')

@@ -5,7 +5,12 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
 import { INSTANCE_INFO } from '../ops/instance-info.js';
+import { Gauge } from 'prom-client';
+import { StoreUnavailableError } from '../errors/index.js';
+import { DRAIN_ORDER } from '../lifecycle/index.js';
+import { MetricsService } from '../ops/metrics.service.js';
 import { Subscriptions } from './subscriptions.js';
+import { TaskQueue } from './task-queue.js';
 import type { TaskUpdate, TaskView } from './task.js';
 
 /** Frames the server sends; one map so every send is typed. */
@@ -31,14 +36,45 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
   private readonly subscriptions: Subscriptions<WebSocket>;
   private readonly maxSubscriptions: number;
   private readonly maxFrameBytes: number;
+  private readonly heartbeatMs: number;
+  /** Sockets that answered the last ping (ws's heartbeat recipe). */
+  private readonly alive = new WeakSet<WebSocket>();
+  private heartbeat?: NodeJS.Timeout;
 
   constructor(
     @InjectConfig() config: AppConfig,
     private readonly coordinator: ShutdownCoordinator,
+    private readonly queue: TaskQueue,
+    metrics: MetricsService,
   ) {
     this.maxSubscriptions = config.websocket.maxSubscriptions;
     this.subscriptions = new Subscriptions(this.maxSubscriptions);
     this.maxFrameBytes = config.websocket.maxFrameBytes;
+    this.heartbeatMs = config.websocket.heartbeatMs;
+    const subscriptions = this.subscriptions;
+    new Gauge({
+      name: 'ballast_ws_connections',
+      help: 'Open WebSocket connections on /ws',
+      registers: [metrics.registry],
+      collect() {
+        this.set(subscriptions.size);
+      },
+    });
+  }
+
+  /** The gateway follows the queue and owns its own drain step; TasksService only creates and reads. */
+  onModuleInit(): void {
+    this.queue.onUpdate((update) => this.publish(update));
+    this.coordinator.registerDrainStep({
+      name: 'websockets',
+      order: DRAIN_ORDER.sockets,
+      run: () => this.closeAll(),
+      pending: () => (this.connections > 0 ? `${this.connections} sockets open` : undefined),
+    });
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.heartbeat);
   }
 
   afterInit(server: WebSocketServer): void {
@@ -48,13 +84,30 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
       if (this.coordinator.accepting) accept(true);
       else accept(false, 503, 'Shutting down', { 'Retry-After': '5' });
     };
+    // A peer that vanished without a close (a dead NAT entry, a pulled cable) misses a pong
+    // and is terminated, so it does not linger in the subscription maps.
+    this.heartbeat = setInterval(() => {
+      for (const socket of this.subscriptions.sockets()) {
+        if (!this.alive.has(socket)) {
+          socket.terminate();
+          continue;
+        }
+        this.alive.delete(socket);
+        socket.ping();
+      }
+    }, this.heartbeatMs);
+    this.heartbeat.unref();
   }
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
     const clientId = new URL(request.url ?? '/', 'http://x').searchParams.get('clientId') ?? undefined;
     this.subscriptions.connect(socket, clientId);
-    socket.on('message', (data, isBinary) => this.onFrame(socket, data.toString(), isBinary));
+    this.alive.add(socket);
+    socket.on('pong', () => this.alive.add(socket));
+    socket.on('message', (data, isBinary) => void this.onFrame(socket, data.toString(), isBinary));
     this.send(socket, 'hello', { instance: INSTANCE_INFO.instance, hostname: INSTANCE_INFO.hostname });
+    // A client that reconnects (after a drain, say) learns the present of its unfinished tasks.
+    if (clientId) void this.sendPresent(socket, () => this.queue.unfinishedOf(clientId, this.maxSubscriptions));
   }
 
   handleDisconnect(socket: WebSocket): void {
@@ -92,7 +145,21 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
     );
   }
 
-  private onFrame(socket: WebSocket, text: string, isBinary: boolean): void {
+  /** Sends each current view `read` returns as a `task` frame; an `error` frame if the store is away. */
+  private async sendPresent(socket: WebSocket, read: () => Promise<TaskView[]>): Promise<TaskView[] | undefined> {
+    try {
+      const views = await read();
+      for (const view of views) this.send(socket, 'task', view);
+      return views;
+    } catch (error) {
+      const message = error instanceof StoreUnavailableError ? 'task store unavailable; retry shortly' : 'could not read tasks';
+      if (!(error instanceof StoreUnavailableError)) this.logger.warn(`reading tasks for a socket: ${(error as Error).message}`);
+      this.send(socket, 'error', { message });
+      return undefined;
+    }
+  }
+
+  private async onFrame(socket: WebSocket, text: string, isBinary: boolean): Promise<void> {
     const frame = isBinary ? undefined : parseFrame(text);
     if (!frame) {
       this.send(socket, 'error', { message: 'frames must be JSON text {"event": string, "data": object}' });
@@ -103,8 +170,20 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
       return;
     }
     const outcome = this.subscriptions.subscribe(socket, frame.data);
+    if (outcome.ok && outcome.all) {
+      this.send(socket, 'subscribed', { all: true });
+      return;
+    }
     if (outcome.ok) {
-      this.send(socket, 'subscribed', outcome.all ? { all: true } : { taskId: outcome.taskId });
+      // Answer with the present: the task's current frame, or that there is no such task.
+      const taskId = outcome.taskId!;
+      const views = await this.sendPresent(socket, async () => {
+        const view = await this.queue.get(taskId);
+        if (view) this.send(socket, 'subscribed', { taskId });
+        return view ? [view] : [];
+      });
+      if (views?.length === 0) this.send(socket, 'error', { message: `unknown task ${JSON.stringify(taskId)}` });
+      if (!views?.length) this.subscriptions.unsubscribe(socket, taskId);
       return;
     }
     const message =

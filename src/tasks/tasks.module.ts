@@ -8,6 +8,7 @@ import { taskProcessorClass } from './task.processor.js';
 import { TaskQueue } from './task-queue.js';
 import { TASK_QUEUE_NAME, TASK_WORKER, type TaskWorkerHandle } from './tasks.constants.js';
 import { TasksController } from './tasks.controller.js';
+import { TaskQueueDrain } from './task-queue-drain.js';
 import { TasksGateway } from './tasks.gateway.js';
 import { TasksService } from './tasks.service.js';
 
@@ -15,7 +16,7 @@ import { TasksService } from './tasks.service.js';
 export class TasksModule {
   static forRoot(config: AppConfig): DynamicModule {
     const shared = { module: TasksModule, controllers: [TasksController] };
-    const common: Provider[] = [TasksGateway, TasksService];
+    const common: Provider[] = [TasksGateway, TasksService, TaskQueueDrain];
     if (!config.redis) {
       return {
         ...shared,

@@ -1,37 +1,19 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectConfig, type AppConfig } from '../config/index.js';
-import { DRAIN_ORDER, ShutdownCoordinator } from '../lifecycle/index.js';
-import type { TaskView } from './task.js';
+import { ShutdownCoordinator } from '../lifecycle/index.js';
+import type { TaskStatus, TaskView } from './task.js';
 import { TaskQueue } from './task-queue.js';
-import { TasksGateway } from './tasks.gateway.js';
 import type { CreateTaskDto } from './task.dto.js';
 import { InvalidInputError, ShuttingDownError, TaskNotFoundError } from '../errors/index.js';
 
-/** Creates and reads tasks; wires queue events to sockets and both into shutdown. */
+/** Creates and reads tasks. (The gateway follows the queue; TaskQueueDrain drains it.) */
 @Injectable()
-export class TasksService implements OnModuleInit {
+export class TasksService {
   constructor(
     private readonly queue: TaskQueue,
-    private readonly gateway: TasksGateway,
     private readonly coordinator: ShutdownCoordinator,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
-
-  onModuleInit(): void {
-    this.queue.onUpdate((update) => this.gateway.publish(update));
-    this.coordinator.registerDrainStep({
-      name: 'tasks',
-      order: DRAIN_ORDER.tasks,
-      run: () => this.queue.drain(),
-      pending: () => this.queue.pending(),
-    });
-    this.coordinator.registerDrainStep({
-      name: 'websockets',
-      order: DRAIN_ORDER.sockets,
-      run: () => this.gateway.closeAll(),
-      pending: () => (this.gateway.connections > 0 ? `${this.gateway.connections} sockets open` : undefined),
-    });
-  }
 
   async create(input: CreateTaskDto): Promise<TaskView> {
     // Checked before queueing: a task accepted here is in the queue before any drain can finish.
@@ -41,6 +23,10 @@ export class TasksService implements OnModuleInit {
       throw new InvalidInputError(`durationMs must be <= ${this.config.tasks.maxDurationMs}`);
     }
     return this.queue.add({ durationMs, payload: input.payload, clientId: input.clientId });
+  }
+
+  list(status: TaskStatus | undefined, limit: number): Promise<TaskView[]> {
+    return this.queue.list({ status, limit });
   }
 
   async get(id: string): Promise<TaskView> {

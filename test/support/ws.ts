@@ -25,8 +25,9 @@ export class TestSocket {
     ws.on('close', (code) => (this.closeCode = code));
   }
 
-  static async open(url: string): Promise<TestSocket> {
-    const ws = new WebSocket(url);
+  /** `autoPong: false` plays a peer that vanished: it never answers the server's pings. */
+  static async open(url: string, options: { autoPong?: boolean } = {}): Promise<TestSocket> {
+    const ws = new WebSocket(url, options);
     const socket = new TestSocket(ws);
     await once(ws, 'open');
     await socket.next((f) => f.event === 'hello');
