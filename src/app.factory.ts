@@ -6,7 +6,9 @@ import { LogController } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { AppModule } from './app.module.js';
+import type { Duplex } from 'node:stream';
 import { BalancerProxy } from './balancer/balancer-proxy.js';
+import { WebSocketTunnels } from './balancer/websocket-tunnel.js';
 import type { AppConfig } from './config/index.js';
 import { ErrorBodyDto } from './ops/error-body.dto.js';
 import { hardenHttp } from './ops/http-hardening.js';
@@ -45,13 +47,14 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     bodyParser: false,
   });
   app.getHttpServer().on('connect', refuseConnect);
-  if (dataPath) dataPath.bind(app.get(BalancerProxy).handle);
+  if (dataPath) dataPath.bind(app.get(BalancerProxy).handle, app.get(WebSocketTunnels).handleUpgrade);
   else app.useWebSocketAdapter(new WsAdapter(app));
   setUpDocs(app, config.role === 'balancer' ? '_balancer/docs' : 'docs');
   return app;
 }
 
 type RawHandler = (req: IncomingMessage, res: ServerResponse) => void;
+type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /**
  * The balancer's HTTP server: `/_balancer/*` goes to Fastify (and Nest), every other
@@ -60,6 +63,7 @@ type RawHandler = (req: IncomingMessage, res: ServerResponse) => void;
  */
 class LateBoundHandler {
   private proxy?: RawHandler;
+  private upgrade?: UpgradeHandler;
 
   readonly serverFactory = (fastifyHandler: RawHandler): Server => {
     const server = createServer((req, res) => {
@@ -67,12 +71,17 @@ class LateBoundHandler {
       if (this.proxy && !req.url?.startsWith(BALANCER_PREFIX) && requestFramingProblem(req) === undefined) this.proxy(req, res);
       else fastifyHandler(req, res);
     });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.upgrade) this.upgrade(req, socket, head);
+      else socket.destroy();
+    });
     server.keepAliveTimeout = 72_000; // longer than common client and LB idle timeouts
     return server;
   };
 
-  bind(proxy: RawHandler): void {
+  bind(proxy: RawHandler, upgrade: UpgradeHandler): void {
     this.proxy = proxy;
+    this.upgrade = upgrade;
   }
 }
 

@@ -5,6 +5,7 @@ import type { FastifyReply } from 'fastify';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
 import { healthResponse } from '../ops/health-response.js';
 import { BalancerProxy } from './balancer-proxy.js';
+import { WebSocketTunnels } from './websocket-tunnel.js';
 
 export class BackendStatusDto {
   @ApiProperty({ example: 'http://127.0.0.1:8000' })
@@ -27,6 +28,8 @@ export class BackendStatusDto {
   lastVerdict!: string;
   @ApiProperty()
   inFlight!: number;
+  @ApiProperty({ description: 'Open WebSocket tunnels to it' })
+  tunnels!: number;
   @ApiProperty({ description: 'Peak-EWMA time to response headers, ms' })
   ewmaLatencyMs!: number;
   @ApiProperty()
@@ -48,6 +51,7 @@ export class BalancerStatusDto {
 export class BalancerController {
   constructor(
     private readonly proxy: BalancerProxy,
+    private readonly tunnels: WebSocketTunnels,
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly coordinator: ShutdownCoordinator,
@@ -71,6 +75,7 @@ export class BalancerController {
           ejections: backend.ejections,
           lastVerdict: backend.lastVerdict,
           inFlight: backend.inFlight,
+          tunnels: this.tunnels.tunnelsTo(backend),
           ewmaLatencyMs: Math.round(backend.latency.ms * 100) / 100,
           requests: backend.requests,
           failures: backend.failures,

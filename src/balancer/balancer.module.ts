@@ -3,11 +3,12 @@ import { TerminusModule } from '@nestjs/terminus';
 import { BackendHealthService } from './backend-health.service.js';
 import { BalancerController } from './balancer.controller.js';
 import { BalancerProxy } from './balancer-proxy.js';
+import { WebSocketTunnels } from './websocket-tunnel.js';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false })],
   controllers: [BalancerController],
-  providers: [BalancerProxy, BackendHealthService],
-  exports: [BalancerProxy],
+  providers: [BalancerProxy, BackendHealthService, WebSocketTunnels],
+  exports: [BalancerProxy, WebSocketTunnels],
 })
 export class BalancerModule {}

@@ -17,6 +17,8 @@ export const DRAIN_ORDER = {
   tasks: 10,
   sockets: 20,
   http: 100,
+  /** The balancer's WebSocket tunnels: up while HTTP drains, then closed 1001. */
+  tunnels: 110,
 } as const;
 
 export type ShutdownPhase = 'running' | 'delaying' | 'draining' | 'closing' | 'stopped';

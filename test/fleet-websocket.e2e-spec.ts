@@ -1,0 +1,101 @@
+import { afterEach, expect, it } from '@jest/globals';
+import { http } from './support/http.js';
+import { freePort } from './support/ports.js';
+import { useProcesses, type ProcessSet } from './support/process.js';
+import { describeWithRedis } from './support/redis.js';
+import { waitFor } from './support/wait.js';
+import { TestSocket } from './support/ws.js';
+
+/** WebSocket clients that meet the fleet through the balancer's front door. */
+
+async function fleet(processes: ProcessSet, redisUrl: string, prefix: string, serviceEnv = (_i: number): Record<string, string> => ({})) {
+  const ports = (await Promise.all(Array.from({ length: 2 }, () => freePort()))).sort((a, b) => a - b);
+  const env = { REDIS_URL: redisUrl, REDIS_PREFIX: prefix, SHUTDOWN_GRACE_MS: '15000' };
+  const services = await processes.startAll(ports.map((port, i) => ({ ...env, PORT: String(port), LOG_LEVEL: 'info', ...serviceEnv(i) })));
+  const balancer = await processes.start({
+    ROLE: 'balancer',
+    BACKENDS: ports.map((port) => `http://127.0.0.1:${port}`).join(','),
+    HEALTH_CHECK_INTERVAL_MS: '200',
+    LOG_LEVEL: 'info',
+  });
+  return { services, balancer, ws: (query = '') => `ws://127.0.0.1:${balancer.port}/ws${query}` };
+}
+
+const post = (base: string, body: object) => http(`${base}/tasks`, { method: 'POST', json: body });
+
+describeWithRedis('WebSocket clients through the balancer', (redis) => {
+  const processes = useProcesses();
+  afterEach(() => processes.stopAll());
+
+  it('a client connects through the balancer, creates a task through it and follows it to completed', async () => {
+    const { balancer, ws } = await fleet(processes, redis().url, `${redis().prefix}-front`);
+    const socket = await TestSocket.open(ws('?clientId=front'));
+    expect(socket.frames[0].event).toBe('hello');
+    const tunnels = (await http(`${balancer.baseUrl}/_balancer/backends`)).body.backends.map((b: any) => b.tunnels);
+    expect(tunnels.sort()).toEqual([0, 1]);
+
+    const { status, body } = await post(balancer.baseUrl, { durationMs: 300, clientId: 'front', payload: 'via the front door' });
+    expect(status).toBe(202);
+    const done = await socket.next((f) => f.event === 'task' && f.data.id === body.id && f.data.status === 'completed');
+    expect(done.data.result).toEqual({ workedMs: expect.any(Number), payload: 'via the front door' });
+    expect(socket.taskFrames(body.id).some((t) => t.status === 'active' && t.progress > 0 && t.progress < 100)).toBe(true);
+
+    // A second client that subscribes to the finished task gets its state at once.
+    const late = await TestSocket.open(ws());
+    late.send('subscribe', { taskId: body.id });
+    expect((await late.next((f) => f.event === 'task' && f.data.id === body.id)).data).toEqual(done.data);
+    socket.close();
+    late.close();
+    await waitFor(async () => {
+      const backends = (await http(`${balancer.baseUrl}/_balancer/backends`)).body.backends;
+      return backends.every((b: any) => b.tunnels === 0) ? true : undefined;
+    });
+  });
+
+  it('SIGTERM of a service closes its tunnelled sockets with 1012; clients reconnect through the balancer to another', async () => {
+    // The drained service only queues: the client's task runs on the other one, and is still
+    // running when the client comes back.
+    const { services, balancer, ws } = await fleet(processes, redis().url, `${redis().prefix}-drain`, (i) =>
+      i === 0 ? { TASK_CONCURRENCY: '0' } : ({} as Record<string, string>),
+    );
+    const sockets = [await TestSocket.open(ws('?clientId=c0')), await TestSocket.open(ws('?clientId=c1'))];
+    const instances = sockets.map((s) => s.frames[0].data.instance);
+    expect(new Set(instances).size).toBe(2); // round robin: one tunnel to each service
+    const victim = services[0];
+    const victimInstance = (await http(`${victim.baseUrl}/ping`)).body.instance;
+    const onVictim = sockets.find((s) => s.frames[0].data.instance === victimInstance)!;
+    const clientId = onVictim === sockets[0] ? 'c0' : 'c1';
+    // A task of the client whose socket will be drained, still running when it reconnects.
+    const task = (await post(balancer.baseUrl, { durationMs: 4_000, clientId })).body.id;
+
+    victim.kill('SIGTERM');
+    expect((await onVictim.next((f) => f.event === 'shutdown', 15_000)).data).toEqual({ reason: 'server shutting down', reconnect: true });
+    expect(await onVictim.closed()).toBe(1012);
+    expect((await victim.exited()).code).toBe(0);
+
+    const again = await waitFor(async () => TestSocket.open(ws(`?clientId=${clientId}`)), { timeoutMs: 10_000, what: 'a reconnect' });
+    expect(again.frames[0].data.instance).not.toBe(victimInstance);
+    // Connected with its clientId, it learns the present of its unfinished task at once.
+    expect((await again.next((f) => f.event === 'task' && f.data.id === task)).data.status).toBe('active');
+    const other = sockets.find((s) => s !== onVictim)!;
+    expect(other.ws.readyState).toBe(other.ws.OPEN); // the other service's sockets were untouched
+    for (const socket of [again, other]) socket.close();
+  });
+
+  it('SIGTERM of the balancer closes its tunnels with 1001 while frames flow, and it exits 0', async () => {
+    const { balancer, ws } = await fleet(processes, redis().url, `${redis().prefix}-front-drain`);
+    const sockets = [await TestSocket.open(ws()), await TestSocket.open(ws())];
+    for (const socket of sockets) {
+      socket.send('subscribe', { all: true });
+      await socket.next((f) => f.event === 'subscribed');
+    }
+    for (let i = 0; i < 4; i += 1) await post(balancer.baseUrl, { durationMs: 2_000 });
+    await sockets[0].next((f) => f.event === 'task' && f.data.progress >= 20);
+
+    balancer.kill('SIGTERM');
+    // A close frame cut into the middle of another frame would make ws fail the connection (1002/1006).
+    expect(await Promise.all(sockets.map((s) => s.closed()))).toEqual([1001, 1001]);
+    expect(await balancer.exited()).toEqual({ code: 0, signal: null });
+    expect(balancer.lines.some((line) => /closing 2 WebSocket tunnels \(1001\)/.test(line))).toBe(true);
+  });
+});
