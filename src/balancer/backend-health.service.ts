@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { lookup } from 'node:dns/promises';
 import { InjectConfig, type AppConfig } from '../config/index.js';
-import { BalancerProxy } from './balancer-proxy.js';
+import { Upstreams } from './upstreams.js';
 import type { Backend } from './backend.js';
 
 const DNS_REFRESH_WHEN_CHECKS_OFF_MS = 5_000;
@@ -20,7 +20,7 @@ export class BackendHealthService implements OnApplicationBootstrap, OnModuleDes
 
   constructor(
     @InjectConfig() config: AppConfig,
-    private readonly proxy: BalancerProxy,
+    private readonly upstreams: Upstreams,
   ) {
     this.settings = config.balancer;
   }
@@ -40,7 +40,7 @@ export class BackendHealthService implements OnApplicationBootstrap, OnModuleDes
     try {
       if (this.settings.backendsDns) await this.resolve(this.settings.backendsDns);
       if (this.settings.healthCheckIntervalMs > 0) {
-        await Promise.all(this.proxy.pool.backends.map((backend) => this.check(backend)));
+        await Promise.all(this.upstreams.pool.backends.map((backend) => this.check(backend)));
       }
     } finally {
       this.schedule();
@@ -63,15 +63,15 @@ export class BackendHealthService implements OnApplicationBootstrap, OnModuleDes
     try {
       const answers = await lookup(host, { all: true, family: 4 });
       const urls = [...new Set(answers.map((answer) => `http://${answer.address}:${port}`))].sort();
-      this.proxy.setBackends(urls);
+      this.upstreams.setBackends(urls);
     } catch (error) {
       // Keep the last known backends: a DNS blip must not empty the pool.
-      this.logger.warn(`resolving ${host} failed, keeping ${this.proxy.pool.backends.length} backends: ${(error as Error).message}`);
+      this.logger.warn(`resolving ${host} failed, keeping ${this.upstreams.pool.backends.length} backends: ${(error as Error).message}`);
     }
   }
 
   private async check(backend: Backend): Promise<void> {
-    const upstream = this.proxy.upstream(backend);
+    const upstream = this.upstreams.upstream(backend);
     if (!upstream) return;
     let ready: boolean;
     try {
@@ -91,6 +91,6 @@ export class BackendHealthService implements OnApplicationBootstrap, OnModuleDes
       this.logger.log(`${backend.url} is ${ready ? 'ready again' : 'not ready'} (active check)`);
       backend.ready = ready;
     }
-    if (ready) this.proxy.activeCheckPassed(backend);
+    if (ready) this.upstreams.activeCheckPassed(backend);
   }
 }

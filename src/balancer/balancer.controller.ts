@@ -4,7 +4,8 @@ import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
 import { healthResponse } from '../ops/health-response.js';
-import { BalancerProxy } from './balancer-proxy.js';
+import { StickyTable } from './sticky-table.js';
+import { Upstreams } from './upstreams.js';
 import { WebSocketTunnels } from './websocket-tunnel.js';
 
 export class BackendStatusDto {
@@ -50,7 +51,8 @@ export class BalancerStatusDto {
 @Controller('_balancer')
 export class BalancerController {
   constructor(
-    private readonly proxy: BalancerProxy,
+    private readonly upstreams: Upstreams,
+    private readonly sticky: StickyTable,
     private readonly tunnels: WebSocketTunnels,
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
@@ -62,7 +64,7 @@ export class BalancerController {
   backends(): BalancerStatusDto {
     const now = Date.now();
     return {
-      backends: this.proxy.pool.backends.map((backend) => {
+      backends: this.upstreams.pool.backends.map((backend) => {
         const ejected = backend.isEjected(now);
         return {
           url: backend.url,
@@ -81,7 +83,7 @@ export class BalancerController {
           failures: backend.failures,
         };
       }),
-      stickyItems: this.proxy.stickyEntries,
+      stickyItems: this.sticky.size,
     };
   }
 
@@ -99,7 +101,7 @@ export class BalancerController {
         },
         () => {
           const now = Date.now();
-          const backends = this.proxy.pool.backends;
+          const backends = this.upstreams.pool.backends;
           return this.indicators.check('backends').up({
             total: backends.length,
             available: backends.filter((backend) => !backend.isEjected(now)).length,

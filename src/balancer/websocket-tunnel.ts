@@ -8,7 +8,8 @@ import { errorBody } from '../ops/error-body.js';
 import { MetricsService } from '../ops/metrics.service.js';
 import { requestFramingProblem } from '../ops/request-framing.js';
 import type { Backend } from './backend.js';
-import { BalancerProxy } from './balancer-proxy.js';
+import { BalancerMetrics } from './balancer-metrics.js';
+import { Upstreams } from './upstreams.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarding-headers.js';
 import { closeFrame, FrameBoundary } from './frame-boundary.js';
 import { classifyUpstreamError } from './proxy-errors.js';
@@ -110,12 +111,13 @@ export class WebSocketTunnels implements OnModuleInit {
   private readonly perBackend = new Map<Backend, number>();
 
   constructor(
-    private readonly proxy: BalancerProxy,
+    private readonly upstreams: Upstreams,
+    private readonly outcomes: BalancerMetrics,
     private readonly coordinator: ShutdownCoordinator,
     metrics: MetricsService,
   ) {
     const tunnels = this.perBackend;
-    const pool = this.proxy.pool;
+    const pool = this.upstreams.pool;
     new Gauge({
       name: 'ballast_balancer_backend_tunnels',
       help: 'Open WebSocket tunnels per backend',
@@ -160,7 +162,7 @@ export class WebSocketTunnels implements OnModuleInit {
   /** Tries the next backend; `tried` holds those already refused or unreachable. */
   private attempt(path: string, headers: Record<string, string | string[]>, client: Duplex, head: Buffer, tried: Set<Backend>): void {
     if (client.destroyed) return;
-    const backend = this.proxy.pool.pick(Date.now(), tried);
+    const backend = this.upstreams.pool.pick(Date.now(), tried);
     if (!backend) {
       return refuse(client, tried.size === 0 ? 503 : 502, tried.size === 0 ? 'No backend available' : 'No backend accepted the upgrade');
     }
@@ -175,13 +177,15 @@ export class WebSocketTunnels implements OnModuleInit {
       method: 'GET',
       headers,
       agent: false,
-      timeout: this.proxy.maxResponseDelayMs,
+      timeout: this.upstreams.maxResponseDelayMs,
     });
-    upstreamRequest.on('timeout', () => upstreamRequest.destroy(Object.assign(new Error('no 101 in time'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
+    upstreamRequest.on('timeout', () =>
+      upstreamRequest.destroy(Object.assign(new Error('no 101 in time'), { code: 'UND_ERR_HEADERS_TIMEOUT' })),
+    );
     upstreamRequest.on('upgrade', (response: IncomingMessage, upstream: Duplex, upstreamHead: Buffer) => {
       upstreamRequest.setTimeout(0);
-      this.proxy.judge(backend, { kind: 'success' }, firstAttempt);
-      this.proxy.countOutcome(backend, 'success');
+      this.upstreams.judge(backend, { kind: 'success' }, firstAttempt);
+      this.outcomes.countOutcome(backend, 'success');
       if (client.destroyed) return upstream.destroy();
       client.write(responseHead(101, clientResponseHeaders(responseHeaders(response), backend.url), true));
       if (upstreamHead.length > 0) client.write(upstreamHead);
@@ -193,14 +197,14 @@ export class WebSocketTunnels implements OnModuleInit {
       const status = response.statusCode ?? 502;
       if (status >= 500) {
         backend.failures += 1;
-        this.proxy.countOutcome(backend, 'status_5xx');
+        this.outcomes.countOutcome(backend, 'status_5xx');
         const retryAfter = response.headers['retry-after'];
-        this.proxy.judge(
+        this.upstreams.judge(
           backend,
           { kind: 'status_5xx', status, retryAfterMs: status === 503 && retryAfter ? Number(retryAfter) * 1000 : undefined },
           firstAttempt,
         );
-        if (this.proxy.pool.pick(Date.now(), tried)) {
+        if (this.upstreams.pool.pick(Date.now(), tried)) {
           response.resume();
           return this.attempt(path, headers, client, head, tried);
         }
@@ -219,8 +223,8 @@ export class WebSocketTunnels implements OnModuleInit {
     upstreamRequest.on('error', (error: Error & { code?: string }) => {
       const failure = classifyUpstreamError(error);
       backend.failures += 1;
-      this.proxy.countOutcome(backend, failure);
-      this.proxy.judge(backend, { kind: 'failure', failure }, firstAttempt);
+      this.outcomes.countOutcome(backend, failure);
+      this.upstreams.judge(backend, { kind: 'failure', failure }, firstAttempt);
       // Nothing of the upgrade reached the client yet: safe to try the next backend.
       this.attempt(path, headers, client, head, tried);
     });
