@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
+import WebSocket from 'ws';
 import { freePort, MAIN } from './lib/harness.mjs';
 
 const SERVICES = 3;
@@ -324,7 +325,114 @@ try {
     });
   }
 
-  // 7. Drain: SIGTERM to every service, then the balancer.
+  // 7. WebSocket clients through the balancer across a rolling restart of two services, then
+  //    of the balancer itself: does every client learn every final state of its tasks?
+  {
+    await untilUp(base, '/ping');
+    const ws = `ws://127.0.0.1:${balancer.port}/ws`;
+    let stopping = false;
+    const closes = {};
+    const learned = new Map(); // clientId -> Map(taskId -> completed frame)
+    const clients = Array.from({ length: 10 }, (_, i) => `ws-client-${i}`);
+    const connect = (clientId) => {
+      const socket = new WebSocket(`${ws}?clientId=${clientId}`);
+      socket.on('message', (data) => {
+        const frame = JSON.parse(data.toString());
+        if (frame.event === 'task' && frame.data.status === 'completed') learned.get(clientId).set(frame.data.id, frame.data);
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', (code) => {
+        closes[code] = (closes[code] ?? 0) + 1;
+        // Reconnect, as a browser client would, unless the scenario is over.
+        if (!stopping) setTimeout(() => connect(clientId), 100);
+      });
+      return socket;
+    };
+    for (const clientId of clients) {
+      learned.set(clientId, new Map());
+      connect(clientId);
+    }
+    // One observer on the service that is not restarted counts completions per task.
+    const completions = new Map();
+    const observer = new WebSocket(`ws://127.0.0.1:${services[2].port}/ws`);
+    observer.on('message', (data) => {
+      const frame = JSON.parse(data.toString());
+      if (frame.event === 'task' && frame.data.status === 'completed')
+        completions.set(frame.data.id, (completions.get(frame.data.id) ?? 0) + 1);
+    });
+    await once(observer, 'open');
+    observer.send(JSON.stringify({ event: 'subscribe', data: { all: true } }));
+    await sleep(500);
+
+    const owner = new Map(); // taskId -> clientId
+    for (const clientId of clients) {
+      for (let k = 0; k < 2; k += 1) {
+        const { status, text } = await call(`${base}/tasks`, {
+          method: 'POST',
+          body: JSON.stringify({ durationMs: 1500, clientId }),
+          headers: { 'content-type': 'application/json' },
+        });
+        if (status === 202) owner.set(JSON.parse(text).id, clientId);
+      }
+    }
+    const gets = { ok: 0, failed: 0 };
+    const exitCodes = [];
+    let rolling = true;
+    const pingUntil = Date.now() + 60_000;
+    const pinger = Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let i = 0; i < 100_000 && rolling && Date.now() < pingUntil; i += 1) {
+          const { status } = await call(`${base}/ping`);
+          gets[status === 200 ? 'ok' : 'failed'] += 1;
+        }
+      }),
+    );
+    for (const index of [0, 1]) {
+      exitCodes.push((await services[index].kill('SIGTERM')).code);
+      await services[index].start();
+      await sleep(1_000); // let the balancer's checks see it ready again
+    }
+    rolling = false;
+    await pinger;
+    const deadline = Date.now() + 30_000;
+    const stored = new Map();
+    for (const id of owner.keys()) {
+      while (Date.now() < deadline) {
+        const { status, text } = await call(`${base}/tasks/${id}`);
+        if (status === 200 && JSON.parse(text).status === 'completed') {
+          stored.set(id, JSON.parse(text));
+          break;
+        }
+        await sleep(200);
+      }
+    }
+    await sleep(500); // frames in flight reach their sockets
+    let knew = 0;
+    let sameFinishedAt = 0;
+    for (const [id, clientId] of owner) {
+      const frame = learned.get(clientId).get(id);
+      if (frame) knew += 1;
+      if (frame && stored.get(id) && frame.finishedAt === stored.get(id).finishedAt) sameFinishedAt += 1;
+    }
+    const once_ = [...owner.keys()].filter((id) => completions.get(id) === 1).length;
+    stopping = true;
+    observer.close();
+    const balancerExit = (await balancer.kill('SIGTERM')).code;
+    await sleep(300);
+    row('rolling SIGTERM of 2 services, then the balancer, 10 WebSocket clients', {
+      'requests ok': gets.ok,
+      failed: `${gets.failed} GET; closes seen: ${Object.entries(closes)
+        .map(([code, n]) => `${n}x ${code}`)
+        .join(', ')}`,
+      'tasks accepted': owner.size,
+      completed: `${stored.size} (once: ${once_}; finishedAt as stored: ${sameFinishedAt})`,
+      'clients learned': `${knew} of ${owner.size}`,
+      'exit codes': `${exitCodes.join(' ')} ${balancerExit}`,
+    });
+    await balancer.start();
+  }
+
+  // 8. Drain: SIGTERM to every service, then the balancer.
   {
     const codes = [];
     for (const service of services) codes.push((await service.kill('SIGTERM')).code);

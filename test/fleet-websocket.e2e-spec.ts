@@ -98,4 +98,48 @@ describeWithRedis('WebSocket clients through the balancer', (redis) => {
     expect(await balancer.exited()).toEqual({ code: 0, signal: null });
     expect(balancer.lines.some((line) => /closing 2 WebSocket tunnels \(1001\)/.test(line))).toBe(true);
   });
+
+  it('the rolling restart, small: clients that reconnect on close learn every final state of their tasks', async () => {
+    const { services, balancer, ws } = await fleet(processes, redis().url, `${redis().prefix}-rolling`);
+    const clientIds = ['r0', 'r1', 'r2', 'r3'];
+    const learned = new Map(clientIds.map((id) => [id, new Map<string, any>()]));
+    const closes: number[] = [];
+    let stopping = false;
+    const connect = async (clientId: string): Promise<void> => {
+      const socket = await waitFor(async () => TestSocket.open(ws(`?clientId=${clientId}`)), { timeoutMs: 15_000, what: 'a connection' });
+      socket.ws.on('message', (data) => {
+        const frame = JSON.parse(data.toString());
+        if (frame.event === 'task' && frame.data.status === 'completed') learned.get(clientId)!.set(frame.data.id, frame.data);
+      });
+      socket.ws.on('close', (code) => {
+        closes.push(code);
+        if (!stopping) void connect(clientId); // as a browser client would
+      });
+    };
+    await Promise.all(clientIds.map((id) => connect(id)));
+    const owner = new Map<string, string>();
+    for (const clientId of clientIds) {
+      for (let k = 0; k < 2; k += 1) owner.set((await post(balancer.baseUrl, { durationMs: 1_000, clientId })).body.id, clientId);
+    }
+    // Rolling: one service drains and comes back.
+    services[0].kill('SIGTERM');
+    expect((await services[0].exited()).code).toBe(0);
+    const stored = await waitFor(
+      async () => {
+        const views = await Promise.all([...owner.keys()].map(async (id) => (await http(`${balancer.baseUrl}/tasks/${id}`)).body));
+        return views.every((view) => view.status === 'completed') ? views : undefined;
+      },
+      { timeoutMs: 30_000, what: 'every task to complete' },
+    );
+    await waitFor(async () => ([...owner].every(([id, clientId]) => learned.get(clientId)!.has(id)) ? true : undefined), {
+      timeoutMs: 10_000,
+      what: 'every client to learn every final state',
+    });
+    for (const view of stored) expect(learned.get(owner.get(view.id)!)!.get(view.id)).toEqual(view);
+    expect(closes.filter((code) => code === 1012).length).toBeGreaterThan(0);
+    stopping = true;
+    balancer.kill('SIGTERM');
+    expect((await balancer.exited()).code).toBe(0);
+    expect(closes.filter((code) => code === 1001)).toHaveLength(clientIds.length);
+  });
 });
