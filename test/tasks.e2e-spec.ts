@@ -108,8 +108,8 @@ describe('tasks with the in-memory driver', () => {
     expect(listed.status).toBe(200);
     expect(listed.body).toHaveLength(2);
     expect(listed.body.every((v: any) => v.status === 'completed')).toBe(true);
-    const createdAt = listed.body.map((v: any) => v.createdAt);
-    expect(createdAt).toEqual([...createdAt].sort().reverse());
+    const finishedAt = listed.body.map((v: any) => v.finishedAt);
+    expect(finishedAt).toEqual([...finishedAt].sort().reverse());
     expect((await http(`${app.baseUrl}/tasks`)).body.length).toBeGreaterThanOrEqual(3);
     for (const query of ['status=done', 'limit=0', 'limit=101', 'limit=abc', 'colour=red']) {
       expect({ query, status: (await http(`${app.baseUrl}/tasks?${query}`)).status }).toEqual({ query, status: 400 });
@@ -237,11 +237,14 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
         const stored = (await http(`${a.baseUrl}/tasks/${id}`)).body;
         for (const frame of frames) expect(frame.data).toEqual(stored);
       }
-      // The list reads the same store, newest first.
+      // The list reads the same store: the three that finished last, latest first.
+      const stored = await Promise.all(ids.map(async (id) => (await http(`${a.baseUrl}/tasks/${id}`)).body));
       const listed = (await http(`${b.baseUrl}/tasks?status=completed&limit=3`)).body;
-      expect(listed.map((view: any) => view.id).sort()).toEqual(ids.slice(-3).sort());
-      const createdAt = listed.map((view: any) => view.createdAt);
-      expect(createdAt).toEqual([...createdAt].sort().reverse());
+      const finishedAt = listed.map((view: any) => view.finishedAt);
+      expect(finishedAt).toEqual([...finishedAt].sort().reverse());
+      const cutoff = finishedAt.at(-1);
+      expect(stored.filter((view) => view.finishedAt > cutoff).every((view) => listed.some((l: any) => l.id === view.id))).toBe(true);
+      expect(listed.every((view: any) => ids.includes(view.id))).toBe(true);
       for (const socket of sockets) socket.close();
     } finally {
       await Promise.all([a.close(), b.close()]);

@@ -10,7 +10,7 @@ import { RedisHealth } from '../redis/redis-health.js';
 import { whileStoreReachable } from '../redis/while-store-reachable.js';
 import type { TaskSpec, TaskStatus, TaskUpdate, TaskView } from './task.js';
 import { TaskQueue, type TaskListQuery } from './task-queue.js';
-import { queuedView, taskView } from './task-view.js';
+import { byLatestActivity, queuedView, taskView } from './task-view.js';
 import { TASK_QUEUE_NAME, TASK_WORKER, type TaskJobData, type TaskWorkerHandle } from './tasks.constants.js';
 
 const KEEP_FINISHED = { age: 24 * 3600, count: 10_000 };
@@ -109,7 +109,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     const views = await Promise.all(
       jobs.filter((job): job is Job<TaskJobData> => Boolean(job?.id)).map(async (job) => viewOf(job, await this.stateOf(job))),
     );
-    return views.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);
+    return views.sort(byLatestActivity).slice(0, limit);
   }
 
   async unfinishedOf(clientId: string, limit: number): Promise<TaskView[]> {
@@ -121,7 +121,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     if (finished.length + gone.length > 0) await this.redis.client.srem(key, ...finished, ...gone).catch(() => undefined);
     return views
       .filter((view) => view.status === 'queued' || view.status === 'active')
-      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .sort(byLatestActivity)
       .slice(0, limit);
   }
 

@@ -4,14 +4,12 @@ import { IdleWaiters } from '../lifecycle/idle-waiters.js';
 import { doDemoWork } from './demo-work.js';
 import type { TaskSpec, TaskUpdate, TaskView } from './task.js';
 import { TaskQueue, type TaskListQuery } from './task-queue.js';
-import { queuedView } from './task-view.js';
+import { byLatestActivity, queuedView } from './task-view.js';
 
 interface Entry {
   view: TaskView;
   readonly spec: TaskSpec;
 }
-
-const newestFirst = (a: TaskView, b: TaskView) => b.createdAt.localeCompare(a.createdAt);
 
 /** Finished tasks kept for GET /tasks/:id; the oldest are forgotten first. */
 const FINISHED_KEPT = 10_000;
@@ -46,7 +44,7 @@ export class MemoryTaskQueue extends TaskQueue {
     const views = [...[...this.live.values()].map((entry) => entry.view), ...this.finished.values()];
     return views
       .filter((view) => status === undefined || view.status === status)
-      .sort(newestFirst)
+      .sort(byLatestActivity)
       .slice(0, limit);
   }
 
@@ -54,7 +52,7 @@ export class MemoryTaskQueue extends TaskQueue {
     return [...this.live.values()]
       .filter((entry) => entry.spec.clientId === clientId)
       .map((entry) => entry.view)
-      .sort(newestFirst)
+      .sort(byLatestActivity)
       .slice(0, limit);
   }
 

@@ -34,3 +34,11 @@ export function taskView(task: StoredTask): TaskView {
 export function queuedView(id: string, createdAt: Date): TaskView {
   return taskView({ id, status: 'queued', progress: 0, result: null, createdAt: createdAt.getTime() });
 }
+
+/**
+ * "Newest first" for lists: by the latest thing that happened to a task, its finish for a
+ * finished one (BullMQ keeps finished jobs ordered by that), its creation otherwise.
+ */
+export function byLatestActivity(a: TaskView, b: TaskView): number {
+  return (b.finishedAt ?? b.createdAt).localeCompare(a.finishedAt ?? a.createdAt);
+}

@@ -13,7 +13,12 @@ export class ListTasksQueryDto {
   @IsIn(TASK_STATUSES, { message: `status must be one of ${TASK_STATUSES.join(', ')}` })
   status?: TaskStatus;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: TASK_LIST_MAX, default: 20, description: 'How many, newest first' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: TASK_LIST_MAX,
+    default: 20,
+    description: 'How many, newest first: by finish time for finished tasks, by creation for the others',
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt({ message: `limit must be an integer from 1 to ${TASK_LIST_MAX}` })
