@@ -140,6 +140,10 @@ describeWithRedis('WebSocket clients through the balancer', (redis) => {
     stopping = true;
     balancer.kill('SIGTERM');
     expect((await balancer.exited()).code).toBe(0);
+    // The balancer's exit can be seen before the clients' close events fire: wait for them.
+    await waitFor(async () => (closes.filter((code) => code === 1001).length >= clientIds.length ? true : undefined), {
+      what: 'every client to see close 1001',
+    });
     expect(closes.filter((code) => code === 1001)).toHaveLength(clientIds.length);
   });
 });
