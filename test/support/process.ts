@@ -74,7 +74,9 @@ export async function startServiceProcess(env: Record<string, string> = {}, opti
   };
   createInterface({ input: child.stdout! }).on('line', onLine);
   createInterface({ input: child.stderr! }).on('line', onLine);
-  const exit: Promise<ExitStatus> = once(child, 'exit').then(([code, signal]) => ({
+  // 'close', not 'exit': it comes after stdout and stderr have ended, so `lines` holds the
+  // process's last words (e.g. "shutdown complete") by the time `exited()` resolves.
+  const exit: Promise<ExitStatus> = once(child, 'close').then(([code, signal]) => ({
     code: code as number | null,
     signal: signal as NodeJS.Signals | null,
   }));
