@@ -178,7 +178,7 @@ export async function runServiceToExit(env: Record<string, string>): Promise<{ c
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), START_TIMEOUT_MS);
-  const [code] = await once(child, 'exit');
+  const [code] = await once(child, 'close'); // after stdout and stderr ended: the output is whole
   clearTimeout(timer);
   return { code: code as number | null, stdout, stderr };
 }
