@@ -12,6 +12,7 @@ import { BalancerMetrics } from './balancer-metrics.js';
 import { Upstreams } from './upstreams.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarding-headers.js';
 import { closeFrame, FrameBoundary } from './frame-boundary.js';
+import { retryAfterMs } from './outlier-policy.js';
 import { classifyUpstreamError } from './proxy-errors.js';
 
 /** After the balancer's close frames, how long both peers get to close their side. */
@@ -112,7 +113,7 @@ export class WebSocketTunnels implements OnModuleInit {
 
   constructor(
     private readonly upstreams: Upstreams,
-    private readonly outcomes: BalancerMetrics,
+    private readonly balancerMetrics: BalancerMetrics,
     private readonly coordinator: ShutdownCoordinator,
     metrics: MetricsService,
   ) {
@@ -156,16 +157,22 @@ export class WebSocketTunnels implements OnModuleInit {
     const headers = upstreamRequestHeaders({ ...req.headers }, { ip: req.socket.remoteAddress, proto: 'http', host: req.headers.host });
     headers.connection = 'upgrade';
     headers.upgrade = 'websocket';
-    this.attempt(req.url ?? '/', headers, socket, head, new Set());
+    const tried = new Set<Backend>();
+    const first = this.upstreams.pool.pick(Date.now(), tried);
+    if (!first) return refuse(socket, 503, 'No backend available');
+    this.attempt(first, req.url ?? '/', headers, socket, head, tried);
   };
 
-  /** Tries the next backend; `tried` holds those already refused or unreachable. */
-  private attempt(path: string, headers: Record<string, string | string[]>, client: Duplex, head: Buffer, tried: Set<Backend>): void {
+  /** Sends the upgrade to `backend`; `tried` holds those already refused or unreachable. */
+  private attempt(
+    backend: Backend,
+    path: string,
+    headers: Record<string, string | string[]>,
+    client: Duplex,
+    head: Buffer,
+    tried: Set<Backend>,
+  ): void {
     if (client.destroyed) return;
-    const backend = this.upstreams.pool.pick(Date.now(), tried);
-    if (!backend) {
-      return refuse(client, tried.size === 0 ? 503 : 502, tried.size === 0 ? 'No backend available' : 'No backend accepted the upgrade');
-    }
     const firstAttempt = tried.size === 0;
     tried.add(backend);
     backend.requests += 1;
@@ -185,7 +192,7 @@ export class WebSocketTunnels implements OnModuleInit {
     upstreamRequest.on('upgrade', (response: IncomingMessage, upstream: Duplex, upstreamHead: Buffer) => {
       upstreamRequest.setTimeout(0);
       this.upstreams.judge(backend, { kind: 'success' }, firstAttempt);
-      this.outcomes.countOutcome(backend, 'success');
+      this.balancerMetrics.countOutcome(backend, 'success');
       if (client.destroyed) return upstream.destroy();
       client.write(responseHead(101, clientResponseHeaders(responseHeaders(response), backend.url), true));
       if (upstreamHead.length > 0) client.write(upstreamHead);
@@ -197,16 +204,13 @@ export class WebSocketTunnels implements OnModuleInit {
       const status = response.statusCode ?? 502;
       if (status >= 500) {
         backend.failures += 1;
-        this.outcomes.countOutcome(backend, 'status_5xx');
-        const retryAfter = response.headers['retry-after'];
-        this.upstreams.judge(
-          backend,
-          { kind: 'status_5xx', status, retryAfterMs: status === 503 && retryAfter ? Number(retryAfter) * 1000 : undefined },
-          firstAttempt,
-        );
-        if (this.upstreams.pool.pick(Date.now(), tried)) {
+        this.balancerMetrics.countOutcome(backend, 'status_5xx');
+        const busyMs = status === 503 ? retryAfterMs(response.headers['retry-after'], Date.now()) : undefined;
+        this.upstreams.judge(backend, { kind: 'status_5xx', status, retryAfterMs: busyMs }, firstAttempt);
+        const next = this.upstreams.pool.pick(Date.now(), tried);
+        if (next) {
           response.resume();
-          return this.attempt(path, headers, client, head, tried);
+          return this.attempt(next, path, headers, client, head, tried);
         }
       }
       // Pass the backend's refusal through when no other backend accepts.
@@ -223,10 +227,12 @@ export class WebSocketTunnels implements OnModuleInit {
     upstreamRequest.on('error', (error: Error & { code?: string }) => {
       const failure = classifyUpstreamError(error);
       backend.failures += 1;
-      this.outcomes.countOutcome(backend, failure);
+      this.balancerMetrics.countOutcome(backend, failure);
       this.upstreams.judge(backend, { kind: 'failure', failure }, firstAttempt);
       // Nothing of the upgrade reached the client yet: safe to try the next backend.
-      this.attempt(path, headers, client, head, tried);
+      const next = this.upstreams.pool.pick(Date.now(), tried);
+      if (next) this.attempt(next, path, headers, client, head, tried);
+      else refuse(client, 502, 'No backend accepted the upgrade');
     });
     upstreamRequest.end();
   }
