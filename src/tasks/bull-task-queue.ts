@@ -106,8 +106,11 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     const types = status ? STATES_OF[status] : (Object.values(STATES_OF).flat() as JobType[]);
     // Newest first within each state; merged and cut to the limit across them.
     const jobs = await whileStoreReachable(() => this.queue.getJobs(types, 0, limit - 1, false), this.usable);
+    // The state is known from the filter, or from the hash once a job finished (viewOf); only
+    // unfiltered unfinished jobs need a round trip to tell queued from active.
+    const stateOf = async (job: Job<TaskJobData>) => (status ? STATES_OF[status][0] : job.finishedOn ? '' : await job.getState());
     const views = await Promise.all(
-      jobs.filter((job): job is Job<TaskJobData> => Boolean(job?.id)).map(async (job) => viewOf(job, await this.stateOf(job))),
+      jobs.filter((job): job is Job<TaskJobData> => Boolean(job?.id)).map(async (job) => viewOf(job, await stateOf(job))),
     );
     return views.sort(byLatestActivity).slice(0, limit);
   }
@@ -157,10 +160,6 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     const job = await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id), this.usable);
     if (!job) return undefined;
     return { view: viewOf(job, state), clientId: job.data.clientId };
-  }
-
-  private async stateOf(job: Job<TaskJobData>): Promise<string> {
-    return job.finishedOn ? (job.failedReason && job.returnvalue == null ? 'failed' : 'completed') : await job.getState();
   }
 
   /**
