@@ -5,6 +5,7 @@ import { freePort } from './support/ports.js';
 import { stopProcess, useProcesses, type ProcessSet } from './support/process.js';
 import { rawRequest } from './support/raw.js';
 import { describeWithRedis, startPrivateRedis, type PrivateRedis } from './support/redis.js';
+import { untilCompleted } from './support/tasks.js';
 import { waitFor } from './support/wait.js';
 
 /**
@@ -282,13 +283,10 @@ describeWithRedis('Redis outages fail fast and shut down clean', () => {
 
     await redis.stop('SIGTERM');
     await redis.start();
-    const views = await waitFor(
-      async () => {
-        const all = await Promise.all(accepted.map(async (id) => (await http(`${service.baseUrl}/tasks/${id}`)).body));
-        return all.every((view) => view.status === 'completed') ? all : undefined;
-      },
-      { timeoutMs: 45_000, what: 'every task accepted before the restart to complete' },
-    );
+    const views = await untilCompleted(service.baseUrl, accepted, {
+      timeoutMs: 45_000,
+      what: 'every task accepted before the restart to complete',
+    });
     for (const view of views) expect(view.result).toEqual({ workedMs: expect.any(Number), payload: null });
   });
 });

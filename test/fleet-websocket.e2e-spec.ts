@@ -3,6 +3,7 @@ import { http } from './support/http.js';
 import { freePort } from './support/ports.js';
 import { useProcesses, type ProcessSet } from './support/process.js';
 import { describeWithRedis } from './support/redis.js';
+import { untilCompleted } from './support/tasks.js';
 import { waitFor } from './support/wait.js';
 import { TestSocket } from './support/ws.js';
 
@@ -124,13 +125,7 @@ describeWithRedis('WebSocket clients through the balancer', (redis) => {
     // Rolling: one service drains and comes back.
     services[0].kill('SIGTERM');
     expect((await services[0].exited()).code).toBe(0);
-    const stored = await waitFor(
-      async () => {
-        const views = await Promise.all([...owner.keys()].map(async (id) => (await http(`${balancer.baseUrl}/tasks/${id}`)).body));
-        return views.every((view) => view.status === 'completed') ? views : undefined;
-      },
-      { timeoutMs: 30_000, what: 'every task to complete' },
-    );
+    const stored = await untilCompleted(balancer.baseUrl, [...owner.keys()], { timeoutMs: 30_000 });
     await waitFor(async () => ([...owner].every(([id, clientId]) => learned.get(clientId)!.has(id)) ? true : undefined), {
       timeoutMs: 10_000,
       what: 'every client to learn every final state',

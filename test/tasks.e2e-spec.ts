@@ -4,6 +4,7 @@ import { startApp, type RunningApp } from './support/app.js';
 import { http } from './support/http.js';
 import { stopProcess, useProcesses } from './support/process.js';
 import { describeWithRedis } from './support/redis.js';
+import { untilCompleted } from './support/tasks.js';
 import { waitFor } from './support/wait.js';
 import { TestSocket, upgradeStatus } from './support/ws.js';
 
@@ -100,10 +101,7 @@ describe('tasks with the in-memory driver', () => {
   it('lists recent tasks newest first, by status and bounded; rejects bad parameters', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i += 1) ids.push((await post(app.baseUrl, { durationMs: 0, payload: i })).body.id);
-    await waitFor(async () => {
-      const views = await Promise.all(ids.map(async (id) => (await http(`${app.baseUrl}/tasks/${id}`)).body));
-      return views.every((v) => v.status === 'completed') ? true : undefined;
-    });
+    await untilCompleted(app.baseUrl, ids);
     const listed = await http(`${app.baseUrl}/tasks?status=completed&limit=2`);
     expect(listed.status).toBe(200);
     expect(listed.body).toHaveLength(2);
@@ -323,13 +321,7 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
 
     // B starts only now: whatever A did not complete must still be in Redis for it.
     const b = await processes.start(env);
-    const views = await waitFor(
-      async () => {
-        const all = await Promise.all(accepted.map(async (id) => (await http(`${b.baseUrl}/tasks/${id}`)).body));
-        return all.every((v) => v.status === 'completed') ? all : undefined;
-      },
-      { timeoutMs: 30_000, what: 'every accepted task to complete on B' },
-    );
+    const views = await untilCompleted(b.baseUrl, accepted, { timeoutMs: 30_000, what: 'every accepted task to complete on B' });
     views.forEach((view, i) => expect(view.result).toEqual({ workedMs: expect.any(Number), payload: { i } }));
   });
 

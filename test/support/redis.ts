@@ -56,23 +56,8 @@ export async function startRedis(): Promise<TestRedis> {
   if (externalUrl) {
     return { url: externalUrl, prefix: uniquePrefix(), stop: async () => undefined };
   }
-  const port = await freePort();
-  const server: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    detached: true,
-  });
-  if (server.pid !== undefined) registerSpawned(server.pid);
-  await untilReady(server, 5_000);
-  const url = `redis://127.0.0.1:${port}`;
-  return {
-    url,
-    prefix: uniquePrefix(),
-    stop: async () => {
-      if (server.exitCode !== null) return;
-      server.kill('SIGTERM');
-      await once(server, 'exit');
-    },
-  };
+  const server = await startPrivateRedis({ aof: false });
+  return { url: server.url, prefix: uniquePrefix(), stop: () => server.stop() };
 }
 
 export interface PrivateRedis {
