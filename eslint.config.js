@@ -61,5 +61,21 @@ export default tseslint.config(
       },
     },
   },
+  {
+    // The status pages' scripts run in the browser (no build step).
+    files: ['src/views/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        document: 'readonly',
+        location: 'readonly',
+        WebSocket: 'readonly',
+        fetch: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setTimeout: 'readonly',
+      },
+    },
+  },
   prettier,
 );

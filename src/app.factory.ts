@@ -10,6 +10,12 @@ import type { Duplex } from 'node:stream';
 import { BalancerProxy } from './balancer/balancer-proxy.js';
 import { WebSocketTunnels } from './balancer/websocket-tunnel.js';
 import type { AppConfig } from './config/index.js';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { AdminAccess } from './ops/admin-access.js';
+import { ADMIN_SECURITY } from './ops/admin.guard.js';
+import { TASK_QUEUE_NAME } from './tasks/tasks.constants.js';
+import { mountQueueBoard } from './views/queue-board.js';
 import { ErrorBodyDto } from './ops/error-body.dto.js';
 import { hardenHttp } from './ops/http-hardening.js';
 import { refuseConnect, requestFramingProblem } from './ops/request-framing.js';
@@ -49,6 +55,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.getHttpServer().on('connect', refuseConnect);
   if (dataPath) dataPath.bind(app.get(BalancerProxy).handle, app.get(WebSocketTunnels).handleUpgrade);
   else app.useWebSocketAdapter(new WsAdapter(app));
+  if (config.role === 'service' && config.redis) {
+    await mountQueueBoard(app, app.get<Queue>(getQueueToken(TASK_QUEUE_NAME), { strict: false }), app.get(AdminAccess));
+  }
   setUpDocs(app, config.role === 'balancer' ? '_balancer/docs' : 'docs');
   return app;
 }
@@ -92,6 +101,8 @@ function setUpDocs(app: NestFastifyApplication, path: string): void {
     .setTitle('ballast')
     .setDescription('Keeps a fleet of Node instances steady under load, faults and deploys.')
     .setVersion('0.1.0')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, when set' }, ADMIN_SECURITY.bearer)
+    .addBasicAuth({ type: 'http', scheme: 'basic', description: 'Any user, ADMIN_TOKEN as the password' }, ADMIN_SECURITY.basic)
     .build();
   // ErrorBodyDto always: the platform responses refer to it, in both roles' documents.
   const create = () => declarePlatformResponses(SwaggerModule.createDocument(app, document, { extraModels: [ErrorBodyDto] }));

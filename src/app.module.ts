@@ -10,6 +10,7 @@ import { ReadinessModule } from './readiness/readiness.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { SmartModule } from './smart/smart.module.js';
 import { TasksModule } from './tasks/tasks.module.js';
+import { ViewsModule } from './views/views.module.js';
 
 const validation = { provide: APP_PIPE, useClass: DtoValidationPipe };
 
@@ -17,7 +18,7 @@ const validation = { provide: APP_PIPE, useClass: DtoValidationPipe };
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const shared = [ConfigModule.forRoot(config), LifecycleModule, OpsModule.forRoot(config)];
+    const shared = [ConfigModule.forRoot(config), LifecycleModule, OpsModule.forRoot(config), ViewsModule.forRoot(config)];
     const features =
       config.role === 'service'
         ? [RedisModule.forRoot(config), ReadinessModule, ItemsModule.forRoot(config), SmartModule, TasksModule.forRoot(config)]

@@ -111,6 +111,21 @@ describe('k8s manifests', () => {
   });
 });
 
+describe('ADMIN_TOKEN', () => {
+  it('comes from the ballast-admin Secret in both k8s deployments', () => {
+    for (const { container } of appContainers) {
+      const entry = container.env.find((e: { name: string }) => e.name === 'ADMIN_TOKEN');
+      expect(entry).toEqual({ name: 'ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'ballast-admin', key: 'token' } } });
+    }
+  });
+
+  it('comes from .env (compose substitution) for every ballast container in compose', () => {
+    const appServices = Object.values(compose.services).filter((s) => s.image === 'ballast:latest');
+    expect(appServices.length).toBeGreaterThanOrEqual(5);
+    for (const s of appServices) expect(s.environment.ADMIN_TOKEN).toBe('${ADMIN_TOKEN:-}');
+  });
+});
+
 describe('probe paths and ports are served by the app', () => {
   it.each(appContainers.map((c): [string, any] => [c.name, c.container]))('%s', async (_name, container) => {
     const env = containerEnv(container);
@@ -120,6 +135,8 @@ describe('probe paths and ports are served by the app', () => {
       BACKENDS_DNS: undefined,
       BACKENDS: env.BACKENDS_DNS ? 'http://127.0.0.1:1' : undefined,
       HEALTH_CHECK_INTERVAL_MS: '0',
+      // Probes must answer without it: kubelet sends no credentials.
+      ADMIN_TOKEN: 'probe-test-admin-token-0123456789',
     });
     try {
       const port = container.ports.find((p: { name: string }) => p.name === 'http').containerPort;

@@ -28,6 +28,31 @@ describe('BackendPool round robin', () => {
     expect(names(pool, 4)).toBe('abcd');
   });
 
+  it('reports panic only while every available backend is unready', () => {
+    const pool = new BackendPool(urls);
+    expect(pool.inPanic(0)).toBe(false);
+    for (const backend of pool.backends.slice(1)) backend.ready = false;
+    expect(pool.inPanic(0)).toBe(false); // a still takes the traffic
+    eject(pool.byUrl('http://a:1')!, 100);
+    expect(pool.inPanic(50)).toBe(true);
+    for (const backend of pool.backends) eject(backend, 100);
+    expect(pool.inPanic(50)).toBe(false); // nothing available at all: no floor to fall to
+  });
+
+  it('names the worst state of each backend for the status views', () => {
+    const [a] = new BackendPool(['http://a:1']).backends;
+    expect(a.state(0)).toBe('up');
+    a.ready = false;
+    expect(a.state(0)).toBe('unready');
+    a.halfOpen = true;
+    expect(a.state(0)).toBe('probing');
+    a.busyUntil = 10;
+    expect(a.state(0)).toBe('busy');
+    a.ejectedUntil = 20;
+    expect(a.state(0)).toBe('ejected');
+    expect(a.state(20)).toBe('probing');
+  });
+
   it('never picks an ejected backend, even in panic', () => {
     const pool = new BackendPool(urls);
     for (const backend of pool.backends) backend.ready = false;

@@ -53,6 +53,21 @@ export class BackendPool {
     return this.pickTwoChoices(ready.length > 0 ? ready : available);
   }
 
+  get strategyName(): Strategy {
+    return this.strategy;
+  }
+
+  /** Every available backend is unready, so unready ones take traffic (the panic floor). */
+  inPanic(nowMs: number): boolean {
+    let available = false;
+    for (const backend of this.list) {
+      if (!backend.available(nowMs)) continue;
+      if (backend.ready) return false;
+      available = true;
+    }
+    return available;
+  }
+
   /** When the first unavailable backend (ejected or busy) comes back, for Retry-After. */
   nextReturnMs(nowMs: number): number | undefined {
     let first: number | undefined;

@@ -1,4 +1,10 @@
 import { PeakEwma } from './peak-ewma.js';
+import type { AttemptFailure } from './proxy-errors.js';
+
+export type AttemptOutcome = AttemptFailure | 'success';
+
+/** What the status views call a backend's state, worst first. */
+export type BackendState = 'ejected' | 'busy' | 'probing' | 'unready' | 'up';
 
 /** Everything the balancer knows about one backend. Plain state, no I/O. */
 export class Backend {
@@ -22,6 +28,8 @@ export class Backend {
   inFlight = 0;
   requests = 0;
   failures = 0;
+  /** Attempts by outcome, plain numbers: published to Prometheus at scrape time, not per request. */
+  readonly outcomes: Record<AttemptOutcome, number> = { success: 0, status_5xx: 0, connect: 0, timeout: 0, reset: 0, client_gone: 0 };
   readonly latency = new PeakEwma();
 
   constructor(readonly url: string) {}
@@ -43,6 +51,13 @@ export class Backend {
   returnsAt(nowMs: number): number | undefined {
     if (this.available(nowMs)) return undefined;
     return Math.max(this.ejectedUntil, this.busyUntil, nowMs);
+  }
+
+  state(nowMs: number): BackendState {
+    if (this.isEjected(nowMs)) return 'ejected';
+    if (this.isBusy(nowMs)) return 'busy';
+    if (this.halfOpen) return 'probing';
+    return this.ready ? 'up' : 'unready';
   }
 
   /** Load-aware cost for least-latency selection (Finagle: latency x outstanding). */

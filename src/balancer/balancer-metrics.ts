@@ -1,25 +1,31 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge } from 'prom-client';
 import { MetricsService } from '../ops/metrics.service.js';
-import type { Backend } from './backend.js';
+import type { AttemptOutcome, Backend } from './backend.js';
 import { Upstreams } from './upstreams.js';
-import type { AttemptFailure } from './proxy-errors.js';
 
 /** The balancer's Prometheus series: attempts by outcome, ejections, and per-backend gauges read at scrape time. */
 @Injectable()
 export class BalancerMetrics {
   private readonly outcomes: Counter<'backend' | 'outcome'>;
   private readonly ejections: Counter<'backend'>;
-  /** Labelled children cached per backend and outcome: no label hashing per request. */
-  private readonly outcomeChildren = new Map<Backend, Map<string, Counter.Internal>>();
 
   constructor(metrics: MetricsService, upstreams: Upstreams) {
     const registers = [metrics.registry];
+    const pool = upstreams.pool;
     this.outcomes = new Counter({
       name: 'ballast_balancer_attempts_total',
       help: 'Upstream attempts by backend and outcome',
       labelNames: ['backend', 'outcome'],
       registers,
+      // The proxy counts in plain numbers on each Backend; labels are hashed only per scrape.
+      collect() {
+        this.reset();
+        for (const backend of pool.backends) {
+          for (const [outcome, count] of Object.entries(backend.outcomes))
+            if (count > 0) this.inc({ backend: backend.url, outcome }, count);
+        }
+      },
     });
     this.ejections = new Counter({
       name: 'ballast_balancer_ejections_total',
@@ -27,7 +33,6 @@ export class BalancerMetrics {
       labelNames: ['backend'],
       registers,
     });
-    const pool = upstreams.pool;
     const perBackend = (name: string, help: string, read: (backend: Backend) => number) =>
       new Gauge({
         name,
@@ -46,17 +51,7 @@ export class BalancerMetrics {
     upstreams.onEjection((backend) => this.ejections.inc({ backend: backend.url }));
   }
 
-  countOutcome(backend: Backend, outcome: AttemptFailure | 'success'): void {
-    let children = this.outcomeChildren.get(backend);
-    if (!children) {
-      children = new Map();
-      this.outcomeChildren.set(backend, children);
-    }
-    let child = children.get(outcome);
-    if (!child) {
-      child = this.outcomes.labels({ backend: backend.url, outcome });
-      children.set(outcome, child);
-    }
-    child.inc();
+  countOutcome(backend: Backend, outcome: AttemptOutcome): void {
+    backend.outcomes[outcome] += 1;
   }
 }

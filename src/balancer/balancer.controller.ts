@@ -3,14 +3,27 @@ import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthChe
 import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
+import { AdminOnly } from '../ops/admin.guard.js';
 import { healthResponse } from '../ops/health-response.js';
+import type { BackendState } from './backend.js';
 import { StickyTable } from './sticky-table.js';
 import { Upstreams } from './upstreams.js';
 import { WebSocketTunnels } from './websocket-tunnel.js';
 
+export class AttemptOutcomesDto {
+  @ApiProperty() success!: number;
+  @ApiProperty({ description: '5xx answers' }) status_5xx!: number;
+  @ApiProperty({ description: 'Connection refused or unreachable' }) connect!: number;
+  @ApiProperty({ description: 'No response headers within MAX_RESPONSE_DELAY_MS' }) timeout!: number;
+  @ApiProperty({ description: 'Connection reset or broken mid-exchange' }) reset!: number;
+  @ApiProperty({ description: 'The client left before the answer' }) client_gone!: number;
+}
+
 export class BackendStatusDto {
   @ApiProperty({ example: 'http://127.0.0.1:8000' })
   url!: string;
+  @ApiProperty({ enum: ['ejected', 'busy', 'probing', 'unready', 'up'], description: 'Worst condition first' })
+  state!: BackendState;
   @ApiProperty({ description: 'Takes new requests (not ejected, busy or probing) and its last /ready check passed' })
   healthy!: boolean;
   @ApiProperty({ description: 'Last active /ready check passed' })
@@ -37,9 +50,17 @@ export class BackendStatusDto {
   requests!: number;
   @ApiProperty()
   failures!: number;
+  @ApiProperty({ type: AttemptOutcomesDto, description: 'Attempts by outcome' })
+  outcomes!: AttemptOutcomesDto;
+  @ApiProperty({ description: 'Items it owns in the sticky table' })
+  stickyItems!: number;
 }
 
 export class BalancerStatusDto {
+  @ApiProperty({ enum: ['round-robin', 'least-latency'] })
+  strategy!: string;
+  @ApiProperty({ description: 'Every available backend is unready, so unready ones take traffic (panic floor)' })
+  panic!: boolean;
   @ApiProperty({ type: [BackendStatusDto] })
   backends!: BackendStatusDto[];
   @ApiProperty({ description: 'Items with a recorded owner backend' })
@@ -60,14 +81,19 @@ export class BalancerController {
   ) {}
 
   @Get('backends')
+  @AdminOnly()
   @ApiOkResponse({ type: BalancerStatusDto })
   backends(): BalancerStatusDto {
     const now = Date.now();
+    const pool = this.upstreams.pool;
     return {
-      backends: this.upstreams.pool.backends.map((backend) => {
+      strategy: pool.strategyName,
+      panic: pool.inPanic(now),
+      backends: pool.backends.map((backend) => {
         const ejected = backend.isEjected(now);
         return {
           url: backend.url,
+          state: backend.state(now),
           healthy: backend.available(now) && backend.ready,
           ready: backend.ready,
           ejectedUntil: ejected ? new Date(backend.ejectedUntil).toISOString() : null,
@@ -81,6 +107,8 @@ export class BalancerController {
           ewmaLatencyMs: Math.round(backend.latency.ms * 100) / 100,
           requests: backend.requests,
           failures: backend.failures,
+          outcomes: { ...backend.outcomes },
+          stickyItems: this.sticky.ownedBy(backend.url),
         };
       }),
       stickyItems: this.sticky.size,

@@ -8,9 +8,15 @@ import type { StickyRoute } from './sticky-route.js';
 @Injectable()
 export class StickyTable {
   private readonly owners: LRUCache<string, string>;
+  /** Entries per owner, kept as entries come and go, for the status views. */
+  private readonly perOwner = new Map<string, number>();
 
   constructor(@InjectConfig() config: AppConfig) {
-    this.owners = new LRUCache({ max: config.balancer.stickyMaxEntries });
+    this.owners = new LRUCache({
+      max: config.balancer.stickyMaxEntries,
+      // Called for evictions, deletes and overwrites, with the value that left.
+      dispose: (owner) => this.bump(owner, -1),
+    });
   }
 
   owner(itemId: string): string | undefined {
@@ -20,8 +26,11 @@ export class StickyTable {
   /** A 2xx create records the owner; a 2xx delete forgets it; a failure never moves it. */
   record(route: StickyRoute, backend: Backend, status: number): void {
     if (status < 200 || status >= 300) return;
-    if (route.kind === 'create') this.owners.set(route.itemId, backend.url);
-    else if (route.kind === 'access' && route.deletes) this.owners.delete(route.itemId);
+    if (route.kind === 'create') {
+      if (this.owners.peek(route.itemId) === backend.url) return;
+      this.owners.set(route.itemId, backend.url);
+      this.bump(backend.url, 1);
+    } else if (route.kind === 'access' && route.deletes) this.owners.delete(route.itemId);
   }
 
   forget(itemId: string): void {
@@ -30,5 +39,16 @@ export class StickyTable {
 
   get size(): number {
     return this.owners.size;
+  }
+
+  /** Items this backend owns. */
+  ownedBy(url: string): number {
+    return this.perOwner.get(url) ?? 0;
+  }
+
+  private bump(owner: string, delta: number): void {
+    const next = (this.perOwner.get(owner) ?? 0) + delta;
+    if (next > 0) this.perOwner.set(owner, next);
+    else this.perOwner.delete(owner);
   }
 }

@@ -98,6 +98,11 @@ export interface AppConfig {
   readonly clusterSize: number;
   /** Test and demo fault injection on the service role; off unless FAULT_MODE is set. */
   readonly fault?: { readonly mode: 'alternate' | 'slow'; readonly delayMs: number };
+  /**
+   * Set: the status pages, /queues, /metrics, the balancer's JSON and the views' data paths
+   * (GET /tasks, `subscribe all`) need it as a Basic password or a Bearer token. Unset: all open.
+   */
+  readonly admin: { readonly token?: string };
   /** Unset: in-process memory drivers. */
   readonly redis?: {
     readonly url: string;

@@ -118,6 +118,11 @@ export const envSchema = z
     WS_MAX_FRAME_BYTES: int(64, 16 * 1024 * 1024).default(64 * 1024),
     WS_HEARTBEAT_MS: int(100, 10 * 60_000).default(30_000),
 
+    ADMIN_TOKEN: z
+      .string()
+      .regex(/^[\x21-\x7e]{16,512}$/, { error: 'must be 16 to 512 printable ASCII characters without spaces' })
+      .optional(),
+
     REDIS_URL: redisUrl,
     REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(1_000),
     REDIS_PREFIX: z

@@ -49,6 +49,7 @@ describe('loadConfig', () => {
       tasks: { defaultDurationMs: 20_000, maxDurationMs: 600_000, concurrency: 5, lockMs: 30_000 },
       websocket: { maxSubscriptions: 100, maxFrameBytes: 65_536, heartbeatMs: 30_000 },
       clusterSize: 4,
+      admin: { token: undefined },
       fault: undefined,
       redis: undefined,
     });
@@ -167,6 +168,7 @@ describe('loadConfig', () => {
     WS_HEARTBEAT_MS: '500',
     REDIS_URL: 'redis://user:p%40ss@127.0.0.1:6380/2',
     REDIS_PREFIX: 'blue',
+    ADMIN_TOKEN: 'correct-horse-battery-staple',
     REDIS_COMMAND_TIMEOUT_MS: '700',
   };
   const theOtherVariables: Record<string, string> = {
@@ -214,6 +216,7 @@ describe('loadConfig', () => {
       tasks: { defaultDurationMs: 30, maxDurationMs: 40, concurrency: 0, lockMs: 2000 },
       websocket: { maxSubscriptions: 9, maxFrameBytes: 1024, heartbeatMs: 500 },
       clusterSize: 2,
+      admin: { token: 'correct-horse-battery-staple' },
       fault: { mode: 'slow', delayMs: 50 },
       redis: { url: 'redis://user:p%40ss@127.0.0.1:6380/2', prefix: 'blue', commandTimeoutMs: 700 },
     });
@@ -242,6 +245,7 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'http://localhost' }, /^REDIS_URL must be a redis:\/\//],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     [{ REDIS_PREFIX: 'a b' }, /^REDIS_PREFIX may hold only/],
+    [{ ADMIN_TOKEN: 'short secret' }, /^ADMIN_TOKEN must be 16 to 512 printable ASCII characters without spaces \(got 12 characters\)$/],
     [{ ROLE: 'balancer' }, /^BACKENDS or BACKENDS_DNS is required when ROLE=balancer/],
     [{ BACKENDS: 'http://a:1', BACKENDS_DNS: 'b:2' }, /^BACKENDS and BACKENDS_DNS are mutually exclusive/],
     [{ BACKENDS: 'nope' }, /^BACKENDS holds "nope", which is not a URL/],

@@ -4,6 +4,9 @@ import { envSchema, type Env } from './config.schema.js';
 
 type RawEnv = Readonly<Record<string, string | undefined>>;
 
+/** Variables whose values never appear in an error message (the boot log is often shared). */
+const SECRET_VARIABLES = new Set(['ADMIN_TOKEN']);
+
 /**
  * Builds the typed configuration from an environment (by default the process's).
  * Throws `ConfigError` naming every bad variable and its rule.
@@ -21,7 +24,11 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = String(issue.path[0] ?? 'environment');
-        const got = name in input ? ` (got "${input[name]}")` : '';
+        const got = !(name in input)
+          ? ''
+          : SECRET_VARIABLES.has(name)
+            ? ` (got ${input[name].length} characters)`
+            : ` (got "${input[name]}")`;
         return `${name} ${issue.message}${got}`;
       }),
     );
@@ -86,6 +93,7 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
     },
     websocket: { maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS, maxFrameBytes: e.WS_MAX_FRAME_BYTES, heartbeatMs: e.WS_HEARTBEAT_MS },
     clusterSize: e.CLUSTER_SIZE,
+    admin: { token: e.ADMIN_TOKEN },
     fault: e.FAULT_MODE ? { mode: e.FAULT_MODE, delayMs: e.FAULT_DELAY_MS } : undefined,
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS } : undefined,
   };

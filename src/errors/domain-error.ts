@@ -2,7 +2,7 @@
  * What kind of expected failure a domain error is. The global exception filter maps
  * each kind to an HTTP status, so services stay free of HTTP.
  */
-export type DomainErrorKind = 'invalid' | 'not_found' | 'conflict' | 'unavailable';
+export type DomainErrorKind = 'invalid' | 'unauthorized' | 'not_found' | 'conflict' | 'unavailable';
 
 export abstract class DomainError extends Error {
   abstract readonly kind: DomainErrorKind;

@@ -1,3 +1,4 @@
+export { AdminTokenRequiredError } from './admin.errors.js';
 export { DomainError, type DomainErrorKind } from './domain-error.js';
 export { InvalidInputError } from './invalid-input.error.js';
 export { InvalidItemIdError, ItemAlreadyExistsError, ItemNotFoundError } from './items.errors.js';
@@ -5,3 +6,4 @@ export { ERROR_MESSAGES } from './messages.js';
 export { SmartCallFailedError, type SmartFailureReason } from './smart.errors.js';
 export { StoreUnavailableError } from './store-unavailable.error.js';
 export { ShuttingDownError, TaskNotFoundError } from './tasks.errors.js';
+export { ViewAssetNotFoundError } from './views.errors.js';

@@ -12,6 +12,13 @@ export const ERROR_MESSAGES = {
   input: {
     tooDeep: (maxDepth: number) => `JSON nested deeper than ${maxDepth} levels (BODY_MAX_DEPTH)`,
   },
+  admin: {
+    required: 'This path needs ADMIN_TOKEN: send it as "Authorization: Bearer <token>" or as the password of HTTP Basic',
+    subscribeAll: 'subscribe {"all": true} needs ADMIN_TOKEN: send it as Authorization on the upgrade request or as "token" in this frame',
+  },
+  views: {
+    assetNotFound: (name: string) => `No status page file ${JSON.stringify(name.slice(0, 64))}`,
+  },
   store: {
     unavailable: 'The data store is unreachable; try again shortly',
   },

@@ -1,10 +1,12 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, type DomainErrorKind } from '../errors/index.js';
+import { ADMIN_CHALLENGE } from './admin-access.js';
 import { ErrorBody, errorBody } from './error-body.js';
 
 const STATUS_BY_KIND: Record<DomainErrorKind, number> = {
   invalid: HttpStatus.BAD_REQUEST,
+  unauthorized: HttpStatus.UNAUTHORIZED,
   not_found: HttpStatus.NOT_FOUND,
   conflict: HttpStatus.BAD_REQUEST, // seed 001 answers "already exists" with 400
   unavailable: HttpStatus.SERVICE_UNAVAILABLE,
@@ -27,6 +29,7 @@ export class GlobalExceptionFilter implements ExceptionFilter {
     const { body, retryAfterSeconds } = this.describe(exception, request);
     if (reply.sent || reply.raw.headersSent) return;
     if (retryAfterSeconds !== undefined) void reply.header('retry-after', String(retryAfterSeconds));
+    if (body.statusCode === HttpStatus.UNAUTHORIZED) void reply.header('www-authenticate', ADMIN_CHALLENGE);
     void reply.status(body.statusCode).send(body);
   }
 

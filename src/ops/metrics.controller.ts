@@ -1,11 +1,13 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { AdminOnly } from './admin.guard.js';
 import { MetricsService } from './metrics.service.js';
 
 /** Prometheus scrape endpoint: `/metrics`, or `/_balancer/metrics` on the balancer. */
 export function metricsControllerAt(path: string) {
   @ApiTags('ops')
+  @AdminOnly()
   @Controller(path)
   class MetricsController {
     constructor(private readonly metrics: MetricsService) {}

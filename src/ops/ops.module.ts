@@ -2,7 +2,9 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { GlobalExceptionFilter } from './global-exception.filter.js';
 import { HttpMetricsHook } from './http-metrics.hook.js';
-import type { AppConfig } from '../config/index.js';
+import { APP_CONFIG, type AppConfig } from '../config/index.js';
+import { AdminAccess } from './admin-access.js';
+import { AdminGuard } from './admin.guard.js';
 import { FaultInjector } from './fault-injector.js';
 import { metricsControllerAt } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
@@ -19,10 +21,12 @@ export class OpsModule {
       providers: [
         MetricsService,
         HttpMetricsHook,
+        { provide: AdminAccess, useFactory: (appConfig: AppConfig) => new AdminAccess(appConfig.admin.token), inject: [APP_CONFIG] },
+        AdminGuard,
         { provide: APP_FILTER, useClass: GlobalExceptionFilter },
         ...(balancer ? [] : [FaultInjector]),
       ],
-      exports: [MetricsService],
+      exports: [MetricsService, AdminAccess, AdminGuard],
     };
   }
 }

@@ -7,6 +7,7 @@ import {
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import { AdminOnly } from '../ops/admin.guard.js';
 import { ErrorBodyDto } from '../ops/error-body.dto.js';
 import { CreateTaskDto, ListTasksQueryDto, TaskAcceptedDto, TaskViewDto } from './task.dto.js';
 
@@ -30,6 +31,7 @@ export class TasksController {
   }
 
   @Get()
+  @AdminOnly()
   @ApiOkResponse({ type: [TaskViewDto], description: 'Recent tasks, newest first' })
   @ApiBadRequestResponse({ type: ErrorBodyDto, description: 'Unknown status, limit out of 1-100, or an unknown parameter' })
   @ApiServiceUnavailableResponse({ type: ErrorBodyDto, description: 'Redis unreachable (Retry-After)' })

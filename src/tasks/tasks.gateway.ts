@@ -9,6 +9,8 @@ import { Gauge } from 'prom-client';
 import { StoreUnavailableError } from '../errors/index.js';
 import { DRAIN_ORDER } from '../lifecycle/index.js';
 import { MetricsService } from '../ops/metrics.service.js';
+import { AdminAccess } from '../ops/admin-access.js';
+import { ERROR_MESSAGES } from '../errors/index.js';
 import { Subscriptions } from './subscriptions.js';
 import { TaskQueue } from './task-queue.js';
 import type { TaskUpdate, TaskView } from './task.js';
@@ -39,12 +41,15 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
   private readonly heartbeatMs: number;
   /** Sockets that answered the last ping (ws's heartbeat recipe). */
   private readonly alive = new WeakSet<WebSocket>();
+  /** Sockets whose upgrade request carried ADMIN_TOKEN (all sockets when it is unset). */
+  private readonly admins = new WeakSet<WebSocket>();
   private heartbeat?: NodeJS.Timeout;
 
   constructor(
     @InjectConfig() config: AppConfig,
     private readonly coordinator: ShutdownCoordinator,
     private readonly queue: TaskQueue,
+    private readonly access: AdminAccess,
     metrics: MetricsService,
   ) {
     this.maxSubscriptions = config.websocket.maxSubscriptions;
@@ -102,6 +107,7 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
     const clientId = new URL(request.url ?? '/', 'http://x').searchParams.get('clientId') ?? undefined;
     this.subscriptions.connect(socket, clientId);
+    if (this.access.allowsHeader(request.headers.authorization)) this.admins.add(socket);
     this.alive.add(socket);
     socket.on('pong', () => this.alive.add(socket));
     socket.on('message', (data, isBinary) => void this.onFrame(socket, data.toString(), isBinary));
@@ -168,6 +174,15 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
     if (frame.event !== 'subscribe') {
       this.send(socket, 'error', { message: `unknown event ${JSON.stringify(frame.event.slice(0, 40))}` });
       return;
+    }
+    const data = frame.data as { all?: unknown; token?: unknown };
+    // Every task of every client is the fleet-wide view: it needs ADMIN_TOKEN when one is set.
+    if (data.all === true && !this.admins.has(socket)) {
+      if (!this.access.allowsToken(data.token)) {
+        this.send(socket, 'error', { message: ERROR_MESSAGES.admin.subscribeAll });
+        return;
+      }
+      this.admins.add(socket);
     }
     const outcome = this.subscriptions.subscribe(socket, frame.data);
     if (outcome.ok && outcome.all) {

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import WebSocket from 'ws';
+import WebSocket, { type ClientOptions } from 'ws';
 
 export interface Frame {
   event: string;
@@ -26,7 +26,7 @@ export class TestSocket {
   }
 
   /** `autoPong: false` plays a peer that vanished: it never answers the server's pings. */
-  static async open(url: string, options: { autoPong?: boolean } = {}): Promise<TestSocket> {
+  static async open(url: string, options: Pick<ClientOptions, 'autoPong' | 'headers'> = {}): Promise<TestSocket> {
     const ws = new WebSocket(url, options);
     const socket = new TestSocket(ws);
     await once(ws, 'open');
