@@ -1,5 +1,8 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import { createApp } from './app.factory.js';
+import { runBalancerPrimary } from './cluster/balancer-primary.js';
+import { createRootLogger } from './ops/logger.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/index.js';
 import { handleShutdownSignals } from './lifecycle/index.js';
 import { startTracing } from './ops/tracing.js';
@@ -18,6 +21,10 @@ function configOrExit(): AppConfig {
 
 async function bootstrap(): Promise<void> {
   const config = configOrExit();
+  if (config.role === 'balancer' && config.balancer.workers > 1 && cluster.isPrimary) {
+    runBalancerPrimary(config, createRootLogger(config.logLevel).child({ context: 'Cluster' }));
+    return;
+  }
   const stopTracing = startTracing(config.tracing);
   const app = await createApp(config);
   handleShutdownSignals(app, (outcome) => {

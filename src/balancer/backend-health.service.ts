@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { lookup } from 'node:dns/promises';
 import { InjectConfig, type AppConfig } from '../config/index.js';
+import { FleetSync } from '../cluster/fleet-sync.js';
 import { Upstreams } from './upstreams.js';
 import type { Backend } from './backend.js';
 
@@ -21,6 +22,7 @@ export class BackendHealthService implements OnApplicationBootstrap, OnModuleDes
   constructor(
     @InjectConfig() config: AppConfig,
     private readonly upstreams: Upstreams,
+    private readonly fleet: FleetSync,
   ) {
     this.settings = config.balancer;
   }
@@ -38,6 +40,8 @@ export class BackendHealthService implements OnApplicationBootstrap, OnModuleDes
   /** One round: DNS refresh, then every backend's /ready, in parallel. */
   async tick(): Promise<void> {
     try {
+      // In a balancer cluster one worker checks and resolves for all (FleetSync shares the results).
+      if (!this.fleet.isLeader) return;
       if (this.settings.backendsDns) await this.resolve(this.settings.backendsDns);
       if (this.settings.healthCheckIntervalMs > 0) {
         await Promise.all(this.upstreams.pool.backends.map((backend) => this.check(backend)));
@@ -90,6 +94,7 @@ export class BackendHealthService implements OnApplicationBootstrap, OnModuleDes
     if (ready !== backend.ready) {
       this.logger.log(`${backend.url} is ${ready ? 'ready again' : 'not ready'} (active check)`);
       backend.ready = ready;
+      this.upstreams.share(backend);
     }
     if (ready) this.upstreams.activeCheckPassed(backend);
   }

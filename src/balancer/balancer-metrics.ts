@@ -33,21 +33,29 @@ export class BalancerMetrics {
       labelNames: ['backend'],
       registers,
     });
-    const perBackend = (name: string, help: string, read: (backend: Backend) => number) =>
+    // How a BALANCER_WORKERS cluster merges each gauge: shared state is the same everywhere (max),
+    // per-worker load adds up (sum), latency is averaged.
+    const perBackend = (name: string, help: string, read: (backend: Backend) => number, aggregator: 'sum' | 'max' | 'average') =>
       new Gauge({
         name,
         help,
         labelNames: ['backend'],
         registers,
+        aggregator,
         collect() {
           this.reset();
           for (const backend of pool.backends) this.set({ backend: backend.url }, read(backend));
         },
       });
-    perBackend('ballast_balancer_backend_in_flight', 'Requests in flight per backend', (b) => b.inFlight);
-    perBackend('ballast_balancer_backend_latency_ewma_seconds', 'Peak-EWMA time to response headers', (b) => b.latency.ms / 1000);
-    perBackend('ballast_balancer_backend_ejected', '1 while passively ejected', (b) => (b.isEjected(Date.now()) ? 1 : 0));
-    perBackend('ballast_balancer_backend_ready', '1 while its last /ready check passed', (b) => (b.ready ? 1 : 0));
+    perBackend('ballast_balancer_backend_in_flight', 'Requests in flight per backend', (b) => b.inFlight, 'sum');
+    perBackend(
+      'ballast_balancer_backend_latency_ewma_seconds',
+      'Peak-EWMA time to response headers',
+      (b) => b.latency.ms / 1000,
+      'average',
+    );
+    perBackend('ballast_balancer_backend_ejected', '1 while passively ejected', (b) => (b.isEjected(Date.now()) ? 1 : 0), 'max');
+    perBackend('ballast_balancer_backend_ready', '1 while its last /ready check passed', (b) => (b.ready ? 1 : 0), 'max');
     upstreams.onEjection((backend) => this.ejections.inc({ backend: backend.url }));
   }
 

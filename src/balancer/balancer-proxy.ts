@@ -1,13 +1,13 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Pool } from 'undici';
+import { FleetSync } from '../cluster/fleet-sync.js';
 import { DRAIN_ORDER, IdleWaiters, ShutdownCoordinator } from '../lifecycle/index.js';
-import type { Backend } from './backend.js';
+import type { AttemptOutcome, Backend } from './backend.js';
 import type { BackendPool } from './backend-pool.js';
 import { BalancerMetrics } from './balancer-metrics.js';
 import type { AttemptResult, OutlierPolicy } from './outlier-policy.js';
 import { ProxyExchange, type ExchangeContext } from './proxy-exchange.js';
-import type { AttemptFailure } from './proxy-errors.js';
 import type { StickyRoute } from './sticky-route.js';
 import { StickyTable } from './sticky-table.js';
 import { Upstreams } from './upstreams.js';
@@ -22,13 +22,17 @@ import { Upstreams } from './upstreams.js';
 export class BalancerProxy implements OnModuleInit, ExchangeContext {
   private inFlight = 0;
   private readonly idle = new IdleWaiters();
+  readonly workerId?: string;
 
   constructor(
     private readonly upstreams: Upstreams,
     private readonly sticky: StickyTable,
     private readonly metrics: BalancerMetrics,
     private readonly coordinator: ShutdownCoordinator,
-  ) {}
+    fleet: FleetSync,
+  ) {
+    this.workerId = fleet.workerId === undefined ? undefined : String(fleet.workerId);
+  }
 
   onModuleInit(): void {
     this.coordinator.registerDrainStep({
@@ -74,7 +78,7 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
     this.upstreams.judge(backend, result, firstAttempt);
   }
 
-  countOutcome(backend: Backend, outcome: AttemptFailure | 'success'): void {
+  countOutcome(backend: Backend, outcome: AttemptOutcome): void {
     this.metrics.countOutcome(backend, outcome);
   }
 

@@ -2,6 +2,7 @@ import { Controller, Get, Res } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
 import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { FleetSync } from '../cluster/fleet-sync.js';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
 import { AdminOnly } from '../ops/admin.guard.js';
 import { healthResponse } from '../ops/health-response.js';
@@ -57,6 +58,12 @@ export class BackendStatusDto {
 }
 
 export class BalancerStatusDto {
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'The cluster worker that answered (BALANCER_WORKERS > 1), else null; in-flight and counters are its own',
+  })
+  worker!: number | null;
   @ApiProperty({ enum: ['round-robin', 'least-latency'] })
   strategy!: string;
   @ApiProperty({ description: 'Every available backend is unready, so unready ones take traffic (panic floor)' })
@@ -78,6 +85,7 @@ export class BalancerController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly coordinator: ShutdownCoordinator,
+    private readonly fleet: FleetSync,
   ) {}
 
   @Get('backends')
@@ -87,6 +95,7 @@ export class BalancerController {
     const now = Date.now();
     const pool = this.upstreams.pool;
     return {
+      worker: this.fleet.workerId ?? null,
       strategy: pool.strategyName,
       panic: pool.inPanic(now),
       backends: pool.backends.map((backend) => {

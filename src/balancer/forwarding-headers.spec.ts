@@ -44,3 +44,21 @@ describe('clientResponseHeaders', () => {
     ).toEqual({ 'set-cookie': ['a=1', 'b=2'], 'content-length': '2', 'x-app-url': 'http://127.0.0.1:8001' });
   });
 });
+
+describe('the common Connection values', () => {
+  it.each(['keep-alive', 'Keep-Alive', 'close', 'CLOSE'])(
+    '%s drops only the standard fields, and the input is left as it was',
+    (connection) => {
+      const incoming = { connection, 'keep-alive': 'timeout=5', 'x-kept': '1', 'content-length': '2' };
+      const before = { ...incoming };
+      expect(clientResponseHeaders(incoming, 'http://b')).toEqual({ 'x-kept': '1', 'content-length': '2', 'x-app-url': 'http://b' });
+      expect(incoming).toEqual(before);
+      expect(upstreamRequestHeaders(incoming, { ip: '1.2.3.4', proto: 'http', host: undefined })).toEqual({
+        'x-kept': '1',
+        'content-length': '2',
+        'x-forwarded-for': '1.2.3.4',
+        'x-forwarded-proto': 'http',
+      });
+    },
+  );
+});

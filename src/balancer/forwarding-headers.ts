@@ -2,14 +2,22 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 /** Hop-by-hop fields (RFC 9110 7.6.1), never forwarded in either direction. */
 const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+/** Also never sent upstream: Host (the upstream's own is used) and Expect (Node already answered 100-continue). */
+const NOT_UPSTREAM = new Set([...HOP_BY_HOP, 'host', 'expect']);
 
-function droppedFields(headers: IncomingHttpHeaders): Set<string> | undefined {
-  const connection = headers.connection;
-  if (!connection) return undefined;
-  const named = new Set(HOP_BY_HOP);
-  for (const token of String(connection).split(',')) {
+/**
+ * Fields a Connection header names beyond the standard hop-by-hop set, or undefined in the
+ * usual case (`keep-alive`, `close`, or no header): no Set is built per message for those.
+ */
+function namedByConnection(connection: string | string[] | undefined): Set<string> | undefined {
+  if (connection === undefined) return undefined;
+  const text = String(connection);
+  const lower = text.length <= 10 ? text.toLowerCase() : '';
+  if (lower === 'keep-alive' || lower === 'close') return undefined;
+  let named: Set<string> | undefined;
+  for (const token of text.split(',')) {
     const name = token.trim().toLowerCase();
-    if (name) named.add(name);
+    if (name && name !== 'close' && !HOP_BY_HOP.has(name)) (named ??= new Set()).add(name);
   }
   return named;
 }
@@ -21,20 +29,19 @@ export interface ClientFacts {
 }
 
 /**
- * Headers to send upstream: the client's minus hop-by-hop ones (and those its
- * Connection names), minus Host (the upstream's own is used) and Expect (Node already
- * answered 100-continue), plus X-Forwarded-For/Proto/Host. Edits the object it is given
- * (Node makes a fresh one per request): no copy on the hot path. Call it once per
- * request; retries reuse the result.
+ * Headers to send upstream: the client's minus hop-by-hop ones (and those its Connection
+ * names), minus Host and Expect, plus X-Forwarded-For/Proto/Host. A fresh object: deleting
+ * from Node's would turn it into a slow dictionary-mode object for undici to walk. Call it
+ * once per request; retries reuse the result.
  */
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, client: ClientFacts): Record<string, string | string[]> {
-  const drop = droppedFields(incoming) ?? HOP_BY_HOP;
-  for (const name of drop) {
-    if (name in incoming) delete incoming[name];
+  const named = namedByConnection(incoming.connection);
+  const out: Record<string, string | string[]> = {};
+  for (const name in incoming) {
+    if (NOT_UPSTREAM.has(name) || named?.has(name)) continue;
+    const value = incoming[name];
+    if (value !== undefined) out[name] = value;
   }
-  delete incoming.host;
-  delete incoming.expect;
-  const out = incoming as Record<string, string | string[]>;
   const prior = incoming['x-forwarded-for'];
   const ip = client.ip ?? 'unknown';
   out['x-forwarded-for'] = prior ? `${String(prior)}, ${ip}` : ip;
@@ -43,17 +50,14 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, client: Cl
   return out;
 }
 
-/**
- * Headers to send to the client: the upstream's minus hop-by-hop ones, plus x-app-url.
- * Edits the object it is given (undici makes a fresh one per response): no copy on the
- * hot path.
- */
+/** Headers to send to the client: the upstream's minus hop-by-hop ones, plus x-app-url, in a fresh object. */
 export function clientResponseHeaders(upstream: IncomingHttpHeaders, backendUrl: string): OutgoingHttpHeaders {
-  const drop = droppedFields(upstream) ?? HOP_BY_HOP;
-  for (const name of drop) {
-    if (name in upstream) delete upstream[name];
+  const named = namedByConnection(upstream.connection);
+  const out: OutgoingHttpHeaders = {};
+  for (const name in upstream) {
+    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    out[name] = upstream[name];
   }
-  const out = upstream as OutgoingHttpHeaders;
   out['x-app-url'] = backendUrl;
   return out;
 }

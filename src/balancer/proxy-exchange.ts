@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import { errorBody } from '../ops/error-body.js';
 import { lingerAfterEarlyAnswer } from '../ops/lingering-close.js';
-import type { Backend } from './backend.js';
+import type { AttemptOutcome, Backend } from './backend.js';
 import type { BackendPool } from './backend-pool.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarding-headers.js';
 import { retryAfterMs, type AttemptResult, type OutlierPolicy } from './outlier-policy.js';
@@ -24,9 +24,11 @@ export interface ExchangeContext {
   readonly pool: BackendPool;
   readonly outliers: OutlierPolicy;
   readonly maxResponseDelayMs: number;
+  /** Set in a balancer cluster: sent as x-balancer-worker, so a client (or test) sees which worker answered. */
+  readonly workerId?: string;
   upstream(backend: Backend): Pool | undefined;
   judge(backend: Backend, result: AttemptResult, firstAttempt: boolean): void;
-  countOutcome(backend: Backend, outcome: AttemptFailure | 'success'): void;
+  countOutcome(backend: Backend, outcome: AttemptOutcome): void;
   stickyOwner(itemId: string): string | undefined;
   recordSticky(route: StickyRoute, backend: Backend, status: number): void;
   forgetSticky(itemId: string): void;
@@ -117,7 +119,9 @@ export class ProxyExchange {
 
   next(): void {
     if (this.firstTried && !this.tried) this.tried = new Set([this.firstTried]);
-    const backend = this.owner ? (this.firstTried ? undefined : this.owner) : this.proxy.pool.pick(Date.now(), this.tried);
+    // One wall-clock read per attempt (picking and the latency sample's time) and one monotonic.
+    const now = Date.now();
+    const backend = this.owner ? (this.firstTried ? undefined : this.owner) : this.proxy.pool.pick(now, this.tried);
     const upstream = backend && this.proxy.upstream(backend);
     if (!backend || !upstream) {
       this.giveUp();
@@ -141,7 +145,7 @@ export class ProxyExchange {
         headersTimeout: this.proxy.maxResponseDelayMs,
         bodyTimeout: 0,
       },
-      new AttemptHandler(this, backend, performance.now(), body, firstAttempt),
+      new AttemptHandler(this, backend, now, performance.now(), body, firstAttempt),
     );
   }
 
@@ -209,6 +213,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   constructor(
     private readonly exchange: ProxyExchange,
     private readonly backend: Backend,
+    private readonly startedAtWallMs: number,
     private readonly startedAt: number,
     private readonly body: PassThrough | null,
     private readonly firstAttempt: boolean,
@@ -222,7 +227,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return;
     const { exchange, backend } = this;
     const proxy = exchange.proxy;
-    backend.latency.observe(performance.now() - this.startedAt, Date.now());
+    const elapsed = performance.now() - this.startedAt;
+    backend.latency.observe(elapsed, this.startedAtWallMs + elapsed);
     if (statusCode >= 500) {
       const busyMs = statusCode === 503 ? retryAfterMs(headers['retry-after'], Date.now()) : undefined;
       proxy.judge(backend, { kind: 'status_5xx', status: statusCode, retryAfterMs: busyMs }, this.firstAttempt);
@@ -245,9 +251,10 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     const length = headers['content-length'];
     if (typeof length === 'string') this.remaining = Number(length);
     lingerAfterEarlyAnswer(exchange.req, res);
-    res.writeHead(statusCode, clientResponseHeaders(headers, backend.url));
+    const responseHeaders = clientResponseHeaders(headers, backend.url);
+    if (proxy.workerId !== undefined) responseHeaders['x-balancer-worker'] = proxy.workerId;
+    res.writeHead(statusCode, responseHeaders);
     this.controller = controller;
-    res.on('drain', this.resume);
     if (statusCode < 300) proxy.recordSticky(exchange.stickyRoute, backend, statusCode);
   }
 
@@ -262,7 +269,11 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       return;
     }
     if (this.remaining > 0) this.remaining -= chunk.length;
-    if (!this.exchange.res.write(chunk)) controller.pause();
+    if (!this.exchange.res.write(chunk)) {
+      // Backpressure: a drain listener only now, not one per response.
+      controller.pause();
+      this.exchange.res.once('drain', this.resume);
+    }
   }
 
   onResponseEnd(): void {

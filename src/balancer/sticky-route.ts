@@ -18,6 +18,8 @@ function canonical(digits: string): string {
  * on the request target: no body is read.
  */
 export function stickyRoute(method: string, target: string): StickyRoute {
+  // Most proxied paths are not items: one prefix test, no regex or URL parsing for them.
+  if (!target.startsWith('/items')) return NONE;
   const query = target.indexOf('?');
   const path = query === -1 ? target : target.slice(0, query);
   if (method === 'POST') {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
+import { FleetSync } from '../cluster/fleet-sync.js';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import type { Backend } from './backend.js';
 import type { StickyRoute } from './sticky-route.js';
@@ -11,12 +12,17 @@ export class StickyTable {
   /** Entries per owner, kept as entries come and go, for the status views. */
   private readonly perOwner = new Map<string, number>();
 
-  constructor(@InjectConfig() config: AppConfig) {
+  constructor(
+    @InjectConfig() config: AppConfig,
+    private readonly fleet: FleetSync = new FleetSync(),
+  ) {
     this.owners = new LRUCache({
       max: config.balancer.stickyMaxEntries,
       // Called for evictions, deletes and overwrites, with the value that left.
       dispose: (owner) => this.bump(owner, -1),
     });
+    // Every worker keeps the whole table: a create seen by one routes the reads that land on another.
+    fleet.on('sticky', ({ itemId, owner }) => (owner === null ? this.owners.delete(itemId) : this.set(itemId, owner)));
   }
 
   owner(itemId: string): string | undefined {
@@ -27,14 +33,20 @@ export class StickyTable {
   record(route: StickyRoute, backend: Backend, status: number): void {
     if (status < 200 || status >= 300) return;
     if (route.kind === 'create') {
-      if (this.owners.peek(route.itemId) === backend.url) return;
-      this.owners.set(route.itemId, backend.url);
-      this.bump(backend.url, 1);
-    } else if (route.kind === 'access' && route.deletes) this.owners.delete(route.itemId);
+      if (this.set(route.itemId, backend.url)) this.fleet.publish({ kind: 'sticky', itemId: route.itemId, owner: backend.url });
+    } else if (route.kind === 'access' && route.deletes) this.forget(route.itemId);
   }
 
   forget(itemId: string): void {
-    this.owners.delete(itemId);
+    if (this.owners.delete(itemId)) this.fleet.publish({ kind: 'sticky', itemId, owner: null });
+  }
+
+  /** Records an owner; false if it was already the owner. */
+  private set(itemId: string, owner: string): boolean {
+    if (this.owners.peek(itemId) === owner) return false;
+    this.owners.set(itemId, owner);
+    this.bump(owner, 1);
+    return true;
   }
 
   get size(): number {

@@ -1,5 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Pool } from 'undici';
+import { FleetSync } from '../cluster/fleet-sync.js';
+import type { FleetEvent } from '../cluster/fleet-messages.js';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import type { Backend } from './backend.js';
 import { BackendPool } from './backend-pool.js';
@@ -24,7 +26,10 @@ export class Upstreams implements OnApplicationShutdown {
   private readonly settings: AppConfig['balancer'];
   private readonly ejectionListeners: ((backend: Backend) => void)[] = [];
 
-  constructor(@InjectConfig() config: AppConfig) {
+  constructor(
+    @InjectConfig() config: AppConfig,
+    private readonly fleet: FleetSync,
+  ) {
     this.settings = config.balancer;
     this.pool = new BackendPool([], this.settings.strategy);
     this.outliers = new OutlierPolicy({
@@ -35,6 +40,34 @@ export class Upstreams implements OnApplicationShutdown {
       maxBusyMs: MAX_BUSY_MS,
     });
     this.setBackends(this.settings.backends);
+    // Another worker's verdicts and checks count here too (BALANCER_WORKERS > 1).
+    fleet.on('backend', (event) => {
+      const backend = this.pool.byUrl(event.url);
+      if (!backend) return;
+      backend.ejectedUntil = event.ejectedUntil;
+      backend.busyUntil = event.busyUntil;
+      backend.ejections = event.ejections;
+      backend.halfOpen = event.halfOpen;
+      backend.lastVerdict = event.lastVerdict;
+      backend.ready = event.ready;
+    });
+    fleet.on('backends', (event) => this.setBackends(event.urls, false));
+  }
+
+  /** Tells the other workers what this one now knows about `backend`. */
+  share(backend: Backend): void {
+    if (!this.fleet.clustered) return;
+    const event: FleetEvent = {
+      kind: 'backend',
+      url: backend.url,
+      ejectedUntil: backend.ejectedUntil,
+      busyUntil: backend.busyUntil,
+      ejections: backend.ejections,
+      halfOpen: backend.halfOpen,
+      lastVerdict: backend.lastVerdict,
+      ready: backend.ready,
+    };
+    this.fleet.publish(event);
   }
 
   get maxResponseDelayMs(): number {
@@ -46,8 +79,9 @@ export class Upstreams implements OnApplicationShutdown {
   }
 
   /** Replaces the backend list (static config or a DNS answer), opening and closing pools. */
-  setBackends(urls: readonly string[]): void {
+  setBackends(urls: readonly string[], share = true): void {
     const { added, removed } = this.pool.replace(urls);
+    if (share && (added.length || removed.length)) this.fleet.publish({ kind: 'backends', urls });
     for (const url of added) {
       this.pools.set(
         url,
@@ -83,10 +117,12 @@ export class Upstreams implements OnApplicationShutdown {
       case 'none':
         return;
       case 'ejected':
+        this.share(backend);
         for (const listener of this.ejectionListeners) listener(backend);
         this.logger.warn(`ejected ${backend.url} for ${verdict.forMs} ms: ${verdict.why}`);
         return;
       case 'busy':
+        this.share(backend);
         this.logger.log(`${backend.url} is busy for ${verdict.forMs} ms (503 with Retry-After): skipped, not ejected`);
         return;
       case 'cap_reached':
@@ -102,6 +138,7 @@ export class Upstreams implements OnApplicationShutdown {
   /** A passing /ready check ends an ejection early; the backend returns half-open. */
   activeCheckPassed(backend: Backend): void {
     if (this.outliers.activeCheckPassed(backend, Date.now())) {
+      this.share(backend);
       this.logger.log(`${backend.url} passed its active check: ejection ended early, one probe request next`);
     }
   }

@@ -48,14 +48,18 @@ export interface AppConfig {
     /** Active /ready checks and DNS refresh; 0 turns active checks off. */
     readonly healthCheckIntervalMs: number;
     readonly stickyMaxEntries: number;
-    /** Upstream connections per backend. */
+    /** Upstream connections per backend (per worker). */
     readonly connectionsPerBackend: number;
+    /** node:cluster workers sharing the port (BALANCER_WORKERS; `auto` = cores). */
+    readonly workers: number;
   };
   readonly smart: {
     /** Unset: this instance's own /api/work (so `npm start` works offline). */
     readonly upstreamUrl?: string;
     readonly firstTryMs: number;
     readonly backupRequests: number;
+    /** Most attempts per call; above 1 + backupRequests, failed attempts are replaced at once. */
+    readonly maxAttempts: number;
     /** `auto`: the hedge delay follows `hedgePercentile` of recent latencies. */
     readonly hedgeDelay: 'fixed' | 'auto';
     readonly hedgePercentile: number;

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -81,6 +82,12 @@ export const envSchema = z
     HEALTH_CHECK_INTERVAL_MS: int(0, HOUR_MS).default(2_000),
     STICKY_MAX_ENTRIES: int(1, 10_000_000).default(100_000),
     BALANCER_CONNECTIONS: int(1, 10_000).default(128),
+    BALANCER_WORKERS: z
+      .string()
+      .regex(/^(auto|[1-9]\d?)$/, { error: 'must be auto or an integer from 1 to 64' })
+      .transform((value) => (value === 'auto' ? availableParallelism() : Number(value)))
+      .refine((workers) => workers <= 64, { error: 'must be auto or an integer from 1 to 64' })
+      .optional(),
     CLUSTER_SIZE: int(1, 64).default(4),
     FAULT_MODE: z.enum(['alternate', 'slow'], { error: 'must be alternate or slow' }).optional(),
     FAULT_DELAY_MS: int(0, 10 * 60_000).default(5_000),
@@ -88,6 +95,7 @@ export const envSchema = z
     SMART_UPSTREAM_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     SMART_FIRST_TRY_MS: int(1, 60_000).default(300),
     SMART_BACKUP_REQUESTS: int(0, 10).default(2),
+    SMART_MAX_ATTEMPTS: int(1, 5).default(3),
     SMART_HEDGE_DELAY: z.enum(['fixed', 'auto'], { error: 'must be fixed or auto' }).default('fixed'),
     SMART_HEDGE_PERCENTILE: z.coerce
       .number({ error: 'must be a number' })

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError } from './config.errors.js';
 import { envSchema } from './config.schema.js';
@@ -33,11 +34,13 @@ describe('loadConfig', () => {
         healthCheckIntervalMs: 2_000,
         stickyMaxEntries: 100_000,
         connectionsPerBackend: 128,
+        workers: 1,
       },
       smart: {
         upstreamUrl: undefined,
         firstTryMs: 300,
         backupRequests: 2,
+        maxAttempts: 3,
         hedgeDelay: 'fixed',
         hedgePercentile: 95,
         timeoutMaxMs: 60_000,
@@ -69,6 +72,7 @@ describe('loadConfig', () => {
       HEALTH_CHECK_INTERVAL_MS: '0',
       STICKY_MAX_ENTRIES: '10',
       BALANCER_CONNECTIONS: '8',
+      BALANCER_WORKERS: '2',
     });
     expect(config.balancer).toEqual({
       backends: ['http://127.0.0.1:8000', 'http://127.0.0.1:8001'],
@@ -81,6 +85,7 @@ describe('loadConfig', () => {
       healthCheckIntervalMs: 0,
       stickyMaxEntries: 10,
       connectionsPerBackend: 8,
+      workers: 2,
     });
     expect(loadConfig({ ROLE: 'balancer', BACKENDS_DNS: 'web.default.svc:8000' }).balancer.backendsDns).toEqual({
       host: 'web.default.svc',
@@ -138,12 +143,14 @@ describe('loadConfig', () => {
     HEALTH_CHECK_INTERVAL_MS: '0',
     STICKY_MAX_ENTRIES: '10',
     BALANCER_CONNECTIONS: '8',
+    BALANCER_WORKERS: '2',
     CLUSTER_SIZE: '2',
     FAULT_MODE: 'slow',
     FAULT_DELAY_MS: '50',
     SMART_UPSTREAM_URL: 'http://up.example:9000/work',
     SMART_FIRST_TRY_MS: '200',
     SMART_BACKUP_REQUESTS: '3',
+    SMART_MAX_ATTEMPTS: '5',
     SMART_HEDGE_DELAY: 'auto',
     SMART_HEDGE_PERCENTILE: '99',
     SMART_TIMEOUT_MAX_MS: '5000',
@@ -200,11 +207,13 @@ describe('loadConfig', () => {
         healthCheckIntervalMs: 0,
         stickyMaxEntries: 10,
         connectionsPerBackend: 8,
+        workers: 2,
       },
       smart: {
         upstreamUrl: 'http://up.example:9000/work',
         firstTryMs: 200,
         backupRequests: 3,
+        maxAttempts: 5,
         hedgeDelay: 'auto',
         hedgePercentile: 99,
         timeoutMaxMs: 5000,
@@ -254,6 +263,9 @@ describe('loadConfig', () => {
     [{ BALANCER_STRATEGY: 'random' }, /^BALANCER_STRATEGY must be round-robin or least-latency/],
     [{ FAULT_MODE: 'chaos' }, /^FAULT_MODE must be alternate or slow/],
     [{ SMART_HEDGE_DELAY: 'magic' }, /^SMART_HEDGE_DELAY must be fixed or auto/],
+    [{ SMART_MAX_ATTEMPTS: '6' }, /^SMART_MAX_ATTEMPTS must be <= 5/],
+    [{ BALANCER_WORKERS: '0' }, /^BALANCER_WORKERS must be auto or an integer from 1 to 64/],
+    [{ BALANCER_WORKERS: '65' }, /^BALANCER_WORKERS must be auto or an integer from 1 to 64/],
     [{ SMART_HEDGE_PERCENTILE: '0' }, /^SMART_HEDGE_PERCENTILE must be > 0/],
     [{ WORK_MIN_MS: '700' }, /^WORK_MIN_MS must be <= WORK_MAX_MS \(600\)/],
     [{ WORK_HANG_RATE: '0.5', WORK_ERROR_RATE: '0.5', WORK_INVALID_RATE: '0.1' }, /^WORK_HANG_RATE plus WORK_ERROR_RATE/],
@@ -264,6 +276,10 @@ describe('loadConfig', () => {
     const problems = problemsOf(env as Record<string, string>);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(message);
+  });
+
+  it('BALANCER_WORKERS=auto is the number of cores', () => {
+    expect(loadConfig({ BALANCER_WORKERS: 'auto' }).balancer.workers).toBe(availableParallelism());
   });
 
   it('lists every bad variable at once', () => {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { FleetSync } from '../cluster/fleet-sync.js';
 
 /** The process's Prometheus registry; feature modules add their own metrics to it. */
 @Injectable()
@@ -7,8 +8,13 @@ export class MetricsService {
   readonly registry = new Registry();
   readonly httpDuration: Histogram<'route' | 'method' | 'status_code'>;
 
-  constructor() {
+  constructor(private readonly fleet: FleetSync) {
     collectDefaultMetrics({ register: this.registry });
+    if (fleet.clustered) {
+      // The primary's AggregatorRegistry asks every worker for this registry when it merges.
+      AggregatorRegistry.setRegistries([this.registry]);
+      new AggregatorRegistry();
+    }
     this.httpDuration = new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request duration by route template, method and status code',
@@ -22,7 +28,8 @@ export class MetricsService {
     return this.registry.contentType;
   }
 
+  /** This process's metrics, or, in a balancer cluster, every worker's merged. */
   render(): Promise<string> {
-    return this.registry.metrics();
+    return this.fleet.clustered ? this.fleet.clusterMetrics() : this.registry.metrics();
   }
 }

@@ -5,6 +5,7 @@ import { HttpMetricsHook } from './http-metrics.hook.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { AdminAccess } from './admin-access.js';
 import { AdminGuard } from './admin.guard.js';
+import { FleetSync } from '../cluster/fleet-sync.js';
 import { FaultInjector } from './fault-injector.js';
 import { metricsControllerAt } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
@@ -23,10 +24,11 @@ export class OpsModule {
         HttpMetricsHook,
         { provide: AdminAccess, useFactory: (appConfig: AppConfig) => new AdminAccess(appConfig.admin.token), inject: [APP_CONFIG] },
         AdminGuard,
+        FleetSync,
         { provide: APP_FILTER, useClass: GlobalExceptionFilter },
         ...(balancer ? [] : [FaultInjector]),
       ],
-      exports: [MetricsService, AdminAccess, AdminGuard],
+      exports: [MetricsService, AdminAccess, AdminGuard, FleetSync],
     };
   }
 }

@@ -103,4 +103,61 @@ describe('HedgeRun', () => {
     run.attemptSucceeded(0);
     expect(b.tokens).toBe(7.5);
   });
+
+  describe('SMART_MAX_ATTEMPTS above 1 + backups', () => {
+    const five = { ...plan, maxAttempts: 5 };
+
+    it('replaces each attempt that fails after the hedge at once, up to the cap, while the others keep running', () => {
+      const run = new HedgeRun(five, bucket());
+      run.start();
+      expect(launched(run.timerFired('hedge'))).toEqual([1, 2]);
+      expect(run.attemptFailed(1, 400)).toEqual([{ type: 'launch', attempts: [3] }]);
+      expect(run.attemptFailed(2, 450)).toEqual([{ type: 'launch', attempts: [4] }]);
+      expect(run.attemptFailed(3, 500)).toEqual([]); // the cap: 5 launched
+      const actions = run.attemptSucceeded(0);
+      expect(aborted(actions)).toEqual({ type: 'abort', attempts: [4] });
+      expect(finish(actions)).toMatchObject({ outcome: 'success', winner: 0 });
+    });
+
+    it('a fast first failure sends the backups; a failed backup is then replaced', () => {
+      const run = new HedgeRun(five, bucket());
+      run.start();
+      expect(launched(run.attemptFailed(0, 50))).toEqual([1, 2]);
+      expect(launched(run.attemptFailed(1, 120))).toEqual([3]);
+      expect(run.launched).toBe(4);
+    });
+
+    it('no replacement when less than the hedge delay is left before the deadline', () => {
+      const run = new HedgeRun(five, bucket());
+      run.start();
+      run.timerFired('hedge');
+      expect(run.attemptFailed(1, 701)).toEqual([]);
+      expect(launched(run.attemptFailed(2, 700))).toEqual([3]);
+    });
+
+    it('each replacement spends a budget token; without one, none goes out and the call ends with the last failure', () => {
+      const tokens = bucket(2);
+      const run = new HedgeRun(five, tokens);
+      run.start();
+      expect(launched(run.timerFired('hedge'))).toEqual([1, 2]); // both tokens
+      expect(run.attemptFailed(1, 400)).toEqual([]);
+      run.attemptFailed(2, 400);
+      expect(finish(run.attemptFailed(0, 500))).toEqual({ type: 'finish', outcome: 'upstream_errors' });
+      expect(run.launched).toBe(3);
+    });
+
+    it('the default cap (1 + backups) keeps the assignment rule: no replacements', () => {
+      const run = new HedgeRun(plan, bucket());
+      run.start();
+      run.timerFired('hedge');
+      expect(run.attemptFailed(1, 400)).toEqual([]);
+      expect(run.launched).toBe(3);
+    });
+
+    it('a cap below 1 + backups sends fewer backups', () => {
+      const run = new HedgeRun({ ...plan, maxAttempts: 2 }, bucket());
+      run.start();
+      expect(launched(run.timerFired('hedge'))).toEqual([1]);
+    });
+  });
 });

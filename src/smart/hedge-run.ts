@@ -15,6 +15,11 @@ export interface HedgePlan {
   readonly hedgeDelayMs: number;
   /** How many backups go out at once. */
   readonly backups: number;
+  /**
+   * Most attempts in all (SMART_MAX_ATTEMPTS); default 1 + backups, the assignment's rule.
+   * Past the hedge, an attempt that fails fast is replaced at once by another, up to this cap.
+   */
+  readonly maxAttempts?: number;
 }
 
 type AttemptState = 'running' | 'failed' | 'won' | 'aborted';
@@ -25,6 +30,9 @@ type AttemptState = 'running' | 'failed' | 'won' | 'aborted';
  * more at once while the first keeps running; the first success wins and the rest are
  * aborted; at the deadline everything is aborted. Backups need budget tokens; without
  * them the first attempt alone decides, and its failure is reported as `budget`.
+ * With `maxAttempts` above 1 + backups, an attempt that fails after the hedge is replaced
+ * at once (one budget token each) while at least `hedgeDelayMs` is left before the
+ * deadline, as gRPC's retry policy (A6) replaces failed attempts up to its cap of 5.
  * Time is given in; the caller turns actions into requests and timers.
  */
 export class HedgeRun {
@@ -66,21 +74,38 @@ export class HedgeRun {
     return this.finish('success', id);
   }
 
-  attemptFailed(id: number): HedgeAction[] {
+  /** `nowMs` (ms from the start) decides whether a replacement still has time to succeed. */
+  attemptFailed(id: number, nowMs = 0): HedgeAction[] {
     if (this.done || this.attempts[id] !== 'running') return [];
     this.attempts[id] = 'failed';
-    const actions = this.hedged ? [] : this.hedge();
+    const actions = this.hedged ? this.replace(nowMs) : this.hedge();
     if (this.done) return actions;
     if (this.attempts.includes('running')) return actions;
     return [...actions, ...this.finish(this.budgetRefused ? 'budget' : 'upstream_errors')];
   }
 
+  private get maxAttempts(): number {
+    return Math.max(1, this.plan.maxAttempts ?? 1 + this.plan.backups);
+  }
+
   private hedge(): HedgeAction[] {
     if (this.hedged || this.plan.backups === 0) return [];
     this.hedged = true;
-    const granted = this.budget.take(this.plan.backups);
+    const wanted = Math.min(this.plan.backups, this.maxAttempts - this.attempts.length);
+    if (wanted <= 0) return [];
+    const granted = this.budget.take(wanted);
     if (granted === 0) this.budgetRefused = true;
     return granted > 0 ? [this.launch(granted)] : [];
+  }
+
+  /**
+   * A failed attempt after a full hedge: one more at once, if the cap, the time left and the
+   * budget allow. A hedge the budget cut short gets no replacements: the budget is low.
+   */
+  private replace(nowMs: number): HedgeAction[] {
+    if (this.attempts.length < 1 + this.plan.backups || this.attempts.length >= this.maxAttempts) return [];
+    if (this.plan.deadlineMs - nowMs < this.plan.hedgeDelayMs) return [];
+    return this.budget.take(1) > 0 ? [this.launch(1)] : [];
   }
 
   private launch(count: number): HedgeAction {

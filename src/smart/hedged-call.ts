@@ -122,7 +122,7 @@ export function runHedgedCall(options: {
           if (controller.signal.aborted || run.finished) return;
           options.onLatency?.(performance.now() - attemptStart, false);
           settle(id, { result: 'failed', status: error.status, error: error.status ? undefined : error.message });
-          apply(run.attemptFailed(id));
+          apply(run.attemptFailed(id, elapsed()));
         },
       );
     };

@@ -87,7 +87,12 @@ export class SmartService implements OnApplicationShutdown {
     const result = await runHedgedCall({
       url: this.upstreamUrl(),
       dispatcher: this.agent,
-      plan: { deadlineMs: timeoutMs, hedgeDelayMs: this.hedgeDelayMs(), backups: this.settings.backupRequests },
+      plan: {
+        deadlineMs: timeoutMs,
+        hedgeDelayMs: this.hedgeDelayMs(),
+        backups: this.settings.backupRequests,
+        maxAttempts: this.settings.maxAttempts,
+      },
       budget: this.budget,
       // Successful latencies only: failures (often fast 500s) would drag the percentile down.
       onLatency: (ms, ok) => {

@@ -1,0 +1,102 @@
+import cluster, { type Worker } from 'node:cluster';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
+import type { AppConfig } from '../config/index.js';
+import { isClusterMessage, type ClusterMessage, type FleetEvent } from './fleet-messages.js';
+
+/** A worker that dies this soon after it started is not restarted (a crash loop, a bad port). */
+const MIN_UPTIME_FOR_RESTART_MS = 5_000;
+
+/**
+ * BALANCER_WORKERS > 1: this process only supervises. It forks the workers, which share the
+ * listening port (node:cluster hands connections out round robin), relays each worker's fleet
+ * events to the others, keeps a replica of that state for workers started later, names one
+ * worker the leader (active checks, DNS), merges metrics for /_balancer/metrics, forwards
+ * SIGTERM/SIGINT and exits with the worst worker exit code once all have drained.
+ */
+export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
+  const aggregator = new AggregatorRegistry();
+  const replica = {
+    backends: undefined as FleetEvent | undefined,
+    states: new Map<string, FleetEvent>(),
+    sticky: new LRUCache<string, string>({ max: config.balancer.stickyMaxEntries }),
+  };
+  const started = new Map<Worker, number>();
+  let leader: Worker | undefined;
+  let stopping = false;
+  let worstExit = 0;
+
+  const live = () => Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead());
+
+  const remember = (event: FleetEvent) => {
+    if (event.kind === 'backends') replica.backends = event;
+    else if (event.kind === 'backend') replica.states.set(event.url, event);
+    else if (event.owner === null) replica.sticky.delete(event.itemId);
+    else replica.sticky.set(event.itemId, event.owner);
+  };
+
+  const send = (worker: Worker, message: ClusterMessage) => {
+    if (worker.isConnected()) worker.send(message);
+  };
+
+  const chooseLeader = () => {
+    if (leader && !leader.isDead()) return;
+    leader = live()[0];
+    if (leader) send(leader, { ballast: 'leader' });
+  };
+
+  const onMessage = (from: Worker, message: unknown) => {
+    if (!isClusterMessage(message)) return; // prom-client's own messages are handled by the aggregator
+    if (message.ballast === 'fleet') {
+      remember(message.event);
+      for (const worker of live()) if (worker !== from) send(worker, message);
+    } else if (message.ballast === 'metrics') {
+      aggregator.clusterMetrics().then(
+        (text) => send(from, { ballast: 'metrics', id: message.id, text }),
+        (error: Error) => send(from, { ballast: 'metrics', id: message.id, error: error.message }),
+      );
+    }
+  };
+
+  const fork = () => {
+    const worker = cluster.fork();
+    started.set(worker, Date.now());
+    worker.on('message', (message: unknown) => onMessage(worker, message));
+    worker.once('online', () => {
+      // What the fleet learned before this worker existed.
+      if (replica.backends) send(worker, { ballast: 'fleet', event: replica.backends });
+      for (const event of replica.states.values()) send(worker, { ballast: 'fleet', event });
+      for (const [itemId, owner] of replica.sticky.entries()) send(worker, { ballast: 'fleet', event: { kind: 'sticky', itemId, owner } });
+      chooseLeader();
+    });
+    worker.once('exit', (code, signal) => {
+      const uptime = Date.now() - (started.get(worker) ?? 0);
+      started.delete(worker);
+      if (leader === worker) leader = undefined;
+      if (stopping) {
+        worstExit = Math.max(worstExit, code ?? 1);
+      } else if (uptime >= MIN_UPTIME_FOR_RESTART_MS) {
+        logger.error(`worker ${worker.id} exited (${signal ?? code}) after ${Math.round(uptime / 1000)} s; starting another`);
+        fork();
+      } else {
+        logger.error(`worker ${worker.id} exited (${signal ?? code}) ${uptime} ms after it started; not restarting it`);
+        worstExit = Math.max(worstExit, code ?? 1);
+      }
+      chooseLeader();
+      if (live().length === 0) process.exit(stopping ? worstExit : Math.max(worstExit, 1));
+    });
+  };
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(`${signal}: draining ${live().length} workers`);
+      for (const worker of live()) worker.process.kill(signal);
+    });
+  }
+
+  logger.info(`balancer primary ${process.pid}: starting ${config.balancer.workers} workers`);
+  for (let i = 0; i < config.balancer.workers; i += 1) fork();
+}

@@ -1,0 +1,27 @@
+/** State one balancer worker learned that every other worker must honour. */
+export type FleetEvent =
+  | {
+      readonly kind: 'backend';
+      readonly url: string;
+      readonly ejectedUntil: number;
+      readonly busyUntil: number;
+      readonly ejections: number;
+      readonly halfOpen: boolean;
+      readonly lastVerdict: string;
+      readonly ready: boolean;
+    }
+  | { readonly kind: 'backends'; readonly urls: readonly string[] }
+  | { readonly kind: 'sticky'; readonly itemId: string; readonly owner: string | null };
+
+/** IPC between the balancer's primary and its workers (node:cluster). */
+export type ClusterMessage =
+  /** worker -> primary -> every other worker (and the primary's replica, for new workers). */
+  | { readonly ballast: 'fleet'; readonly event: FleetEvent }
+  /** primary -> one worker: you run the active checks and DNS refresh. */
+  | { readonly ballast: 'leader' }
+  /** worker -> primary: the fleet's merged metrics, please; primary -> worker: here. */
+  | { readonly ballast: 'metrics'; readonly id: number; readonly text?: string; readonly error?: string };
+
+export function isClusterMessage(message: unknown): message is ClusterMessage {
+  return typeof message === 'object' && message !== null && typeof (message as { ballast?: unknown }).ballast === 'string';
+}

@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { request, type IncomingHttpHeaders } from 'node:http';
+import { useProcesses, type ServiceProcess } from './support/process.js';
+import { waitFor } from './support/wait.js';
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * One request on a connection of its own: node:cluster hands each new connection to the next
+ * worker (round robin), so consecutive calls land on alternating workers.
+ */
+function onFreshConnection(url: string, options: { method?: string; json?: unknown } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const body = options.json === undefined ? undefined : JSON.stringify(options.json);
+    const req = request(
+      url,
+      { method: options.method ?? 'GET', agent: false, headers: body ? { 'content-type': 'application/json' } : {} },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** BALANCER_WORKERS=2: node:cluster workers share the port and the fleet's state. */
+describe('balancer with BALANCER_WORKERS=2', () => {
+  const processes = useProcesses();
+  let services: ServiceProcess[];
+  let balancer: ServiceProcess;
+
+  beforeAll(async () => {
+    // Memory item stores: only the backend that created an item has it, so stickiness is visible.
+    services = await processes.startAll([{}, {}]);
+    balancer = await processes.start({
+      ROLE: 'balancer',
+      BALANCER_WORKERS: '2',
+      BACKENDS: services.map((s) => s.baseUrl).join(','),
+      HEALTH_CHECK_INTERVAL_MS: '0',
+      RETRY_DOWNTIME_MS: '60000',
+    });
+    // The start resolves with the first worker listening; the second boots alongside it.
+    await waitFor(() =>
+      balancer.lines.filter((line) => line.includes('Server listening at http://127.0.0.1:')).length >= 2 ? true : undefined,
+    );
+  });
+
+  afterAll(async () => {
+    if (balancer.child.exitCode === null) balancer.kill('SIGTERM');
+  });
+
+  it('a create seen by one worker routes the reads that land on the other to the same backend', async () => {
+    const created = await onFreshConnection(`${balancer.baseUrl}/items/?item_id=31`, {
+      method: 'POST',
+      json: { name: 'shared', price: 1 },
+    });
+    expect(created.status).toBe(200);
+    const owner = created.headers['x-app-url'];
+    const reads = [];
+    for (let i = 0; i < 6; i += 1) reads.push(await onFreshConnection(`${balancer.baseUrl}/items/31`));
+    expect(reads.map((r) => [r.status, r.headers['x-app-url']])).toEqual(reads.map(() => [200, owner]));
+    // Both workers answered reads, so the one that did not see the create honoured it too.
+    expect(new Set(reads.map((r) => r.headers['x-balancer-worker']))).toEqual(new Set(['1', '2']));
+    expect(reads.some((r) => r.headers['x-balancer-worker'] !== created.headers['x-balancer-worker'])).toBe(true);
+  });
+
+  it('an ejection seen by one worker is honoured by all: the dead backend gets exactly one attempt in all', async () => {
+    const victim = services[1];
+    victim.kill('SIGKILL');
+    await victim.exited();
+    const pings = [];
+    for (let i = 0; i < 8; i += 1) pings.push(await onFreshConnection(`${balancer.baseUrl}/ping`));
+    expect(pings.map((p) => p.status)).toEqual(pings.map(() => 200)); // the one failed attempt was retried
+
+    // Each worker answers /_balancer/backends with its own counters and the shared state.
+    const views = new Map<number, any>();
+    await waitFor(async () => {
+      const view = JSON.parse((await onFreshConnection(`${balancer.baseUrl}/_balancer/backends`)).body);
+      views.set(view.worker, view);
+      return views.size === 2 ? true : undefined;
+    });
+    const victimRows = [...views.values()].map((view) => view.backends.find((b: any) => b.url === victim.baseUrl));
+    expect(victimRows.map((row) => row.state)).toEqual(['ejected', 'ejected']);
+    expect(victimRows.map((row) => row.failures).sort()).toEqual([0, 1]);
+  });
+
+  it('/_balancer/metrics merges every worker: attempts add up to what the clients saw', async () => {
+    const text = (await onFreshConnection(`${balancer.baseUrl}/_balancer/metrics`)).body;
+    const count = (backend: string, outcome: string) =>
+      Number(
+        new RegExp(`^ballast_balancer_attempts_total\\{backend="${backend}",outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0,
+      );
+    // 1 create + 6 reads + 8 pings answered by the live backend, 1 refused connection to the dead one.
+    expect(count(services[0].baseUrl, 'success')).toBe(15);
+    expect(count(services[1].baseUrl, 'connect')).toBe(1);
+    expect(text).toMatch(new RegExp(`^ballast_balancer_backend_ejected\\{backend="${services[1].baseUrl}"\\} 1$`, 'm'));
+  });
+
+  it('SIGTERM to the primary drains every worker and exits 0', async () => {
+    balancer.kill('SIGTERM');
+    await expect(balancer.exited()).resolves.toEqual({ code: 0, signal: null });
+    // Both workers drained (each logs it), not just the primary exiting.
+    const completed = balancer.lines.filter((line) => line.includes('"msg":"shutdown complete"')).map((line) => JSON.parse(line).pid);
+    expect(new Set(completed).size).toBe(2);
+  });
+});
