@@ -41,15 +41,18 @@ async function wrk(url) {
   child.stdout.on('data', (chunk) => (out += chunk));
   await once(child, 'exit');
   const ms = (text) => {
-    const [, value, unit] = /([\d.]+)(us|ms|s)/.exec(text);
+    const match = /([\d.]+)(us|ms|s|m)/.exec(text ?? '');
+    if (!match) throw new Error(`unreadable wrk output for ${url}:\n${out}`);
+    const [, value, unit] = match;
+    if (unit === 'm') return Number(value) * 60_000;
     return Number(value) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
   };
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   return {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]),
-    p50: ms(/50%\s+(\S+)/.exec(out)[1]),
-    p99: ms(/99%\s+(\S+)/.exec(out)[1]),
+    p50: ms(/^\s+50%\s+(\S+)/m.exec(out)?.[1]),
+    p99: ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1]),
     errors: non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
   };
 }

@@ -2,7 +2,7 @@
 // Each runs under `node --cpu-prof` while wrk (or autocannon) loads GET /ping through it
 // over the same 4 bare backends; then the profiles are read and CPU self time is summed per
 // package (node_modules/<pkg>, node: internals, ballast's own dist/, V8 natives) and per
-// function. Idle time is left out, so shares are of busy CPU.
+// function, over the measured load window only. Idle time is left out, so shares are of busy CPU.
 // PROFILE_SECONDS (10) sets the load window; PROFILE_TOP (15) the number of functions shown.
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -45,11 +45,18 @@ async function loadFor(url) {
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
 }
 
-/** Sums self time per package and per function in a .cpuprofile. */
-export function summarise(profile) {
+/**
+ * Sums self time per package and per function in a .cpuprofile, over its last `windowMs`
+ * only (the measured load and the shutdown after it): boot and module loading are left out.
+ */
+export function summarise(profile, windowMs) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const self = new Map();
+  const from = profile.endTime - windowMs * 1000;
+  let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i += 1) {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at < from) continue;
     const id = profile.samples[i];
     self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
@@ -98,7 +105,8 @@ async function profileOf(name, start) {
   const rps = await loadFor(url);
   await stop();
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  return { name, rps, ...summarise(JSON.parse(readFileSync(join(dir, file), 'utf8'))) };
+  // The load window plus a little for the shutdown that writes the profile.
+  return { name, rps, ...summarise(JSON.parse(readFileSync(join(dir, file), 'utf8')), seconds * 1000 + 300) };
 }
 
 const children = [];
