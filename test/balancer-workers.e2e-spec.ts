@@ -48,7 +48,7 @@ describe('balancer with BALANCER_WORKERS=2', () => {
       RETRY_DOWNTIME_MS: '60000',
     });
     // The start resolves with the first worker listening; the second boots alongside it.
-    await waitFor(() =>
+    await waitFor(async () =>
       balancer.lines.filter((line) => line.includes('Server listening at http://127.0.0.1:')).length >= 2 ? true : undefined,
     );
   });

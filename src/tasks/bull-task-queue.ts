@@ -40,6 +40,8 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   private readonly known = new LRUCache<string, TaskUpdate>({ max: 50_000 });
   /** Per-job chains, so one job's events are handled in the order Redis sent them. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** Updates leave in event order (see handle). */
+  private emitted: Promise<void> = Promise.resolve();
   private events?: QueueEvents;
   /** The shared client and the queue talk to the same Redis: when the one has lost it, so has the other. */
   private readonly usable = (): Promise<boolean> => this.redis.usable();
@@ -58,11 +60,10 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       connection: redisConnectionOptions(this.config.redis!, 'blocking'),
       prefix: this.queue.opts.prefix,
     });
-    // State changes are read back from Redis; progress events carry all that changes.
     for (const event of ['waiting', 'active', 'completed', 'failed'] as const) {
-      this.events.on(event, ({ jobId }: { jobId: string }) => this.handle(jobId));
+      this.events.on(event, ({ jobId }: { jobId: string }) => this.handle(jobId, event));
     }
-    this.events.on('progress', ({ jobId, data }: { jobId: string; data: unknown }) => this.handle(jobId, data));
+    this.events.on('progress', ({ jobId, data }: { jobId: string; data: unknown }) => this.handle(jobId, 'progress', data));
     // Not awaited: the service must boot (and report 503 on /ready) while Redis is away.
     const warnOnce = onceEach((message) => this.logger.warn(message));
     this.events.on('error', (error) => warnOnce(`queue events: ${error.message}`));
@@ -95,7 +96,10 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
         .exec()
         .catch((error: Error) => this.logger.warn(`client index for task ${id}: ${error.message}`));
     }
-    return queuedView(id, new Date(job.timestamp));
+    const view = queuedView(id, new Date(job.timestamp));
+    // Seeds what this instance knows, so the job's `waiting` and `active` events need no read.
+    if (!this.known.has(id)) this.known.set(id, { view, clientId: spec.clientId });
+    return view;
   }
 
   async get(id: string): Promise<TaskView | undefined> {
@@ -163,29 +167,61 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   }
 
   /**
-   * One event of one job: a state change is read back from Redis (what GET would answer
-   * now); a progress event updates the last stored view with the reported progress.
+   * One event of one job, turned into the view GET would answer now, with as few reads as
+   * that allows: `waiting` and `active` of a job this instance knows change only the status;
+   * progress changes only the progress; a finished job is read back once (its hash holds the
+   * result and the stored finish time every instance must agree on); anything else is read
+   * whole (state, then hash).
    */
-  private handle(id: string, progress?: unknown): void {
+  private handle(id: string, event: 'waiting' | 'active' | 'progress' | 'completed' | 'failed', progress?: unknown): void {
     const previous = this.chains.get(id) ?? Promise.resolve();
-    const next = previous
-      .then(async () => {
-        const last = this.known.get(id);
-        let update: TaskUpdate | undefined;
-        if (progress !== undefined && last && last.view.status !== 'completed' && last.view.status !== 'failed') {
-          update = { ...last, view: { ...last.view, status: 'active', progress: typeof progress === 'number' ? progress : 0 } };
-        } else {
-          update = await this.stored(id);
-        }
-        if (!update) return;
-        this.known.set(id, update);
-        for (const listener of this.listeners) listener(update);
-      })
+    const computed = previous.then(async (): Promise<TaskUpdate | undefined> => {
+      const last = this.known.get(id);
+      const unfinished = last && last.view.status !== 'completed' && last.view.status !== 'failed';
+      // Finished is final: an event read late (a `waiting` handled after the job already
+      // finished showed as finished) must not send the finished frame twice.
+      if (last && !unfinished) return undefined;
+      let update: TaskUpdate | undefined;
+      if (unfinished && event === 'progress') {
+        update = { ...last, view: { ...last.view, status: 'active', progress: typeof progress === 'number' ? progress : 0 } };
+      } else if (unfinished && event === 'active') {
+        update = { ...last, view: { ...last.view, status: 'active' } };
+      } else if (unfinished && event === 'waiting' && last.view.status === 'queued') {
+        update = last;
+      } else if (event === 'completed' || event === 'failed') {
+        update = await this.finished(id);
+      } else {
+        update = await this.stored(id);
+      }
+      if (update) this.known.set(id, update);
+      return update;
+    });
+    const next = computed
+      .then(() => undefined)
       .catch((error: Error) => this.logger.warn(`task ${id} event: ${error.message}`))
       .finally(() => {
         if (this.chains.get(id) === next) this.chains.delete(id);
       });
     this.chains.set(id, next);
+    // Views are worked out concurrently (one job's read does not hold up another's), but sent
+    // in the order Redis reported the events: a job never shows active before the one ahead of
+    // it on a single worker shows completed.
+    this.emitted = this.emitted
+      .then(() => computed)
+      .then(
+        (update) => {
+          if (update) for (const listener of this.listeners) listener(update);
+        },
+        () => undefined,
+      );
+  }
+
+  /** A finished job's stored view: its hash alone says how it finished (one read, no state query). */
+  private async finished(id: string): Promise<TaskUpdate | undefined> {
+    const job = await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id), this.usable);
+    if (!job) return undefined;
+    if (!job.finishedOn) return this.stored(id);
+    return { view: viewOf(job, ''), clientId: job.data.clientId };
   }
 
   private clientIndexKey(clientId: string): string {
