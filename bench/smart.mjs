@@ -85,6 +85,14 @@ async function run(name, calls, fn) {
   return { name, calls, success: ok / calls, p50: at(50), p99: at(99), p999: at(99.9), max: times.at(-1) };
 }
 
+/** Attempts a ballast service launched (won, failed, aborted): its own count, not the simulator's, which misses aborted ones. */
+async function attemptsLaunched(serviceUrl) {
+  const text = await (await fetch(`${serviceUrl}/metrics`)).text();
+  let total = 0;
+  for (const match of text.matchAll(/^ballast_smart_attempts_total\{[^}]*\} (\d+)/gm)) total += Number(match[1]);
+  return total;
+}
+
 async function upstreamRequests(simulatorUrl) {
   const text = await (await fetch(`${simulatorUrl}/metrics`)).text();
   let total = 0;
@@ -130,9 +138,9 @@ try {
       ['(c) ballast', fixed],
       ['(d) ballast, SMART_MAX_ATTEMPTS=5', five],
     ]) {
-      const before = await upstreamRequests(simulator.url);
+      const before = await attemptsLaunched(service.url);
       halves[name].push(await run(name, BALLAST_CALLS / 2, () => ballastCall(`${service.url}/api/smart`)));
-      upstream[name] += (await upstreamRequests(simulator.url)) - before;
+      upstream[name] += (await attemptsLaunched(service.url)) - before;
     }
   }
   const merged = {};
@@ -145,7 +153,7 @@ try {
       p999: Math.max(a.p999, b.p999),
       max: Math.max(a.max, b.max),
     };
-    results[name] = row(merged[name], upstream[name] / merged[name].calls);
+    results[name] = { ...row(merged[name], upstream[name] / merged[name].calls), note: 'attempts launched (ballast metric)' };
   }
   const ballast = merged['(c) ballast'];
   const capped = merged['(d) ballast, SMART_MAX_ATTEMPTS=5'];

@@ -23,8 +23,6 @@ export class SmartService implements OnApplicationShutdown {
   private readonly calls: Counter<'outcome'>;
   private readonly attempts: Counter<'result'>;
   private readonly duration: Histogram<'outcome'>;
-  private readonly budgetSpent: Counter;
-  private readonly budgetRefused: Counter;
 
   constructor(
     @InjectConfig() config: AppConfig,
@@ -49,9 +47,27 @@ export class SmartService implements OnApplicationShutdown {
       buckets: [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1, 1.5, 2, 5, 10],
       registers,
     });
-    this.budgetSpent = new Counter({ name: 'ballast_smart_budget_spent_total', help: 'Backup tokens spent', registers });
-    this.budgetRefused = new Counter({ name: 'ballast_smart_budget_refused_total', help: 'Backups refused for want of tokens', registers });
     const budget = this.budget;
+    // Read from the bucket's own totals at scrape time: a per-call difference of the totals
+    // counted other calls' spending too whenever calls overlapped.
+    new Counter({
+      name: 'ballast_smart_budget_spent_total',
+      help: 'Backup tokens spent',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(budget.spent);
+      },
+    });
+    new Counter({
+      name: 'ballast_smart_budget_refused_total',
+      help: 'Backups refused for want of tokens',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(budget.refused);
+      },
+    });
     new Gauge({
       name: 'ballast_smart_budget_tokens',
       help: 'Backup tokens available',
@@ -82,8 +98,6 @@ export class SmartService implements OnApplicationShutdown {
   }
 
   async call(timeoutMs: number): Promise<HedgedResult> {
-    const spentBefore = this.budget.spent;
-    const refusedBefore = this.budget.refused;
     const result = await runHedgedCall({
       url: this.upstreamUrl(),
       dispatcher: this.agent,
@@ -102,8 +116,6 @@ export class SmartService implements OnApplicationShutdown {
     this.calls.inc({ outcome: result.outcome });
     this.duration.observe({ outcome: result.outcome }, result.ms / 1000);
     for (const attempt of result.attempts) this.attempts.inc({ result: attempt.result });
-    this.budgetSpent.inc(this.budget.spent - spentBefore);
-    this.budgetRefused.inc(this.budget.refused - refusedBefore);
     return result;
   }
 
