@@ -135,6 +135,14 @@ describe('HedgeRun', () => {
       expect(launched(run.attemptFailed(2, 700))).toEqual([3]);
     });
 
+    it('replacementMinMs sets how much time must be left for a replacement', () => {
+      const run = new HedgeRun({ ...five, replacementMinMs: 120 }, bucket());
+      run.start();
+      run.timerFired('hedge');
+      expect(launched(run.attemptFailed(1, 880))).toEqual([3]);
+      expect(run.attemptFailed(2, 881)).toEqual([]);
+    });
+
     it('each replacement spends a budget token; without one, none goes out and the call ends with the last failure', () => {
       const tokens = bucket(2);
       const run = new HedgeRun(five, tokens);

@@ -20,6 +20,11 @@ export interface HedgePlan {
    * Past the hedge, an attempt that fails fast is replaced at once by another, up to this cap.
    */
   readonly maxAttempts?: number;
+  /**
+   * A replacement goes out only while at least this much is left before the deadline (a fast
+   * upstream answer, e.g. the 5th percentile of recent successes); default `hedgeDelayMs`.
+   */
+  readonly replacementMinMs?: number;
 }
 
 type AttemptState = 'running' | 'failed' | 'won' | 'aborted';
@@ -31,7 +36,7 @@ type AttemptState = 'running' | 'failed' | 'won' | 'aborted';
  * aborted; at the deadline everything is aborted. Backups need budget tokens; without
  * them the first attempt alone decides, and its failure is reported as `budget`.
  * With `maxAttempts` above 1 + backups, an attempt that fails after the hedge is replaced
- * at once (one budget token each) while at least `hedgeDelayMs` is left before the
+ * at once (one budget token each) while at least `replacementMinMs` is left before the
  * deadline, as gRPC's retry policy (A6) replaces failed attempts up to its cap of 5.
  * Time is given in; the caller turns actions into requests and timers.
  */
@@ -104,7 +109,7 @@ export class HedgeRun {
    */
   private replace(nowMs: number): HedgeAction[] {
     if (this.attempts.length < 1 + this.plan.backups || this.attempts.length >= this.maxAttempts) return [];
-    if (this.plan.deadlineMs - nowMs < this.plan.hedgeDelayMs) return [];
+    if (this.plan.deadlineMs - nowMs < (this.plan.replacementMinMs ?? this.plan.hedgeDelayMs)) return [];
     return this.budget.take(1) > 0 ? [this.launch(1)] : [];
   }
 

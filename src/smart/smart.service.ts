@@ -106,6 +106,8 @@ export class SmartService implements OnApplicationShutdown {
         hedgeDelayMs: this.hedgeDelayMs(),
         backups: this.settings.backupRequests,
         maxAttempts: this.settings.maxAttempts,
+        // Time enough for a fast answer: the 5th percentile of recent successes, once known.
+        replacementMinMs: this.latencies.count >= MIN_SAMPLES_FOR_AUTO ? this.latencies.percentile(5) : undefined,
       },
       budget: this.budget,
       // Successful latencies only: failures (often fast 500s) would drag the percentile down.
