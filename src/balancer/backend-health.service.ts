@@ -67,7 +67,8 @@ export class BackendHealthService implements OnApplicationBootstrap, OnModuleDes
     try {
       const answers = await lookup(host, { all: true, family: 4 });
       const urls = [...new Set(answers.map((answer) => `http://${answer.address}:${port}`))].sort();
-      this.upstreams.setBackends(urls);
+      // Only the leader resolves; the other workers take its answer (static BACKENDS need no sharing).
+      if (this.upstreams.setBackends(urls)) this.fleet.publish({ kind: 'backends', urls });
     } catch (error) {
       // Keep the last known backends: a DNS blip must not empty the pool.
       this.logger.warn(`resolving ${host} failed, keeping ${this.upstreams.pool.backends.length} backends: ${(error as Error).message}`);

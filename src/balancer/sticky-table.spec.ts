@@ -1,9 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../config/index.js';
+import { FleetSync } from '../cluster/fleet-sync.js';
 import { Backend } from './backend.js';
 import { StickyTable } from './sticky-table.js';
 
-const table = (max: number) => new StickyTable(loadConfig({ ROLE: 'balancer', BACKENDS: 'http://a:1', STICKY_MAX_ENTRIES: String(max) }));
+const table = (max: number) =>
+  new StickyTable(loadConfig({ ROLE: 'balancer', BACKENDS: 'http://a:1', STICKY_MAX_ENTRIES: String(max) }), new FleetSync());
 const create = (itemId: string) => ({ kind: 'create', itemId }) as const;
 const remove = (itemId: string) => ({ kind: 'access', itemId, deletes: true }) as const;
 

@@ -14,7 +14,7 @@ export class StickyTable {
 
   constructor(
     @InjectConfig() config: AppConfig,
-    private readonly fleet: FleetSync = new FleetSync(),
+    private readonly fleet: FleetSync,
   ) {
     this.owners = new LRUCache({
       max: config.balancer.stickyMaxEntries,

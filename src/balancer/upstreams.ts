@@ -51,7 +51,7 @@ export class Upstreams implements OnApplicationShutdown {
       backend.lastVerdict = event.lastVerdict;
       backend.ready = event.ready;
     });
-    fleet.on('backends', (event) => this.setBackends(event.urls, false));
+    fleet.on('backends', (event) => this.setBackends(event.urls));
   }
 
   /** Tells the other workers what this one now knows about `backend`. */
@@ -79,9 +79,9 @@ export class Upstreams implements OnApplicationShutdown {
   }
 
   /** Replaces the backend list (static config or a DNS answer), opening and closing pools. */
-  setBackends(urls: readonly string[], share = true): void {
+  /** Returns whether the list changed. */
+  setBackends(urls: readonly string[]): boolean {
     const { added, removed } = this.pool.replace(urls);
-    if (share && (added.length || removed.length)) this.fleet.publish({ kind: 'backends', urls });
     for (const url of added) {
       this.pools.set(
         url,
@@ -100,6 +100,7 @@ export class Upstreams implements OnApplicationShutdown {
     if (added.length || removed.length) {
       this.logger.log(`backends: ${urls.join(', ') || 'none'}${removed.length ? ` (removed ${removed.join(', ')})` : ''}`);
     }
+    return added.length > 0 || removed.length > 0;
   }
 
   upstream(backend: Backend): Pool | undefined {

@@ -97,6 +97,16 @@ export class SmartService implements OnApplicationShutdown {
     return this.latencies.percentile(this.settings.hedgePercentile) ?? this.settings.firstTryMs;
   }
 
+  /**
+   * Time enough for a fast answer: the 5th percentile of recent successes, once known. Only
+   * read when replacements can happen at all (SMART_MAX_ATTEMPTS above 1 + backups): the
+   * percentile sorts the window, which the default plan has no use for.
+   */
+  private replacementMinMs(): number | undefined {
+    if (this.settings.maxAttempts <= 1 + this.settings.backupRequests || this.latencies.count < MIN_SAMPLES_FOR_AUTO) return undefined;
+    return this.latencies.percentile(5);
+  }
+
   async call(timeoutMs: number): Promise<HedgedResult> {
     const result = await runHedgedCall({
       url: this.upstreamUrl(),
@@ -106,8 +116,7 @@ export class SmartService implements OnApplicationShutdown {
         hedgeDelayMs: this.hedgeDelayMs(),
         backups: this.settings.backupRequests,
         maxAttempts: this.settings.maxAttempts,
-        // Time enough for a fast answer: the 5th percentile of recent successes, once known.
-        replacementMinMs: this.latencies.count >= MIN_SAMPLES_FOR_AUTO ? this.latencies.percentile(5) : undefined,
+        replacementMinMs: this.replacementMinMs(),
       },
       budget: this.budget,
       // Successful latencies only: failures (often fast 500s) would drag the percentile down.
