@@ -1,17 +1,10 @@
 // The balancer status page: GET /_balancer/backends every second, one row per backend,
 // red where something is wrong (HAProxy's stats page is the model).
+import { $, el } from './dom.js';
+
 const REFRESH_MS = 1_000;
 const TONES = { up: 'ok', probing: 'info', busy: 'warn', unready: 'warn', ejected: 'bad' };
 const ROW_TONES = { busy: 'warn', unready: 'warn', ejected: 'bad' };
-
-const $ = (id) => document.getElementById(id);
-
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  for (const child of children) node.append(child);
-  return node;
-}
 
 function stateCell(backend, now) {
   const cell = el('td', {}, el('span', { class: `badge ${TONES[backend.state]}`, 'data-testid': 'state' }, backend.state));

@@ -1,22 +1,17 @@
 // The service status page. It uses the public API only — GET /ready, GET /tasks and the
 // /ws frames a client gets — so it doubles as a worked example of that API.
+import { $, el } from './dom.js';
+
 const STATES = ['queued', 'active', 'completed', 'failed'];
+const STATE_TONES = { queued: 'idle', active: 'info', completed: 'ok', failed: 'bad' };
 const MAX_ROWS = 100;
 const HISTORY_MS = 60_000;
 const POLL_MS = 1_000;
 const CLOSE_NAMES = { 1000: 'normal', 1001: 'going away', 1006: 'lost', 1011: 'server error', 1012: 'service restart' };
 
-const $ = (id) => document.getElementById(id);
 const tasks = new Map();
 const history = [];
 let limits = { min: 0, max: 0 };
-
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  for (const child of children) node.append(child);
-  return node;
-}
 
 const time = (iso) => (iso ? new Date(iso).toLocaleTimeString() : '–');
 
@@ -96,14 +91,12 @@ function render() {
   $('tasks-empty').hidden = rows.length > 0;
   const counts = Object.fromEntries(STATES.map((state) => [state, 0]));
   for (const row of rows) counts[row.status] += 1;
-  const tones = { queued: 'idle', active: 'info', completed: 'ok', failed: 'bad' };
   $('counts').replaceChildren(
-    ...STATES.map((state) => el('span', { class: `badge ${tones[state]}`, 'data-state': state }, `${state} ${counts[state]}`)),
+    ...STATES.map((state) => el('span', { class: `badge ${STATE_TONES[state]}`, 'data-state': state }, `${state} ${counts[state]}`)),
   );
 }
 
 function taskRow(view) {
-  const tone = { queued: 'idle', active: 'info', completed: 'ok', failed: 'bad' }[view.status];
   const bar = el('span');
   bar.style.width = `${Math.max(0, Math.min(100, view.progress))}%`;
   const progress = el(
@@ -120,7 +113,7 @@ function taskRow(view) {
     'tr',
     { 'data-task-id': view.id, 'data-status': view.status, class: view.status === 'failed' ? 'bad' : '' },
     el('td', { class: 'mono', title: view.id }, view.id.slice(0, 8)),
-    el('td', {}, el('span', { class: `badge ${tone}` }, view.status)),
+    el('td', {}, el('span', { class: `badge ${STATE_TONES[view.status]}` }, view.status)),
     el('td', {}, progress, ` ${view.progress}%`),
     el('td', {}, time(view.createdAt)),
     el('td', {}, time(view.finishedAt)),
