@@ -6,18 +6,33 @@
 // 127.0.0.1:6379. Bounded in count.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
-import WebSocket from 'ws';
+import { ranked, readProfile, selfTime } from './lib/cpu-profile.mjs';
 import { freePort, MAIN } from './lib/harness.mjs';
+import { postTask, runTasks } from './lib/tasks-load.mjs';
 
 const N = Number(process.env.PROFILE_TASKS ?? 3000);
 const IN_FLIGHT = 50;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PEER = fileURLToPath(new URL('./peers/minimal-tasks.mjs', import.meta.url));
+
+/** Up once a task is accepted (Redis connected, worker ready). */
+async function untilAccepting(base) {
+  for (let i = 0; i < 300; i += 1) {
+    if (
+      await postTask(base).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${base} accepted no task`);
+}
 
 async function profile(name) {
   const dir = mkdtempSync(join(tmpdir(), 'ballast-prof-tasks-'));
@@ -42,90 +57,21 @@ async function profile(name) {
           },
           stdio: ['ignore', 'ignore', 'inherit'],
         });
-  const post = async () => {
-    const response = await request(`http://127.0.0.1:${port}/tasks`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{"durationMs":0}',
-    });
-    await response.body.dump();
-    return response.statusCode;
-  };
-  for (let i = 0; i < 300; i += 1) {
-    if ((await post().catch(() => 0)) === 202) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-  await once(ws, 'open');
-  ws.send(JSON.stringify({ event: 'subscribe', data: { all: true } }));
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  let completed = 0;
-  const finished = new Promise((resolve) =>
-    ws.on('message', (raw) => {
-      const frame = JSON.parse(raw.toString());
-      if (frame.event === 'task' && frame.data.status === 'completed' && ++completed === N) resolve();
-    }),
-  );
-  const started = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < N) {
-        next += 1;
-        await post();
-      }
-    }),
-  );
-  await finished;
-  const seconds = (performance.now() - started) / 1000;
-  ws.close();
+  const base = `http://127.0.0.1:${port}`;
+  await untilAccepting(base);
+  const seconds = await runTasks(base, { tasks: N, inFlight: IN_FLIGHT });
   child.kill('SIGTERM');
   await once(child, 'exit');
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  return { name, tasksPerSecond: N / seconds, ...selfTime(JSON.parse(readFileSync(join(dir, file), 'utf8')), seconds * 1000 + 300) };
+  return { name, tasksPerSecond: N / seconds, ...perTask(readProfile(dir), seconds * 1000 + 300) };
 }
 
-/** Self time per package and per function over the profile's last `windowMs`, idle left out. */
-function selfTime(profile, windowMs) {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const self = new Map();
-  const from = profile.endTime - windowMs * 1000;
-  let at = profile.startTime;
-  profile.samples.forEach((id, i) => {
-    at += profile.timeDeltas[i] ?? 0;
-    if (at >= from) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
-  });
-  const packages = new Map();
-  const functions = new Map();
-  let busy = 0;
-  for (const [id, micros] of self) {
-    const { functionName, url, lineNumber } = byId.get(id).callFrame;
-    if (functionName === '(idle)') continue;
-    busy += micros;
-    const pkg = packageOf(url, functionName);
-    packages.set(pkg, (packages.get(pkg) ?? 0) + micros);
-    if (['ballast', '@nestjs/common', '@nestjs/core', 'class-validator', 'class-transformer'].includes(pkg)) {
-      const key = `${functionName || '(anonymous)'} ${url.slice(url.lastIndexOf('/') + 1)}:${lineNumber + 1} (${pkg})`;
-      functions.set(key, (functions.get(key) ?? 0) + micros);
-    }
-  }
-  const perTask = (entries) =>
-    [...entries]
-      .sort((a, b) => b[1] - a[1])
-      .map(([name, micros]) => ({ name, 'µs/task': Math.round(micros / N), '% busy': Number(((micros / busy) * 100).toFixed(1)) }));
-  return { busyMsPerTask: busy / 1000 / N, packages: perTask(packages), functions: perTask(functions) };
-}
+const LISTED = new Set(['ballast', '@nestjs/common', '@nestjs/core', 'class-validator', 'class-transformer']);
 
-function packageOf(url, functionName) {
-  if (!url) return functionName.startsWith('(') ? functionName : '(v8 natives)';
-  const nm = url.lastIndexOf('node_modules/');
-  if (nm >= 0) {
-    const [scope, name] = url.slice(nm + 'node_modules/'.length).split('/');
-    return scope.startsWith('@') ? `${scope}/${name}` : scope;
-  }
-  if (url.startsWith('node:')) return `node:${url.slice(5).split('/').slice(0, 2).join('/')}`;
-  if (url.includes('/dist/')) return 'ballast';
-  return 'bench peer';
+/** µs of CPU per task per package, and per function in ballast, Nest and class-validator/-transformer. */
+function perTask(profile, windowMs) {
+  const { busyMicros, packages, functions } = selfTime(profile, windowMs, (pkg) => LISTED.has(pkg));
+  const row = (name, micros) => ({ name, 'µs/task': Math.round(micros / N), '% busy': Number(((micros / busyMicros) * 100).toFixed(1)) });
+  return { busyMsPerTask: busyMicros / 1000 / N, packages: ranked(packages, row), functions: ranked(functions, row) };
 }
 
 const peer = await profile('minimal app');

@@ -6,10 +6,11 @@
 // PROFILE_SECONDS (10) sets the load window; PROFILE_TOP (15) the number of functions shown.
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ranked, readProfile, selfTime } from './lib/cpu-profile.mjs';
 import { freePort, load, MAIN } from './lib/harness.mjs';
 
 const seconds = Number(process.env.PROFILE_SECONDS ?? 10);
@@ -45,56 +46,11 @@ async function loadFor(url) {
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
 }
 
-/**
- * Sums self time per package and per function in a .cpuprofile, over its last `windowMs`
- * only (the measured load and the shutdown after it): boot and module loading are left out.
- */
-export function summarise(profile, windowMs) {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const self = new Map();
-  const from = profile.endTime - windowMs * 1000;
-  let at = profile.startTime;
-  for (let i = 0; i < profile.samples.length; i += 1) {
-    at += profile.timeDeltas[i] ?? 0;
-    if (at < from) continue;
-    const id = profile.samples[i];
-    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
-  }
-  const packages = new Map();
-  const functions = new Map();
-  let busy = 0;
-  for (const [id, micros] of self) {
-    const { functionName, url, lineNumber } = byId.get(id).callFrame;
-    if (functionName === '(idle)') continue;
-    busy += micros;
-    const pkg = packageOf(url, functionName);
-    packages.set(pkg, (packages.get(pkg) ?? 0) + micros);
-    const key = `${functionName || '(anonymous)'} ${shortUrl(url)}${url ? `:${lineNumber + 1}` : ''}`;
-    functions.set(key, (functions.get(key) ?? 0) + micros);
-  }
-  const share = (entries) =>
-    [...entries].sort((a, b) => b[1] - a[1]).map(([name, micros]) => ({ name, '% busy': Number(((micros / busy) * 100).toFixed(1)) }));
-  return { busyMs: busy / 1000, packages: share(packages), functions: share(functions) };
-}
-
-function packageOf(url, functionName) {
-  if (!url) return functionName.startsWith('(') ? functionName : '(v8 natives)';
-  const nm = url.lastIndexOf('node_modules/');
-  if (nm >= 0) {
-    const [scope, name] = url.slice(nm + 'node_modules/'.length).split('/');
-    return scope.startsWith('@') ? `${scope}/${name}` : scope;
-  }
-  if (url.startsWith('node:')) return `node:${url.slice(5).split('/').slice(0, 2).join('/')}`;
-  if (url.includes('/dist/')) return 'ballast';
-  if (url.includes('/bench/')) return 'bench peer';
-  return url;
-}
-
-function shortUrl(url) {
-  const nm = url.lastIndexOf('node_modules/');
-  if (nm >= 0) return url.slice(nm + 'node_modules/'.length);
-  const dist = url.indexOf('/dist/');
-  return dist >= 0 ? url.slice(dist + 1) : url.replace(/^file:\/\//, '');
+/** Shares of busy CPU per package and per function. */
+function summarise(profile, windowMs) {
+  const { busyMicros, packages, functions } = selfTime(profile, windowMs);
+  const share = (name, micros) => ({ name, '% busy': Number(((micros / busyMicros) * 100).toFixed(1)) });
+  return { busyMs: busyMicros / 1000, packages: ranked(packages, share), functions: ranked(functions, share) };
 }
 
 async function profileOf(name, start) {
@@ -104,9 +60,8 @@ async function profileOf(name, start) {
   await loadFor(url); // warm-up: JIT and pools
   const rps = await loadFor(url);
   await stop();
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   // The load window plus a little for the shutdown that writes the profile.
-  return { name, rps, ...summarise(JSON.parse(readFileSync(join(dir, file), 'utf8')), seconds * 1000 + 300) };
+  return { name, rps, ...summarise(readProfile(dir), seconds * 1000 + 300) };
 }
 
 const children = [];

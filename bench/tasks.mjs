@@ -9,9 +9,8 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { request } from 'undici';
-import WebSocket from 'ws';
 import { freePort, median, startService } from './lib/harness.mjs';
+import { openSocket, postTask, runTasks } from './lib/tasks-load.mjs';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const N = Number(process.env.BENCH_TASKS ?? 1500);
@@ -51,46 +50,8 @@ async function rawBullmq() {
   return N / seconds;
 }
 
-async function openSocket(base, query = '') {
-  const ws = new WebSocket(`${base.replace('http', 'ws')}/ws${query}`);
-  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
-  return ws;
-}
-
-async function postTask(base) {
-  const response = await request(`${base}/tasks`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: '{"durationMs":0}',
-  });
-  const body = await response.body.json();
-  if (response.statusCode !== 202) throw new Error(`POST /tasks ${response.statusCode}`);
-  return body.id;
-}
-
 async function ballastThroughput(base) {
-  const ws = await openSocket(base);
-  ws.send(JSON.stringify({ event: 'subscribe', data: { all: true } }));
-  let completed = 0;
-  const done = new Promise((resolve) =>
-    ws.on('message', (raw) => {
-      const frame = JSON.parse(raw.toString());
-      if (frame.event === 'task' && frame.data.status === 'completed' && ++completed === N) resolve();
-    }),
-  );
-  const started = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < N) {
-        next += 1;
-        await postTask(base);
-      }
-    }),
-  );
-  await done;
-  ws.close();
-  return N / ((performance.now() - started) / 1000);
+  return N / (await runTasks(base, { tasks: N, inFlight: IN_FLIGHT }));
 }
 
 async function pacedLatency(base) {
