@@ -1,19 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge } from 'prom-client';
 import { MetricsService } from '../ops/metrics.service.js';
-import type { AttemptOutcome, Backend } from './backend.js';
+import type { Backend } from './backend.js';
 import { Upstreams } from './upstreams.js';
 
 /** The balancer's Prometheus series: attempts by outcome, ejections, and per-backend gauges read at scrape time. */
 @Injectable()
 export class BalancerMetrics {
-  private readonly outcomes: Counter<'backend' | 'outcome'>;
   private readonly ejections: Counter<'backend'>;
 
   constructor(metrics: MetricsService, upstreams: Upstreams) {
     const registers = [metrics.registry];
     const pool = upstreams.pool;
-    this.outcomes = new Counter({
+    new Counter({
       name: 'ballast_balancer_attempts_total',
       help: 'Upstream attempts by backend and outcome',
       labelNames: ['backend', 'outcome'],
@@ -57,9 +56,5 @@ export class BalancerMetrics {
     perBackend('ballast_balancer_backend_ejected', '1 while passively ejected', (b) => (b.isEjected(Date.now()) ? 1 : 0), 'max');
     perBackend('ballast_balancer_backend_ready', '1 while its last /ready check passed', (b) => (b.ready ? 1 : 0), 'max');
     upstreams.onEjection((backend) => this.ejections.inc({ backend: backend.url }));
-  }
-
-  countOutcome(backend: Backend, outcome: AttemptOutcome): void {
-    backend.outcomes[outcome] += 1;
   }
 }

@@ -3,9 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Pool } from 'undici';
 import { FleetSync } from '../cluster/fleet-sync.js';
 import { DRAIN_ORDER, IdleWaiters, ShutdownCoordinator } from '../lifecycle/index.js';
-import type { AttemptOutcome, Backend } from './backend.js';
+import type { Backend } from './backend.js';
 import type { BackendPool } from './backend-pool.js';
-import { BalancerMetrics } from './balancer-metrics.js';
 import type { AttemptResult, OutlierPolicy } from './outlier-policy.js';
 import { ProxyExchange, type ExchangeContext } from './proxy-exchange.js';
 import type { StickyRoute } from './sticky-route.js';
@@ -15,7 +14,7 @@ import { Upstreams } from './upstreams.js';
 /**
  * The balancer's data path: a plain (req, res) handler on the HTTP server, outside
  * Nest's router, streaming both ways through one undici Pool per backend. Each request is a
- * ProxyExchange; this provider joins it to the upstreams, the sticky table and the metrics,
+ * ProxyExchange; this provider joins it to the upstreams and the sticky table,
  * and owns the "proxied requests" drain step.
  */
 @Injectable()
@@ -27,7 +26,6 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
   constructor(
     private readonly upstreams: Upstreams,
     private readonly sticky: StickyTable,
-    private readonly metrics: BalancerMetrics,
     private readonly coordinator: ShutdownCoordinator,
     fleet: FleetSync,
   ) {
@@ -76,10 +74,6 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
 
   judge(backend: Backend, result: AttemptResult, firstAttempt: boolean): void {
     this.upstreams.judge(backend, result, firstAttempt);
-  }
-
-  countOutcome(backend: Backend, outcome: AttemptOutcome): void {
-    this.metrics.countOutcome(backend, outcome);
   }
 
   stickyOwner(itemId: string): string | undefined {

@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import { errorBody } from '../ops/error-body.js';
 import { lingerAfterEarlyAnswer } from '../ops/lingering-close.js';
-import type { AttemptOutcome, Backend } from './backend.js';
+import type { Backend } from './backend.js';
 import type { BackendPool } from './backend-pool.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarding-headers.js';
 import { retryAfterMs, type AttemptResult, type OutlierPolicy } from './outlier-policy.js';
@@ -28,7 +28,6 @@ export interface ExchangeContext {
   readonly workerId?: string;
   upstream(backend: Backend): Pool | undefined;
   judge(backend: Backend, result: AttemptResult, firstAttempt: boolean): void;
-  countOutcome(backend: Backend, outcome: AttemptOutcome): void;
   stickyOwner(itemId: string): string | undefined;
   recordSticky(route: StickyRoute, backend: Backend, status: number): void;
   forgetSticky(itemId: string): void;
@@ -233,7 +232,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       const busyMs = statusCode === 503 ? retryAfterMs(headers['retry-after'], Date.now()) : undefined;
       proxy.judge(backend, { kind: 'status_5xx', status: statusCode, retryAfterMs: busyMs }, this.firstAttempt);
       backend.failures += 1;
-      proxy.countOutcome(backend, 'status_5xx');
+      backend.outcomes.status_5xx += 1;
       exchange.recordAttempt({ backend: backend.url, status: statusCode });
       if (exchange.canRetry('status_5xx')) {
         this.discarded = true;
@@ -243,7 +242,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       }
     } else {
       proxy.judge(backend, SUCCESS, this.firstAttempt);
-      proxy.countOutcome(backend, 'success');
+      backend.outcomes.success += 1;
     }
     const res = exchange.res;
     exchange.committed = true;
@@ -294,12 +293,12 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     if (exchange.clientGone) {
       // Not the backend's doing; a probe cut short this way is simply tried again.
       backend.probeInFlight = false;
-      exchange.proxy.countOutcome(backend, 'client_gone');
+      backend.outcomes.client_gone += 1;
       return;
     }
     const failure = classifyUpstreamError(error);
     backend.failures += 1;
-    exchange.proxy.countOutcome(backend, failure);
+    backend.outcomes[failure] += 1;
     exchange.proxy.judge(backend, { kind: 'failure', failure }, this.firstAttempt);
     exchange.recordAttempt({ backend: backend.url, failure });
     if (exchange.canRetry(failure)) exchange.next();

@@ -8,7 +8,6 @@ import { errorBody } from '../ops/error-body.js';
 import { MetricsService } from '../ops/metrics.service.js';
 import { requestFramingProblem } from '../ops/request-framing.js';
 import type { Backend } from './backend.js';
-import { BalancerMetrics } from './balancer-metrics.js';
 import { Upstreams } from './upstreams.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarding-headers.js';
 import { closeFrame, FrameBoundary } from './frame-boundary.js';
@@ -113,7 +112,6 @@ export class WebSocketTunnels implements OnModuleInit {
 
   constructor(
     private readonly upstreams: Upstreams,
-    private readonly balancerMetrics: BalancerMetrics,
     private readonly coordinator: ShutdownCoordinator,
     metrics: MetricsService,
   ) {
@@ -192,7 +190,7 @@ export class WebSocketTunnels implements OnModuleInit {
     upstreamRequest.on('upgrade', (response: IncomingMessage, upstream: Duplex, upstreamHead: Buffer) => {
       upstreamRequest.setTimeout(0);
       this.upstreams.judge(backend, { kind: 'success' }, firstAttempt);
-      this.balancerMetrics.countOutcome(backend, 'success');
+      backend.outcomes.success += 1;
       if (client.destroyed) return upstream.destroy();
       client.write(responseHead(101, clientResponseHeaders(responseHeaders(response), backend.url), true));
       if (upstreamHead.length > 0) client.write(upstreamHead);
@@ -204,7 +202,7 @@ export class WebSocketTunnels implements OnModuleInit {
       const status = response.statusCode ?? 502;
       if (status >= 500) {
         backend.failures += 1;
-        this.balancerMetrics.countOutcome(backend, 'status_5xx');
+        backend.outcomes.status_5xx += 1;
         const busyMs = status === 503 ? retryAfterMs(response.headers['retry-after'], Date.now()) : undefined;
         this.upstreams.judge(backend, { kind: 'status_5xx', status, retryAfterMs: busyMs }, firstAttempt);
         const next = this.upstreams.pool.pick(Date.now(), tried);
@@ -227,7 +225,7 @@ export class WebSocketTunnels implements OnModuleInit {
     upstreamRequest.on('error', (error: Error & { code?: string }) => {
       const failure = classifyUpstreamError(error);
       backend.failures += 1;
-      this.balancerMetrics.countOutcome(backend, failure);
+      backend.outcomes[failure] += 1;
       this.upstreams.judge(backend, { kind: 'failure', failure }, firstAttempt);
       // Nothing of the upgrade reached the client yet: safe to try the next backend.
       const next = this.upstreams.pool.pick(Date.now(), tried);
