@@ -80,8 +80,8 @@ for (const run of [peer, ours]) {
   console.log(
     `\n## ${run.name}: ${Math.round(run.tasksPerSecond)} tasks/s under profile, ${run.busyMsPerTask.toFixed(3)} ms busy CPU per task`,
   );
-  console.table(run.packages.slice(0, 14));
+  console.table(run.packages.slice(0, Number(process.env.PROFILE_ROWS ?? 14)));
 }
 console.log('\nballast: top functions in its own code, Nest and class-validator/-transformer');
-console.table(ours.functions.slice(0, 12));
+console.table(ours.functions.slice(0, Number(process.env.PROFILE_ROWS ?? 12)));
 console.log(`\nbusy CPU per task, ballast / minimal app: ${(ours.busyMsPerTask / peer.busyMsPerTask).toFixed(2)}x`);

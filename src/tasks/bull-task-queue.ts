@@ -40,6 +40,12 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   private readonly known = new LRUCache<string, TaskUpdate>({ max: 50_000 });
   /** Per-job chains, so one job's events are handled in the order Redis sent them. */
   private readonly chains = new Map<string, Promise<void>>();
+  /**
+   * Jobs this instance's worker finished, as the worker left them (finish time included):
+   * their `completed`/`failed` event then needs no read. Bounded: an entry whose event was
+   * handled first (the read won the race) is never asked for and ages out.
+   */
+  private readonly finishedHere = new LRUCache<string, TaskUpdate>({ max: 10_000 });
   /** Updates leave in event order (see handle). */
   private emitted: Promise<void> = Promise.resolve();
   private events?: QueueEvents;
@@ -56,6 +62,9 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   }
 
   onModuleInit(): void {
+    this.worker?.onFinished((job) => {
+      if (job.id) this.finishedHere.set(job.id, { view: viewOf(job, ''), clientId: job.data.clientId });
+    });
     this.events = new QueueEvents(TASK_QUEUE_NAME, {
       connection: redisConnectionOptions(this.config.redis!, 'blocking'),
       prefix: this.queue.opts.prefix,
@@ -216,8 +225,16 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       );
   }
 
-  /** A finished job's stored view: its hash alone says how it finished (one read, no state query). */
+  /**
+   * A finished job's stored view: as this instance's worker left it, else read from its hash,
+   * which alone says how it finished (one read, no state query).
+   */
   private async finished(id: string): Promise<TaskUpdate | undefined> {
+    const local = this.finishedHere.get(id);
+    if (local) {
+      this.finishedHere.delete(id);
+      return local;
+    }
     const job = await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id), this.usable);
     if (!job) return undefined;
     if (!job.finishedOn) return this.stored(id);

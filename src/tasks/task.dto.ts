@@ -1,12 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { Allow, IsIn, IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import type { TaskStatus } from './task.js';
 
 export const TASK_STATUSES: readonly TaskStatus[] = ['queued', 'active', 'completed', 'failed'];
 export const TASK_LIST_MAX = 100;
 
-/** GET /tasks?status=&limit= */
+/** GET /tasks?status=&limit= (the POST body is a zod schema: create-task.body.ts) */
 export class ListTasksQueryDto {
   @ApiPropertyOptional({ enum: TASK_STATUSES, description: 'Only tasks in this state' })
   @IsOptional()
@@ -25,25 +25,6 @@ export class ListTasksQueryDto {
   @Min(1, { message: `limit must be an integer from 1 to ${TASK_LIST_MAX}` })
   @Max(TASK_LIST_MAX, { message: `limit must be an integer from 1 to ${TASK_LIST_MAX}` })
   limit?: number;
-}
-
-/** Upper bound checked again against TASK_MAX_DURATION_MS by the service. */
-export class CreateTaskDto {
-  @ApiPropertyOptional({ description: 'How long the demo task works (default TASK_DEFAULT_DURATION_MS)', example: 2000 })
-  @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(3_600_000)
-  durationMs?: number;
-
-  @ApiPropertyOptional({ description: 'Any JSON, echoed in the result', example: { hello: 'world' } })
-  @Allow()
-  payload?: unknown;
-
-  @ApiPropertyOptional({ description: 'Sockets connected with ?clientId= get this task’s frames unasked', example: 'browser-1' })
-  @IsOptional()
-  @Matches(/^[A-Za-z0-9_.-]{1,128}$/, { message: 'clientId must be 1-128 letters, digits, "_", "." or "-"' })
-  clientId?: string;
 }
 
 export class TaskAcceptedDto {

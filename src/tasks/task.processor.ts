@@ -18,12 +18,21 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
   class TaskProcessor extends WorkerHost implements TaskWorkerHandle {
     private active = 0;
     private lastError = '';
+    private readonly finishedListeners: ((job: Job<TaskJobData>) => void)[] = [];
 
     onModuleInit(): void {
       // Without a listener BullMQ prints every reconnect failure to the console.
       this.worker.on('error', (error) => {
         if (error.message !== this.lastError) logger.warn(`worker: ${error.message}`);
         this.lastError = error.message;
+      });
+      const finished = (job: Job<TaskJobData>) => {
+        for (const listener of this.finishedListeners) listener(job);
+      };
+      this.worker.on('completed', finished);
+      // A job that will be retried is not finished; a failure without a job has nothing to say.
+      this.worker.on('failed', (job) => {
+        if (job?.finishedOn) finished(job);
       });
     }
 
@@ -34,6 +43,10 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
       } finally {
         this.active -= 1;
       }
+    }
+
+    onFinished(listener: (job: Job<TaskJobData>) => void): void {
+      this.finishedListeners.push(listener);
     }
 
     close(force = false): Promise<void> {

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
+  ApiBody,
   ApiBadRequestResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -9,11 +10,13 @@ import {
 } from '@nestjs/swagger';
 import { AdminOnly } from '../ops/admin.guard.js';
 import { ErrorBodyDto } from '../ops/error-body.dto.js';
-import { CreateTaskDto, ListTasksQueryDto, TaskAcceptedDto, TaskViewDto } from './task.dto.js';
-
-const DEFAULT_LIST_LIMIT = 20;
+import { ZodBodyPipe } from '../ops/zod-body.pipe.js';
+import { createTaskBody, createTaskBodySchema, type CreateTaskBody } from './create-task.body.js';
+import { ListTasksQueryDto, TaskAcceptedDto, TaskViewDto } from './task.dto.js';
 import type { TaskView } from './task.js';
 import { TasksService } from './tasks.service.js';
+
+const DEFAULT_LIST_LIMIT = 20;
 
 @ApiTags('tasks')
 @Controller('tasks')
@@ -22,10 +25,11 @@ export class TasksController {
 
   @Post()
   @HttpCode(202)
+  @ApiBody({ schema: createTaskBodySchema as object, required: false })
   @ApiAcceptedResponse({ type: TaskAcceptedDto, description: 'Durably queued' })
   @ApiBadRequestResponse({ type: ErrorBodyDto, description: 'Invalid body (unknown field, bad durationMs or clientId)' })
   @ApiServiceUnavailableResponse({ type: ErrorBodyDto, description: 'Shutting down, or Redis unreachable (Retry-After)' })
-  async create(@Body() body: CreateTaskDto): Promise<TaskAcceptedDto> {
+  async create(@Body(new ZodBodyPipe(createTaskBody)) body: CreateTaskBody): Promise<TaskAcceptedDto> {
     const view = await this.tasks.create(body);
     return { id: view.id, status: view.status };
   }

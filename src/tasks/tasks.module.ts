@@ -36,7 +36,11 @@ export class TasksModule {
       worker.push(processor, {
         provide: TASK_WORKER,
         inject: [processor],
-        useFactory: (p: TaskWorkerHandle): TaskWorkerHandle => ({ close: (force) => p.close(force), activeCount: () => p.activeCount() }),
+        useFactory: (p: TaskWorkerHandle): TaskWorkerHandle => ({
+          close: (force) => p.close(force),
+          activeCount: () => p.activeCount(),
+          onFinished: (listener) => p.onFinished(listener),
+        }),
       });
     }
     return {

@@ -3,7 +3,7 @@ import { InjectConfig, type AppConfig } from '../config/index.js';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
 import type { TaskStatus, TaskView } from './task.js';
 import { TaskQueue } from './task-queue.js';
-import type { CreateTaskDto } from './task.dto.js';
+import type { CreateTaskBody } from './create-task.body.js';
 import { InvalidInputError, ShuttingDownError, TaskNotFoundError } from '../errors/index.js';
 
 /** Creates and reads tasks. (The gateway follows the queue; TaskQueueDrain drains it.) */
@@ -15,14 +15,14 @@ export class TasksService {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  async create(input: CreateTaskDto): Promise<TaskView> {
+  async create(input: CreateTaskBody): Promise<TaskView> {
     // Checked before queueing: a task accepted here is in the queue before any drain can finish.
     if (!this.coordinator.accepting) throw new ShuttingDownError();
     const durationMs = input.durationMs ?? this.config.tasks.defaultDurationMs;
     if (durationMs > this.config.tasks.maxDurationMs) {
       throw new InvalidInputError(`durationMs must be <= ${this.config.tasks.maxDurationMs}`);
     }
-    return this.queue.add({ durationMs, payload: input.payload, clientId: input.clientId });
+    return this.queue.add({ durationMs, payload: input.payload, clientId: input.clientId ?? undefined });
   }
 
   list(status: TaskStatus | undefined, limit: number): Promise<TaskView[]> {
