@@ -20,8 +20,14 @@ describe('createTaskBody through ZodBodyPipe', () => {
     [undefined, {}],
     [{}, {}],
     [{ durationMs: 0 }, { durationMs: 0 }],
-    [{ durationMs: 3_600_000, clientId: 'a.B_-9' }, { durationMs: 3_600_000, clientId: 'a.B_-9' }],
-    [{ durationMs: null, clientId: null }, { durationMs: null, clientId: null }],
+    [
+      { durationMs: 3_600_000, clientId: 'a.B_-9' },
+      { durationMs: 3_600_000, clientId: 'a.B_-9' },
+    ],
+    [
+      { durationMs: null, clientId: null },
+      { durationMs: null, clientId: null },
+    ],
     [{ payload: { nested: [1, 'x', null] } }, { payload: { nested: [1, 'x', null] } }],
     [{ payload: null }, { payload: null }],
   ])('accepts %j', (body, parsed) => {

@@ -18,7 +18,10 @@ export const createTaskBody = z.strictObject(
       .max(DURATION_LIMIT_MS, { error: DURATION_RULE })
       .nullish()
       .meta({ description: 'How long the demo task works (default TASK_DEFAULT_DURATION_MS)', example: 2000 }),
-    payload: z.unknown().optional().meta({ description: 'Any JSON, echoed in the result', example: { hello: 'world' } }),
+    payload: z
+      .unknown()
+      .optional()
+      .meta({ description: 'Any JSON, echoed in the result', example: { hello: 'world' } }),
     clientId: z
       .string({ error: CLIENT_ID_RULE })
       .regex(CLIENT_ID, { error: CLIENT_ID_RULE })
