@@ -2,7 +2,7 @@
 // Fastify + BullMQ + ws app (bench/peers/minimal-tasks.mjs). Each runs under `node --cpu-prof`
 // while PROFILE_TASKS (3000) tasks go POST -> completed frame on a socket subscribed to all,
 // 50 in flight; then CPU self time per task is printed per package and, for ballast, its top
-// functions in its own code, Nest and class-validator/-transformer. Redis: REDIS_URL or
+// functions in its own code, Nest, Fastify and the validators. Redis: REDIS_URL or
 // 127.0.0.1:6379. Bounded in count.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -65,7 +65,7 @@ async function profile(name) {
   return { name, tasksPerSecond: N / seconds, ...perTask(readProfile(dir), seconds * 1000 + 300) };
 }
 
-const LISTED = new Set(['ballast', '@nestjs/common', '@nestjs/core', 'class-validator', 'class-transformer']);
+const LISTED = new Set(['ballast', '@nestjs/common', '@nestjs/core', 'fastify', 'zod', 'class-validator', 'class-transformer']);
 
 /** µs of CPU per task per package, and per function in ballast, Nest and class-validator/-transformer. */
 function perTask(profile, windowMs) {
@@ -82,6 +82,6 @@ for (const run of [peer, ours]) {
   );
   console.table(run.packages.slice(0, Number(process.env.PROFILE_ROWS ?? 14)));
 }
-console.log('\nballast: top functions in its own code, Nest and class-validator/-transformer');
+console.log('\nballast: top functions in its own code, Nest, Fastify and the validators');
 console.table(ours.functions.slice(0, Number(process.env.PROFILE_ROWS ?? 12)));
 console.log(`\nbusy CPU per task, ballast / minimal app: ${(ours.busyMsPerTask / peer.busyMsPerTask).toFixed(2)}x`);

@@ -35,6 +35,13 @@ async function scriptedUpstream(script: Script) {
   };
 }
 
+/** The service's own time for the call, from its Server-Timing header. */
+const serverMs = (headers: Record<string, string | string[] | undefined>): number => {
+  const match = /^smart;dur=(\d+(?:\.\d+)?)$/.exec(String(headers['server-timing']));
+  if (!match) throw new Error(`no smart Server-Timing in ${JSON.stringify(headers['server-timing'])}`);
+  return Number(match[1]);
+};
+
 const json = (res: ServerResponse, status: number, body: string, afterMs = 0) => {
   const timer = setTimeout(() => res.writeHead(status, { 'content-type': 'application/json' }).end(body), afterMs);
   res.once('close', () => clearTimeout(timer));
@@ -63,6 +70,8 @@ describe('/api/smart against local upstreams', () => {
     expect(response.status).toBe(200);
     expect(response.body.api).toEqual({ time: 12 });
     expect(up.requests).toBe(1); // answered before the hedge delay: no backups
+    // Held from the request's arrival: at least the call itself.
+    expect(serverMs(response.headers)).toBeGreaterThanOrEqual(response.body.time);
   });
 
   it('first 500, then a backup 200: the backups go out at once', async () => {
@@ -108,6 +117,9 @@ describe('/api/smart against local upstreams', () => {
     expect(took).toBeGreaterThanOrEqual(495);
     // The upstream answers at 5 s; the margin above 500 ms absorbs a loaded machine.
     expect(took).toBeLessThan(2_000);
+    // The deadline runs from the request's arrival, and the 503 says how long that was.
+    expect(serverMs(response.headers)).toBeGreaterThanOrEqual(499);
+    expect(serverMs(response.headers)).toBeLessThanOrEqual(took);
     await up.allClosed();
   });
 

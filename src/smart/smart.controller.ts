@@ -1,4 +1,5 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get, Query, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { ApiBadRequestResponse, ApiOkResponse, ApiQuery, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { SmartCallFailedError } from '../errors/index.js';
@@ -24,9 +25,12 @@ export class SmartController {
   @ApiOkResponse({ type: SmartResultDto })
   @ApiServiceUnavailableResponse({ type: SmartFailureDto })
   @ApiBadRequestResponse({ type: ErrorBodyDto })
-  async smartCall(@Query('timeout') rawTimeout: unknown): Promise<SmartResultDto> {
+  async smartCall(@Query('timeout') rawTimeout: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<SmartResultDto> {
     const timeoutMs = this.timeoutPipe.transform(rawTimeout);
-    const result = await this.smart.call(timeoutMs);
+    // The deadline runs from the request's arrival: reading and routing it spent part of it.
+    const result = await this.smart.call(timeoutMs, reply.elapsedTime);
+    // How long the service held the call, so a client can tell its own delays from ours.
+    void reply.header('server-timing', `smart;dur=${reply.elapsedTime.toFixed(1)}`);
     if (result.outcome !== 'success') throw new SmartCallFailedError(result.outcome, timeoutMs, result.attempts);
     return { time: result.ms, api: result.body };
   }

@@ -107,12 +107,13 @@ export class SmartService implements OnApplicationShutdown {
     return this.latencies.percentile(5);
   }
 
-  async call(timeoutMs: number): Promise<HedgedResult> {
+  /** `spentMs`: how much of the timeout passed before the call began (the request's reading). */
+  async call(timeoutMs: number, spentMs = 0): Promise<HedgedResult> {
     const result = await runHedgedCall({
       url: this.upstreamUrl(),
       dispatcher: this.agent,
       plan: {
-        deadlineMs: timeoutMs,
+        deadlineMs: Math.max(1, timeoutMs - spentMs),
         hedgeDelayMs: this.hedgeDelayMs(),
         backups: this.settings.backupRequests,
         maxAttempts: this.settings.maxAttempts,
