@@ -236,7 +236,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
    * `undefined` when it changes nothing worth a frame, or NEEDS_READ when only Redis can say.
    */
   private fromKnown(id: string, event: TaskEvent, progress: unknown): TaskUpdate | undefined | typeof NEEDS_READ {
-    const last = this.known.get(id);
+    const last = this.known.peek(id);
     const unfinished = last && last.view.status !== 'completed' && last.view.status !== 'failed';
     // Finished is final: an event read late (a `waiting` handled after the job already
     // finished showed as finished) must not send the finished frame twice.
