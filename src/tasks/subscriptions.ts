@@ -68,11 +68,18 @@ export class Subscriptions<S> {
     removeFrom(this.byTask, taskId, socket);
   }
 
-  /** Every socket that should hear about a change of `taskId`, each once. */
-  followersOf(taskId: string, clientId?: string): Set<S> {
+  /**
+   * Every socket that should hear about a change of `taskId`, each once. Read it, do not keep
+   * it: when only sockets subscribed to all follow the task, it is that live set itself (not a
+   * copy per frame).
+   */
+  followersOf(taskId: string, clientId?: string): ReadonlySet<S> {
+    const byTask = this.byTask.get(taskId);
+    const byClientId = clientId ? this.byClientId.get(clientId) : undefined;
+    if (!byTask && !byClientId) return this.all;
     const targets = new Set<S>(this.all);
-    for (const socket of this.byTask.get(taskId) ?? []) targets.add(socket);
-    if (clientId) for (const socket of this.byClientId.get(clientId) ?? []) targets.add(socket);
+    for (const socket of byTask ?? []) targets.add(socket);
+    for (const socket of byClientId ?? []) targets.add(socket);
     return targets;
   }
 
