@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, WebSocketGateway } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
@@ -12,6 +13,7 @@ import { MetricsService } from '../ops/metrics.service.js';
 import { AdminAccess } from '../ops/admin-access.js';
 import { ERROR_MESSAGES } from '../errors/index.js';
 import { Subscriptions } from './subscriptions.js';
+import { TickCoalescer } from './tick-coalescer.js';
 import { TaskQueue } from './task-queue.js';
 import type { TaskUpdate, TaskView } from './task.js';
 
@@ -44,6 +46,9 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
   /** Sockets whose upgrade request carried ADMIN_TOKEN (all sockets when it is unset). */
   private readonly admins = new WeakSet<WebSocket>();
   private heartbeat?: NodeJS.Timeout;
+  /** The TCP connection under each WebSocket, so a tick's frames to it leave in one write. */
+  private readonly transports = new WeakMap<WebSocket, Socket>();
+  private readonly coalescer = new TickCoalescer();
 
   constructor(
     @InjectConfig() config: AppConfig,
@@ -107,6 +112,7 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
     const clientId = new URL(request.url ?? '/', 'http://x').searchParams.get('clientId') ?? undefined;
     this.subscriptions.connect(socket, clientId);
+    this.transports.set(socket, request.socket);
     if (this.access.allowsHeader(request.headers.authorization)) this.admins.add(socket);
     this.alive.add(socket);
     socket.on('pong', () => this.alive.add(socket));
@@ -129,7 +135,12 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
     const targets = this.subscriptions.followersOf(view.id, clientId);
     if (targets.size === 0) return;
     const frame = JSON.stringify({ event: 'task', data: view });
-    for (const socket of targets) if (socket.readyState === socket.OPEN) socket.send(frame);
+    for (const socket of targets) {
+      if (socket.readyState !== socket.OPEN) continue;
+      const transport = this.transports.get(socket);
+      if (transport) this.coalescer.hold(transport);
+      socket.send(frame);
+    }
   }
 
   /** Shutdown step: a `shutdown` frame, then close 1012, spread over a short window. */
