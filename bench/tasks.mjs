@@ -13,7 +13,7 @@ import { freePort, median, startService } from './lib/harness.mjs';
 import { openSocket, postTask, runTasks } from './lib/tasks-load.mjs';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const N = Number(process.env.BENCH_TASKS ?? 1500);
+const N = Number(process.env.BENCH_TASKS ?? 4000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const IN_FLIGHT = 50;
 const RATE = 500;
@@ -118,11 +118,11 @@ async function socketsRss() {
   }
 }
 
-async function startPeer() {
+async function startPeer(frames = 'progress') {
   const port = await freePort();
   const child = fork(
     fileURLToPath(new URL('./peers/minimal-tasks.mjs', import.meta.url)),
-    [String(port), REDIS_URL, prefix(), String(IN_FLIGHT)],
+    [String(port), REDIS_URL, prefix(), String(IN_FLIGHT), frames],
     {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     },
@@ -144,25 +144,31 @@ const service = await startService({
   READY_TRACK_CLIENTS: 'false',
 });
 const peer = await startPeer();
+const everyFramePeer = await startPeer('every');
 try {
   await ballastThroughput(service.url).catch(() => undefined); // warm-up
   await ballastThroughput(peer.url).catch(() => undefined);
-  const samples = { raw: [], peer: [], ballast: [] };
+  await ballastThroughput(everyFramePeer.url).catch(() => undefined);
+  const samples = { raw: [], peer: [], everyFrame: [], ballast: [] };
   for (let round = 0; round < ROUNDS; round += 1) {
     samples.raw.push(await rawBullmq());
     samples.peer.push(await ballastThroughput(peer.url));
+    samples.everyFrame.push(await ballastThroughput(everyFramePeer.url));
     samples.ballast.push(await ballastThroughput(service.url));
   }
   const raw = median(samples.raw);
   const minimal = median(samples.peer);
+  const everyFrame = median(samples.everyFrame);
   const ours = median(samples.ballast);
   console.log(`Throughput, ${N} tasks per round, ${IN_FLIGHT} in flight, ${ROUNDS} interleaved rounds, medians, one Redis (${REDIS_URL})`);
   console.table({
     'raw BullMQ add + no-op process (floor)': { 'tasks/s': Math.round(raw) },
-    'minimal Fastify + BullMQ + ws app': { 'tasks/s': Math.round(minimal) },
-    'ballast POST -> completed frame': { 'tasks/s': Math.round(ours) },
+    'minimal Fastify + BullMQ + ws app (progress, completed frames)': { 'tasks/s': Math.round(minimal) },
+    'minimal app, every status frame (queued, active, progress, completed)': { 'tasks/s': Math.round(everyFrame) },
+    'ballast POST -> completed frame (every status frame)': { 'tasks/s': Math.round(ours) },
   });
   console.log(`ratio ballast / minimal app: ${(ours / minimal).toFixed(2)}x (goal >= 1.0)`);
+  console.log(`ratio ballast / minimal app sending the same frames: ${(ours / everyFrame).toFixed(2)}x`);
   console.log(`ratio ballast / raw BullMQ: ${(ours / raw).toFixed(2)}x`);
   const paced = await pacedLatency(service.url);
   console.log(
@@ -174,6 +180,7 @@ try {
 } finally {
   await service.stop();
   await peer.stop();
+  await everyFramePeer.stop();
 }
 const rss = await socketsRss();
 console.log(
