@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, interleaved, load, median, startService } from './lib/harness.mjs';
+import { freePort, interleaved, load, median, printSummary, startService } from './lib/harness.mjs';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -133,8 +133,18 @@ http {
   console.log(`ballast / bare undici proxy: ${ratio('bare undici proxy')}x (goal >= 1.0)`);
   console.log(`ballast / nginx: ${ratio('nginx')}x (goal >= 0.5)`);
   if (rows.nginx) console.log(`ballast p99 / nginx p99: ${(ballastRow['p99 ms'] / rows.nginx['p99 ms']).toFixed(2)}x (goal <= 2)`);
-  console.log(
-    `ballast 2 workers / 1 worker: ${(rows['ballast, 2 workers']['req/s'] / ballastRow['req/s']).toFixed(2)}x (goal >= 0.9 on 2 cores, where wrk and the backends share the cores)`,
+  const workersRatio = (rows['ballast, 2 workers']['req/s'] / ballastRow['req/s']).toFixed(2);
+  console.log(`ballast 2 workers / 1 worker: ${workersRatio}x (goal >= 0.9 on 2 cores, where wrk and the backends share the cores)`);
+  const figure = (name) =>
+    rows[name] ? `${name} ${(rows[name]['req/s'] / 1000).toFixed(1)}k (p99 ${rows[name]['p99 ms']} ms)` : undefined;
+  const errors = Object.values(rows).reduce((sum, row) => sum + row.errors, 0);
+  printSummary(
+    [
+      ...['direct backend', 'nginx', 'bare undici proxy', 'ballast balancer', 'ballast, 2 workers'].map(figure).filter(Boolean),
+      `ballast / bare undici ${ratio('bare undici proxy')}x, / nginx ${ratio('nginx')}x` +
+        (rows.nginx ? `, p99 ${(ballastRow['p99 ms'] / rows.nginx['p99 ms']).toFixed(2)}x nginx's` : ''),
+      `2 workers / 1 worker ${workersRatio}x; ${errors} errors`,
+    ].join('; '),
   );
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup();

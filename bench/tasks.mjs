@@ -1,7 +1,8 @@
 // bench:tasks — on one Redis, in one run: (1) tasks/s end-to-end (POST /tasks -> the
 // `completed` frame on a socket subscribed to all) for ballast against the minimal Fastify +
 // BullMQ + QueueEvents + ws app doing the same job (bench/peers/minimal-tasks.mjs), in
-// interleaved rounds, with raw BullMQ add + no-op process + QueueEvents as the floor;
+// interleaved rounds on fresh processes (the peer also run sending every status frame, as
+// ballast does), with raw BullMQ add + no-op process + QueueEvents as the floor;
 // (2) end-to-end latency p50/p99 at a paced 500 tasks/s; (3) RSS of a service holding 10k
 // idle subscribed sockets. Redis: REDIS_URL, else 127.0.0.1:6379. Bounded.
 import { Queue, QueueEvents, Worker } from 'bullmq';
@@ -9,12 +10,12 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { freePort, median, startService } from './lib/harness.mjs';
+import { freePort, median, printSummary, startService } from './lib/harness.mjs';
 import { openSocket, postTask, runTasks } from './lib/tasks-load.mjs';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const N = Number(process.env.BENCH_TASKS ?? 4000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const IN_FLIGHT = 50;
 const RATE = 500;
 const PACED_SECONDS = 5;
@@ -137,39 +138,55 @@ async function startPeer(frames = 'progress') {
   };
 }
 
-const service = await startService({
-  REDIS_URL,
-  REDIS_PREFIX: prefix(),
-  TASK_CONCURRENCY: String(IN_FLIGHT),
-  READY_TRACK_CLIENTS: 'false',
+const startBallast = () =>
+  startService({ REDIS_URL, REDIS_PREFIX: prefix(), TASK_CONCURRENCY: String(IN_FLIGHT), READY_TRACK_CLIENTS: 'false' });
+const APPS = {
+  peer: () => startPeer(),
+  everyFrame: () => startPeer('every'),
+  ballast: startBallast,
+};
+const figures = [];
+// Fresh processes every round, started in rotating order and warmed up first: on this machine
+// two processes of one build can run 20% apart for their whole life, so a single set of
+// processes measures the set more than the code.
+const samples = { raw: [], peer: [], everyFrame: [], ballast: [] };
+for (let round = 0; round < ROUNDS; round += 1) {
+  const names = Object.keys(APPS);
+  const order = [...names.slice(round % names.length), ...names.slice(0, round % names.length)];
+  const apps = {};
+  try {
+    for (const name of order) apps[name] = await APPS[name]();
+    for (const name of order) await ballastThroughput(apps[name].url).catch(() => undefined); // warm-up (JIT)
+    samples.raw.push(await rawBullmq());
+    for (const name of order) samples[name].push(await ballastThroughput(apps[name].url));
+  } finally {
+    for (const app of Object.values(apps)) await app.stop();
+  }
+}
+const raw = median(samples.raw);
+const minimal = median(samples.peer);
+const everyFrame = median(samples.everyFrame);
+const ours = median(samples.ballast);
+console.log(
+  `Throughput, ${N} tasks per round, ${IN_FLIGHT} in flight, ${ROUNDS} rounds on fresh processes, interleaved, medians, one Redis (${REDIS_URL})`,
+);
+console.table({
+  'raw BullMQ add + no-op process (floor)': { 'tasks/s': Math.round(raw) },
+  'minimal Fastify + BullMQ + ws app (progress, completed frames)': { 'tasks/s': Math.round(minimal) },
+  'minimal app, every status frame (queued, active, progress, completed)': { 'tasks/s': Math.round(everyFrame) },
+  'ballast POST -> completed frame (every status frame)': { 'tasks/s': Math.round(ours) },
 });
-const peer = await startPeer();
-const everyFramePeer = await startPeer('every');
+console.log(`ratio ballast / minimal app: ${(ours / minimal).toFixed(2)}x (goal >= 1.0)`);
+console.log(`ratio ballast / minimal app sending the same frames: ${(ours / everyFrame).toFixed(2)}x`);
+console.log(`ratio ballast / raw BullMQ: ${(ours / raw).toFixed(2)}x`);
+console.log(`rounds ballast: ${samples.ballast.map(Math.round).join(' ')}; minimal app: ${samples.peer.map(Math.round).join(' ')}`);
+figures.push(
+  `raw BullMQ ${Math.round(raw)} tasks/s, minimal app ${Math.round(minimal)} (every status frame ${Math.round(everyFrame)}), ballast ${Math.round(ours)}: ${(ours / minimal).toFixed(2)}x the minimal app (${(ours / everyFrame).toFixed(2)}x with the same frames), ${(ours / raw).toFixed(2)}x raw`,
+);
+
+const service = await startBallast();
 try {
   await ballastThroughput(service.url).catch(() => undefined); // warm-up
-  await ballastThroughput(peer.url).catch(() => undefined);
-  await ballastThroughput(everyFramePeer.url).catch(() => undefined);
-  const samples = { raw: [], peer: [], everyFrame: [], ballast: [] };
-  for (let round = 0; round < ROUNDS; round += 1) {
-    samples.raw.push(await rawBullmq());
-    samples.peer.push(await ballastThroughput(peer.url));
-    samples.everyFrame.push(await ballastThroughput(everyFramePeer.url));
-    samples.ballast.push(await ballastThroughput(service.url));
-  }
-  const raw = median(samples.raw);
-  const minimal = median(samples.peer);
-  const everyFrame = median(samples.everyFrame);
-  const ours = median(samples.ballast);
-  console.log(`Throughput, ${N} tasks per round, ${IN_FLIGHT} in flight, ${ROUNDS} interleaved rounds, medians, one Redis (${REDIS_URL})`);
-  console.table({
-    'raw BullMQ add + no-op process (floor)': { 'tasks/s': Math.round(raw) },
-    'minimal Fastify + BullMQ + ws app (progress, completed frames)': { 'tasks/s': Math.round(minimal) },
-    'minimal app, every status frame (queued, active, progress, completed)': { 'tasks/s': Math.round(everyFrame) },
-    'ballast POST -> completed frame (every status frame)': { 'tasks/s': Math.round(ours) },
-  });
-  console.log(`ratio ballast / minimal app: ${(ours / minimal).toFixed(2)}x (goal >= 1.0)`);
-  console.log(`ratio ballast / minimal app sending the same frames: ${(ours / everyFrame).toFixed(2)}x`);
-  console.log(`ratio ballast / raw BullMQ: ${(ours / raw).toFixed(2)}x`);
   const paced = await pacedLatency(service.url);
   console.log(
     `\nPaced ${RATE} tasks/s for ${PACED_SECONDS}s: achieved ${paced.achievedRate.toFixed(0)}/s, measured ${paced.measured}/${paced.tasks}`,
@@ -177,12 +194,13 @@ try {
   console.log(
     `end-to-end latency (POST sent -> completed frame): p50 ${paced.p50.toFixed(1)} ms, p99 ${paced.p99.toFixed(1)} ms (goal p99 <= 20)`,
   );
+  figures.push(`paced ${paced.achievedRate.toFixed(0)}/s: p50 ${paced.p50.toFixed(1)} ms, p99 ${paced.p99.toFixed(1)} ms`);
 } finally {
   await service.stop();
-  await peer.stop();
-  await everyFramePeer.stop();
 }
 const rss = await socketsRss();
 console.log(
   `\n${rss.sockets} idle subscribed sockets: RSS ${rss.rssBeforeMB.toFixed(0)} MB -> ${rss.rssAfterMB.toFixed(0)} MB (goal < 300 MB)`,
 );
+figures.push(`${rss.sockets} idle subscribed sockets: RSS ${rss.rssBeforeMB.toFixed(0)} -> ${rss.rssAfterMB.toFixed(0)} MB`);
+printSummary(figures.join('; '));

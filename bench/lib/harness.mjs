@@ -79,3 +79,11 @@ export function summarise(samples) {
     errors: samples.reduce((sum, s) => sum + s.errors, 0),
   };
 }
+
+/**
+ * The bench's figures in one line, for the README's table (`npm run bench:readme` collects
+ * the line every bench prints last).
+ */
+export function printSummary(text) {
+  console.log(`\nsummary: ${text}`);
+}
