@@ -1,7 +1,7 @@
 // bench:balancer — GET /ping req/s and latency, in one run over the same 4 bare
 // backends: direct to one backend, nginx (1 worker, upstream keepalive), a bare undici
 // Pool.stream proxy, and ballast's balancer. Same load tool for all (wrk if installed,
-// else autocannon), interleaved rounds, medians.
+// else autocannon), interleaved rounds, the Node processes fresh each round, medians.
 // Goals: ballast >= 1.0x bare undici, >= 0.5x nginx, p99 <= 2x nginx's; BALANCER_WORKERS=2 >= 0.9x one worker.
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -9,9 +9,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, interleaved, load, median, printSummary, startService } from './lib/harness.mjs';
+import { freePort, load, median, printSummary, startService } from './lib/harness.mjs';
 
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
@@ -96,28 +96,50 @@ http {
     console.log('nginx not installed (apt-get install nginx): its row is left out');
   }
 
-  const undiciPort = await freePort();
-  await forkReady('./peers/undici-proxy.mjs', [String(undiciPort), ...backendUrls]);
-  targets.push({ name: 'bare undici proxy', url: `http://127.0.0.1:${undiciPort}/ping` });
-
-  const ballast = await startService({ ROLE: 'balancer', BACKENDS: backendUrls.join(','), HEALTH_CHECK_INTERVAL_MS: '2000' });
-  cleanups.push(() => ballast.stop());
-  targets.push({ name: 'ballast balancer', url: `${ballast.url}/ping` });
-  const workers = await startService({
-    ROLE: 'balancer',
-    BACKENDS: backendUrls.join(','),
-    HEALTH_CHECK_INTERVAL_MS: '2000',
-    BALANCER_WORKERS: '2',
-  });
-  cleanups.push(() => workers.stop());
-  targets.push({ name: 'ballast, 2 workers', url: `${workers.url}/ping` });
-
-  await interleaved(targets, 1, (t) => measure(t.url)); // warm-up: JIT and connection pools
-  const results = await interleaved(targets, rounds, (t) => measure(t.url));
+  // The Node processes (the bare proxy and ballast) are started fresh every round, in rotating
+  // order, and warmed up first: on this machine two processes of one build can run 20% apart
+  // for their whole life, so one set of processes measures the set more than the code.
+  const fresh = {
+    'bare undici proxy': async () => {
+      const port = await freePort();
+      const child = fork(here('./peers/undici-proxy.mjs'), [String(port), ...backendUrls], {
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      });
+      await once(child, 'message');
+      return {
+        url: `http://127.0.0.1:${port}`,
+        stop: async () => {
+          child.kill('SIGKILL');
+          await once(child, 'exit');
+        },
+      };
+    },
+    'ballast balancer': () => startService({ ROLE: 'balancer', BACKENDS: backendUrls.join(','), HEALTH_CHECK_INTERVAL_MS: '2000' }),
+    'ballast, 2 workers': () =>
+      startService({ ROLE: 'balancer', BACKENDS: backendUrls.join(','), HEALTH_CHECK_INTERVAL_MS: '2000', BALANCER_WORKERS: '2' }),
+  };
+  const names = [...targets.map((t) => t.name), ...Object.keys(fresh)];
+  const results = Object.fromEntries(names.map((name) => [name, []]));
+  for (let round = 0; round < rounds; round += 1) {
+    const started = [];
+    try {
+      const roundTargets = [...targets];
+      for (const [name, start] of Object.entries(fresh)) {
+        const proxy = await start();
+        started.push(proxy);
+        roundTargets.push({ name, url: `${proxy.url}/ping` });
+      }
+      const order = [...roundTargets.slice(round % roundTargets.length), ...roundTargets.slice(0, round % roundTargets.length)];
+      for (const t of order) if (fresh[t.name]) await load(t.url, { connections, durationSeconds: 2 }); // warm-up: JIT, pools
+      for (const t of order) results[t.name].push(await measure(t.url));
+    } finally {
+      for (const proxy of started) await proxy.stop();
+    }
+  }
   const rows = {};
-  for (const t of targets) {
-    const samples = results[t.name];
-    rows[t.name] = {
+  for (const name of names) {
+    const samples = results[name];
+    rows[name] = {
       'req/s': Math.round(median(samples.map((s) => s.rps))),
       'p50 ms': Number(median(samples.map((s) => s.p50)).toFixed(2)),
       'p99 ms': Number(median(samples.map((s) => s.p99)).toFixed(2)),
@@ -125,7 +147,7 @@ http {
     };
   }
   console.log(
-    `GET /ping via ${useWrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${rounds} x ${seconds}s rounds each, interleaved, medians`,
+    `GET /ping via ${useWrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${rounds} x ${seconds}s rounds each, interleaved, Node processes fresh each round, medians`,
   );
   console.table(rows);
   const ballastRow = rows['ballast balancer'];
