@@ -2,11 +2,12 @@
 // Fastify + BullMQ + ws app (bench/peers/minimal-tasks.mjs). Each runs under `node --cpu-prof`
 // while PROFILE_TASKS (3000) tasks go POST -> completed frame on a socket subscribed to all,
 // 50 in flight; then CPU self time per task is printed per package and, for ballast, its top
-// functions in its own code, Nest, Fastify and the validators. Redis: REDIS_URL or
-// 127.0.0.1:6379. Bounded in count.
+// functions in its own code, Nest, Fastify and the validators; last, CPU per task without the
+// profiler, from /proc over alternating fresh processes. Redis: REDIS_URL or 127.0.0.1:6379.
+// Bounded in count.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,11 +35,11 @@ async function untilAccepting(base) {
   throw new Error(`${base} accepted no task`);
 }
 
-async function profile(name) {
-  const dir = mkdtempSync(join(tmpdir(), 'ballast-prof-tasks-'));
+/** Starts one of the two apps on a free port, under the profiler when `profileDir` is given. */
+async function launch(name, profileDir) {
   const port = await freePort();
-  const prefix = `ballast-prof-${process.pid}-${name.replace(/\W/g, '')}`;
-  const prof = ['--cpu-prof', '--cpu-prof-dir', dir];
+  const prefix = `ballast-prof-${process.pid}-${name.replace(/\W/g, '')}-${Date.now()}`;
+  const prof = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   const child =
     name === 'minimal app'
       ? spawn(process.execPath, [...prof, PEER, String(port), REDIS_URL, prefix, String(IN_FLIGHT)], {
@@ -59,10 +60,51 @@ async function profile(name) {
         });
   const base = `http://127.0.0.1:${port}`;
   await untilAccepting(base);
-  const seconds = await runTasks(base, { tasks: N, inFlight: IN_FLIGHT });
-  child.kill('SIGTERM');
-  await once(child, 'exit');
+  return {
+    base,
+    child,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+async function profile(name) {
+  const dir = mkdtempSync(join(tmpdir(), 'ballast-prof-tasks-'));
+  const app = await launch(name, dir);
+  const seconds = await runTasks(app.base, { tasks: N, inFlight: IN_FLIGHT });
+  await app.stop();
   return { name, tasksPerSecond: N / seconds, ...perTask(readProfile(dir), seconds * 1000 + 300) };
+}
+
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux; 10 ms ticks). */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * CPU per task without the profiler, over several fresh processes of each app (warmed up,
+ * N tasks each, alternating, medians): one profiled process per app can land 20% off.
+ */
+async function unprofiledCpu(rounds) {
+  const samples = { 'minimal app': [], ballast: [] };
+  for (let round = 0; round < rounds; round += 1) {
+    for (const name of round % 2 === 0 ? ['minimal app', 'ballast'] : ['ballast', 'minimal app']) {
+      const app = await launch(name);
+      try {
+        await runTasks(app.base, { tasks: Math.min(N, 2000), inFlight: IN_FLIGHT }); // warm-up (JIT)
+        const before = cpuMs(app.child.pid);
+        await runTasks(app.base, { tasks: N, inFlight: IN_FLIGHT });
+        samples[name].push((cpuMs(app.child.pid) - before) / N);
+      } finally {
+        await app.stop();
+      }
+    }
+  }
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  return { peer: median(samples['minimal app']), ours: median(samples.ballast) };
 }
 
 const LISTED = new Set(['ballast', '@nestjs/common', '@nestjs/core', 'fastify', 'zod', 'class-validator', 'class-transformer']);
@@ -84,4 +126,12 @@ for (const run of [peer, ours]) {
 }
 console.log('\nballast: top functions in its own code, Nest, Fastify and the validators');
 console.table(ours.functions.slice(0, Number(process.env.PROFILE_ROWS ?? 12)));
-console.log(`\nbusy CPU per task, ballast / minimal app: ${(ours.busyMsPerTask / peer.busyMsPerTask).toFixed(2)}x`);
+console.log(
+  `\nbusy CPU per task under the profiler, ballast / minimal app: ${(ours.busyMsPerTask / peer.busyMsPerTask).toFixed(2)}x (one process each, and processes of one build can differ by 20% here: see the figure below)`,
+);
+if (existsSync('/proc/self/stat')) {
+  const cpu = await unprofiledCpu(3);
+  console.log(
+    `CPU per task without the profiler (/proc, 3 alternating rounds on fresh processes, medians): minimal app ${cpu.peer.toFixed(3)} ms, ballast ${cpu.ours.toFixed(3)} ms: ${(cpu.ours / cpu.peer).toFixed(2)}x`,
+  );
+}
