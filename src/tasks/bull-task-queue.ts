@@ -268,13 +268,11 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   }
 
   /**
-   * A finished job's stored view: as this instance's worker left it (it may have arrived while
-   * the event waited), else read from its hash, which alone says how it finished (one read, no
-   * state query).
+   * A finished job's stored view, read from its hash, which alone says how it finished (one
+   * read, no state query). Only for jobs fromKnown could not answer (finished elsewhere, or
+   * the event came before this worker's own).
    */
   private async finished(id: string): Promise<TaskUpdate | undefined> {
-    const local = this.takeFinishedHere(id);
-    if (local) return local;
     const job = await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id), this.usable);
     if (!job) return undefined;
     if (!job.finishedOn) return this.stored(id);
