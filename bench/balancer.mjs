@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, load, median, printSummary, startService } from './lib/harness.mjs';
+import { freePort, load, median, onFreshProcesses, printSummary, startService } from './lib/harness.mjs';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -63,7 +63,8 @@ try {
   await forkReady('./peers/bare-backends.mjs', backendPorts.map(String));
   const backendUrls = backendPorts.map((port) => `http://127.0.0.1:${port}`);
 
-  const targets = [{ name: 'direct backend', url: `${backendUrls[0]}/ping` }];
+  /** Targets that run throughout, by name: their URLs. */
+  const steady = { 'direct backend': `${backendUrls[0]}/ping` };
 
   if (nginxBin) {
     const port = await freePort();
@@ -91,14 +92,19 @@ http {
       await once(nginx, 'exit');
     });
     await waitForPort(`http://127.0.0.1:${port}/ping`);
-    targets.push({ name: 'nginx', url: `http://127.0.0.1:${port}/ping` });
+    steady.nginx = `http://127.0.0.1:${port}/ping`;
   } else {
     console.log('nginx not installed (apt-get install nginx): its row is left out');
   }
 
-  // The Node processes (the bare proxy and ballast) are started fresh every round, in rotating
-  // order, and warmed up first: on this machine two processes of one build can run 20% apart
-  // for their whole life, so one set of processes measures the set more than the code.
+  // The Node processes (the bare proxy and ballast) start afresh every round and are warmed
+  // up first; nginx and the backend direct run throughout.
+  const throughout = (url) => async () => ({ url, stop: async () => undefined });
+  const variants = Object.fromEntries(Object.entries(steady).map(([name, url]) => [name, throughout(url)]));
+  const startBalancer = async (env) => {
+    const started = await startService({ ROLE: 'balancer', BACKENDS: backendUrls.join(','), HEALTH_CHECK_INTERVAL_MS: '2000', ...env });
+    return { ...started, url: `${started.url}/ping` };
+  };
   const fresh = {
     'bare undici proxy': async () => {
       const port = await freePort();
@@ -107,35 +113,21 @@ http {
       });
       await once(child, 'message');
       return {
-        url: `http://127.0.0.1:${port}`,
+        url: `http://127.0.0.1:${port}/ping`,
         stop: async () => {
           child.kill('SIGKILL');
           await once(child, 'exit');
         },
       };
     },
-    'ballast balancer': () => startService({ ROLE: 'balancer', BACKENDS: backendUrls.join(','), HEALTH_CHECK_INTERVAL_MS: '2000' }),
-    'ballast, 2 workers': () =>
-      startService({ ROLE: 'balancer', BACKENDS: backendUrls.join(','), HEALTH_CHECK_INTERVAL_MS: '2000', BALANCER_WORKERS: '2' }),
+    'ballast balancer': () => startBalancer({}),
+    'ballast, 2 workers': () => startBalancer({ BALANCER_WORKERS: '2' }),
   };
-  const names = [...targets.map((t) => t.name), ...Object.keys(fresh)];
-  const results = Object.fromEntries(names.map((name) => [name, []]));
-  for (let round = 0; round < rounds; round += 1) {
-    const started = [];
-    try {
-      const roundTargets = [...targets];
-      for (const [name, start] of Object.entries(fresh)) {
-        const proxy = await start();
-        started.push(proxy);
-        roundTargets.push({ name, url: `${proxy.url}/ping` });
-      }
-      const order = [...roundTargets.slice(round % roundTargets.length), ...roundTargets.slice(0, round % roundTargets.length)];
-      for (const t of order) if (fresh[t.name]) await load(t.url, { connections, durationSeconds: 2 }); // warm-up: JIT, pools
-      for (const t of order) results[t.name].push(await measure(t.url));
-    } finally {
-      for (const proxy of started) await proxy.stop();
-    }
-  }
+  const results = await onFreshProcesses({ ...variants, ...fresh }, rounds, {
+    warmUp: (app, name) => (fresh[name] ? load(app.url, { connections, durationSeconds: 2 }) : undefined), // JIT, pools
+    measure: (app) => measure(app.url),
+  });
+  const names = Object.keys(results);
   const rows = {};
   for (const name of names) {
     const samples = results[name];

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ranked, readProfile, selfTime } from './lib/cpu-profile.mjs';
-import { freePort, MAIN } from './lib/harness.mjs';
+import { freePort, MAIN, median } from './lib/harness.mjs';
 import { postTask, runTasks } from './lib/tasks-load.mjs';
 
 const N = Number(process.env.PROFILE_TASKS ?? 3000);
@@ -103,7 +103,6 @@ async function unprofiledCpu(rounds) {
       }
     }
   }
-  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   return { peer: median(samples['minimal app']), ours: median(samples.ballast) };
 }
 

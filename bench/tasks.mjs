@@ -10,7 +10,7 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { freePort, median, printSummary, startService } from './lib/harness.mjs';
+import { freePort, inFlightLoop, median, onFreshProcesses, printSummary, startService } from './lib/harness.mjs';
 import { openSocket, postTask, runTasks } from './lib/tasks-load.mjs';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -33,15 +33,7 @@ async function rawBullmq() {
   let completed = 0;
   const done = new Promise((resolve) => events.on('completed', () => ++completed === N && resolve()));
   const started = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < N) {
-        next += 1;
-        await queue.add('job', { n: next }, { removeOnComplete: true });
-      }
-    }),
-  );
+  await inFlightLoop(N, IN_FLIGHT, (n) => queue.add('job', { n }, { removeOnComplete: true }));
   await done;
   const seconds = (performance.now() - started) / 1000;
   await worker.close();
@@ -140,29 +132,13 @@ async function startPeer(frames = 'progress') {
 
 const startBallast = () =>
   startService({ REDIS_URL, REDIS_PREFIX: prefix(), TASK_CONCURRENCY: String(IN_FLIGHT), READY_TRACK_CLIENTS: 'false' });
-const APPS = {
-  peer: () => startPeer(),
-  everyFrame: () => startPeer('every'),
-  ballast: startBallast,
-};
 const figures = [];
-// Fresh processes every round, started in rotating order and warmed up first: on this machine
-// two processes of one build can run 20% apart for their whole life, so a single set of
-// processes measures the set more than the code.
-const samples = { raw: [], peer: [], everyFrame: [], ballast: [] };
-for (let round = 0; round < ROUNDS; round += 1) {
-  const names = Object.keys(APPS);
-  const order = [...names.slice(round % names.length), ...names.slice(0, round % names.length)];
-  const apps = {};
-  try {
-    for (const name of order) apps[name] = await APPS[name]();
-    for (const name of order) await ballastThroughput(apps[name].url).catch(() => undefined); // warm-up (JIT)
-    samples.raw.push(await rawBullmq());
-    for (const name of order) samples[name].push(await ballastThroughput(apps[name].url));
-  } finally {
-    for (const app of Object.values(apps)) await app.stop();
-  }
-}
+const samples = await onFreshProcesses({ peer: () => startPeer(), everyFrame: () => startPeer('every'), ballast: startBallast }, ROUNDS, {
+  warmUp: (app) => ballastThroughput(app.url).catch(() => undefined), // JIT
+  measure: (app) => ballastThroughput(app.url),
+});
+samples.raw = [];
+for (let round = 0; round < ROUNDS; round += 1) samples.raw.push(await rawBullmq());
 const raw = median(samples.raw);
 const minimal = median(samples.peer);
 const everyFrame = median(samples.everyFrame);

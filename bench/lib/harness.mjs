@@ -62,13 +62,44 @@ export const median = (values) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-/** Runs the variants interleaved (A B A B ...) so drift in machine load hits both alike. */
-export async function interleaved(variants, rounds, run) {
-  const results = Object.fromEntries(variants.map((v) => [v.name, []]));
+/**
+ * Measures every variant `rounds` times, each round on processes started afresh for it:
+ * `variants` maps a name to a start function resolving to `{ url, stop }`. Within a round the
+ * variants start, warm up (`warmUp`, optional) and are measured in an order rotated every
+ * round, so drift in machine load hits all alike; then all are stopped. Fresh processes
+ * because on these machines two processes of one build measured up to 20% apart for their
+ * whole life (bench:readiness said 0.82x, then 1.21x, on the same code): one set of processes
+ * measures the set more than the code. Resolves with each variant's samples, in round order.
+ */
+export async function onFreshProcesses(variants, rounds, { warmUp, measure }) {
+  const names = Object.keys(variants);
+  const results = Object.fromEntries(names.map((name) => [name, []]));
   for (let round = 0; round < rounds; round += 1) {
-    for (const variant of variants) results[variant.name].push(await run(variant));
+    const shift = round % names.length;
+    const order = [...names.slice(shift), ...names.slice(0, shift)];
+    const running = {};
+    try {
+      for (const name of order) running[name] = await variants[name]();
+      if (warmUp) for (const name of order) await warmUp(running[name], name);
+      for (const name of order) results[name].push(await measure(running[name], name));
+    } finally {
+      for (const app of Object.values(running)) await app.stop();
+    }
   }
   return results;
+}
+
+/** Runs `task(i)` for i = 1..total with at most `inFlight` running at once. */
+export async function inFlightLoop(total, inFlight, task) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < total) {
+        next += 1;
+        await task(next);
+      }
+    }),
+  );
 }
 
 export function summarise(samples) {

@@ -2,6 +2,7 @@
 // (ballast itself, or bench/peers/minimal-tasks.mjs): POST /tasks, `completed` frames on /ws.
 import { request } from 'undici';
 import WebSocket from 'ws';
+import { inFlightLoop } from './harness.mjs';
 
 export async function openSocket(base, query = '') {
   const ws = new WebSocket(`${base.replace('http', 'ws')}/ws${query}`);
@@ -36,15 +37,7 @@ export async function runTasks(base, { tasks, inFlight }) {
     }),
   );
   const started = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (next < tasks) {
-        next += 1;
-        await postTask(base);
-      }
-    }),
-  );
+  await inFlightLoop(tasks, inFlight, () => postTask(base));
   await done;
   ws.close();
   return (performance.now() - started) / 1000;
