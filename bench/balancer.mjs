@@ -3,6 +3,11 @@
 // Pool.stream proxy, and ballast's balancer. Same load tool for all (wrk if installed,
 // else autocannon), interleaved rounds, the Node processes fresh each round, medians.
 // Goals: ballast >= 1.0x bare undici, >= 0.5x nginx, p99 <= 2x nginx's; BALANCER_WORKERS=2 >= 0.9x one worker.
+// Ratios are taken per round (ballast and its peer measured minutes apart, on the same machine
+// state) and their median and range printed. Latency is also compared at one paced load that
+// every server can carry (each connection waits a random 0-2x PACE_MS between requests, so
+// arrivals do not come in lockstep bursts): at saturation a p99 is mostly the server's
+// throughput again (Little's law), not how it treats a request.
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -12,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { freePort, load, median, onFreshProcesses, printSummary, startService } from './lib/harness.mjs';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+const pacedRounds = Number(process.env.BENCH_PACED_ROUNDS ?? 3);
+const paceMs = Number(process.env.PACE_MS ?? 10);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
@@ -34,9 +41,9 @@ async function forkReady(script, args) {
   return child;
 }
 
-/** wrk -t1 (one load thread, leaving the other core to the server under test). */
-async function wrk(url) {
-  const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url]);
+/** wrk -t1 (one load thread, leaving the other core to the server under test); `script` paces it. */
+async function wrk(url, script) {
+  const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...(script ? ['-s', script] : []), url]);
   let out = '';
   child.stdout.on('data', (chunk) => (out += chunk));
   await once(child, 'exit');
@@ -127,10 +134,77 @@ http {
     warmUp: (app, name) => (fresh[name] ? load(app.url, { connections, durationSeconds: 2 }) : undefined), // JIT, pools
     measure: (app) => measure(app.url),
   });
-  const names = Object.keys(results);
+  const rows = tableOf(results);
+  console.log(
+    `GET /ping via ${useWrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${rounds} x ${seconds}s rounds each, interleaved, Node processes fresh each round, medians`,
+  );
+  console.table(rows);
+  const ours = results['ballast balancer'];
+  /** Per-round ratios of ballast to `peer` by `pick`: their median and range, as text. */
+  const paired = (peer, pick) => {
+    if (!results[peer]) return undefined;
+    const ratios = ours.map((sample, round) => pick(sample) / pick(results[peer][round]));
+    return {
+      median: median(ratios),
+      text: `${median(ratios).toFixed(2)}x (rounds ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`,
+    };
+  };
+  const rps = (sample) => sample.rps;
+  const vsUndici = paired('bare undici proxy', rps);
+  const vsNginx = paired('nginx', rps);
+  const p99VsNginx = paired('nginx', (sample) => sample.p99);
+  const twoWorkers = results['ballast, 2 workers'];
+  console.log(`ballast / bare undici proxy: ${vsUndici.text} (goal >= 1.0)`);
+  if (vsNginx) console.log(`ballast / nginx: ${vsNginx.text} (goal >= 0.5)`);
+  if (p99VsNginx) console.log(`ballast p99 / nginx p99 at saturation: ${p99VsNginx.text} (goal <= 2)`);
+  const workersRatio = median(twoWorkers.map((sample, round) => sample.rps / ours[round].rps)).toFixed(2);
+  console.log(`ballast 2 workers / 1 worker: ${workersRatio}x (goal >= 0.9 on 2 cores, where wrk and the backends share the cores)`);
+
+  let pacedFigure = '';
+  if (useWrk) {
+    const script = join(mkdtempSync(join(tmpdir(), 'ballast-pace-')), 'pace.lua');
+    writeFileSync(script, `function delay()\n  return math.random(0, ${2 * paceMs})\nend\n`);
+    const pacedNames = ['nginx', 'bare undici proxy', 'ballast balancer'].filter((name) => name in variants || name in fresh);
+    const paced = await onFreshProcesses(Object.fromEntries(pacedNames.map((name) => [name, variants[name] ?? fresh[name]])), pacedRounds, {
+      warmUp: (app, name) => (fresh[name] ? load(app.url, { connections, durationSeconds: 2 }) : undefined),
+      measure: (app) => wrk(app.url, script),
+    });
+    const pacedRows = tableOf(paced);
+    console.log(
+      `\nPaced: each of ${connections} connections waits 0-${2 * paceMs} ms (at random) between requests, ${pacedRounds} x ${seconds}s rounds, medians`,
+    );
+    console.table(pacedRows);
+    const pacedP99 = paced.nginx
+      ? median(paced['ballast balancer'].map((sample, round) => sample.p99 / paced.nginx[round].p99))
+      : undefined;
+    const pacedVsUndici = median(paced['ballast balancer'].map((sample, round) => sample.p99 / paced['bare undici proxy'][round].p99));
+    if (pacedP99 !== undefined) console.log(`ballast p99 / nginx p99 at the paced load: ${pacedP99.toFixed(2)}x (goal <= 2)`);
+    console.log(`ballast p99 / bare undici p99 at the paced load: ${pacedVsUndici.toFixed(2)}x`);
+    const row = pacedRows['ballast balancer'];
+    pacedFigure =
+      `; paced ${Math.round(row['req/s'])} req/s: ballast p99 ${row['p99 ms']} ms` +
+      (pacedP99 !== undefined ? `, ${pacedP99.toFixed(2)}x nginx's` : '') +
+      `, ${pacedVsUndici.toFixed(2)}x bare undici's`;
+  }
+
+  const figure = (name) =>
+    rows[name] ? `${name} ${(rows[name]['req/s'] / 1000).toFixed(1)}k (p99 ${rows[name]['p99 ms']} ms)` : undefined;
+  const errors = Object.values(rows).reduce((sum, row) => sum + row.errors, 0);
+  printSummary(
+    [
+      ...['direct backend', 'nginx', 'bare undici proxy', 'ballast balancer', 'ballast, 2 workers'].map(figure).filter(Boolean),
+      `ballast / bare undici ${vsUndici.text}` + (vsNginx ? `, / nginx ${vsNginx.text}, p99 ${p99VsNginx.text} nginx's at saturation` : ''),
+      `2 workers / 1 worker ${workersRatio}x; ${errors} errors${pacedFigure}`,
+    ].join('; '),
+  );
+} finally {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+}
+
+/** Medians per target over the rounds, as table rows. */
+function tableOf(results) {
   const rows = {};
-  for (const name of names) {
-    const samples = results[name];
+  for (const [name, samples] of Object.entries(results)) {
     rows[name] = {
       'req/s': Math.round(median(samples.map((s) => s.rps))),
       'p50 ms': Number(median(samples.map((s) => s.p50)).toFixed(2)),
@@ -138,30 +212,7 @@ http {
       errors: samples.reduce((sum, s) => sum + s.errors, 0),
     };
   }
-  console.log(
-    `GET /ping via ${useWrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${rounds} x ${seconds}s rounds each, interleaved, Node processes fresh each round, medians`,
-  );
-  console.table(rows);
-  const ballastRow = rows['ballast balancer'];
-  const ratio = (peer) => (rows[peer] ? (ballastRow['req/s'] / rows[peer]['req/s']).toFixed(2) : 'n/a');
-  console.log(`ballast / bare undici proxy: ${ratio('bare undici proxy')}x (goal >= 1.0)`);
-  console.log(`ballast / nginx: ${ratio('nginx')}x (goal >= 0.5)`);
-  if (rows.nginx) console.log(`ballast p99 / nginx p99: ${(ballastRow['p99 ms'] / rows.nginx['p99 ms']).toFixed(2)}x (goal <= 2)`);
-  const workersRatio = (rows['ballast, 2 workers']['req/s'] / ballastRow['req/s']).toFixed(2);
-  console.log(`ballast 2 workers / 1 worker: ${workersRatio}x (goal >= 0.9 on 2 cores, where wrk and the backends share the cores)`);
-  const figure = (name) =>
-    rows[name] ? `${name} ${(rows[name]['req/s'] / 1000).toFixed(1)}k (p99 ${rows[name]['p99 ms']} ms)` : undefined;
-  const errors = Object.values(rows).reduce((sum, row) => sum + row.errors, 0);
-  printSummary(
-    [
-      ...['direct backend', 'nginx', 'bare undici proxy', 'ballast balancer', 'ballast, 2 workers'].map(figure).filter(Boolean),
-      `ballast / bare undici ${ratio('bare undici proxy')}x, / nginx ${ratio('nginx')}x` +
-        (rows.nginx ? `, p99 ${(ballastRow['p99 ms'] / rows.nginx['p99 ms']).toFixed(2)}x nginx's` : ''),
-      `2 workers / 1 worker ${workersRatio}x; ${errors} errors`,
-    ].join('; '),
-  );
-} finally {
-  for (const cleanup of cleanups.reverse()) await cleanup();
+  return rows;
 }
 
 async function waitForPort(url, deadlineMs = 10_000) {
