@@ -2,7 +2,8 @@
 // Fastify + BullMQ + ws app (bench/peers/minimal-tasks.mjs). Each runs under `node --cpu-prof`
 // while PROFILE_TASKS (3000) tasks go POST -> completed frame on a socket subscribed to all,
 // 50 in flight; then CPU self time per task is printed per package and, for ballast, its top
-// functions in its own code, Nest, Fastify and the validators; last, CPU per task without the
+// functions in its own code, Nest, Fastify and the validators; then bytes allocated per task,
+// the same way (a figure this machine's noise barely moves); last, CPU per task without the
 // profiler, from /proc over alternating fresh processes. Redis: REDIS_URL or 127.0.0.1:6379.
 // Bounded in count.
 import { spawn } from 'node:child_process';
@@ -11,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ranked, readProfile, selfTime } from './lib/cpu-profile.mjs';
+import { allocationsDuring, ranked, readProfile, SAMPLE_ALLOCATIONS, selfTime } from './lib/cpu-profile.mjs';
 import { freePort, MAIN, median } from './lib/harness.mjs';
 import { postTask, runTasks } from './lib/tasks-load.mjs';
 
@@ -35,18 +36,27 @@ async function untilAccepting(base) {
   throw new Error(`${base} accepted no task`);
 }
 
-/** Starts one of the two apps on a free port, under the profiler when `profileDir` is given. */
-async function launch(name, profileDir) {
+/**
+ * Starts one of the two apps on a free port, under the CPU profiler when `profileDir` is given,
+ * with the allocation sampler preloaded when `allocationsOut` is.
+ */
+async function launch(name, { profileDir, allocationsOut } = {}) {
   const port = await freePort();
   const prefix = `ballast-prof-${process.pid}-${name.replace(/\W/g, '')}-${Date.now()}`;
-  const prof = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const prof = [
+    ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
+    ...(allocationsOut ? ['--import', SAMPLE_ALLOCATIONS] : []),
+  ];
+  const sampling = allocationsOut ? { BENCH_ALLOCATIONS_OUT: allocationsOut } : {};
   const child =
     name === 'minimal app'
       ? spawn(process.execPath, [...prof, PEER, String(port), REDIS_URL, prefix, String(IN_FLIGHT)], {
+          env: { ...process.env, ...sampling },
           stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
         })
       : spawn(process.execPath, [...prof, MAIN], {
           env: {
+            ...sampling,
             PATH: process.env.PATH,
             HOST: '127.0.0.1',
             PORT: String(port),
@@ -72,7 +82,7 @@ async function launch(name, profileDir) {
 
 async function profile(name) {
   const dir = mkdtempSync(join(tmpdir(), 'ballast-prof-tasks-'));
-  const app = await launch(name, dir);
+  const app = await launch(name, { profileDir: dir });
   const seconds = await runTasks(app.base, { tasks: N, inFlight: IN_FLIGHT });
   await app.stop();
   return { name, tasksPerSecond: N / seconds, ...perTask(readProfile(dir), seconds * 1000 + 300) };
@@ -106,6 +116,34 @@ async function unprofiledCpu(rounds) {
   return { peer: median(samples['minimal app']), ours: median(samples.ballast) };
 }
 
+/** Bytes allocated per task, per package and per function, after a warm-up (V8's sampling heap profiler). */
+async function allocationsPerTask(name) {
+  const out = join(mkdtempSync(join(tmpdir(), 'ballast-alloc-tasks-')), 'allocations.json');
+  const app = await launch(name, { allocationsOut: out });
+  try {
+    await runTasks(app.base, { tasks: Math.min(N, 2000), inFlight: IN_FLIGHT }); // warm-up (JIT)
+    const sampled = await allocationsDuring(app.child.pid, out, () => runTasks(app.base, { tasks: N, inFlight: IN_FLIGHT }));
+    const row = (entry, bytes) => ({
+      name: entry,
+      'bytes/task': Math.round(bytes / N),
+      '%': Number(((bytes / sampled.totalBytes) * 100).toFixed(1)),
+    });
+    return {
+      bytesPerTask: sampled.totalBytes / N,
+      packages: ranked(sampled.packages, row),
+      functions: ranked(
+        [...sampled.functions].filter(([key]) => LISTED_URL.test(key)),
+        row,
+      ),
+    };
+  } finally {
+    await app.stop();
+  }
+}
+
+/** Function keys (as cpu-profile.mjs writes them) of the packages listed per function. */
+const LISTED_URL = / (dist\/|@nestjs\/|fastify\/|zod\/|class-validator\/|class-transformer\/)/;
+
 const LISTED = new Set(['ballast', '@nestjs/common', '@nestjs/core', 'fastify', 'zod', 'class-validator', 'class-transformer']);
 
 /** µs of CPU per task per package, and per function in ballast, Nest and class-validator/-transformer. */
@@ -127,6 +165,20 @@ console.log('\nballast: top functions in its own code, Nest, Fastify and the val
 console.table(ours.functions.slice(0, Number(process.env.PROFILE_ROWS ?? 12)));
 console.log(
   `\nbusy CPU per task under the profiler, ballast / minimal app: ${(ours.busyMsPerTask / peer.busyMsPerTask).toFixed(2)}x (one process each, and processes of one build can differ by 20% here: see the figure below)`,
+);
+const peerAllocations = await allocationsPerTask('minimal app');
+const ourAllocations = await allocationsPerTask('ballast');
+for (const [name, run] of [
+  ['minimal app', peerAllocations],
+  ['ballast', ourAllocations],
+]) {
+  console.log(`\n## ${name}: ${Math.round(run.bytesPerTask)} bytes allocated per task (sampled after a warm-up, freed objects included)`);
+  console.table(run.packages.slice(0, Number(process.env.PROFILE_ROWS ?? 14)));
+}
+console.log('\nballast: top allocating functions in its own code, Nest, Fastify and the validators');
+console.table(ourAllocations.functions.slice(0, Number(process.env.PROFILE_ROWS ?? 12)));
+console.log(
+  `bytes allocated per task, ballast / minimal app: ${(ourAllocations.bytesPerTask / peerAllocations.bytesPerTask).toFixed(2)}x (steady within a few percent from run to run, unlike CPU time here)`,
 );
 if (existsSync('/proc/self/stat')) {
   const cpu = await unprofiledCpu(3);

@@ -1,6 +1,7 @@
-// Reading `node --cpu-prof` profiles for bench:profile and bench:profile-tasks.
-import { readdirSync, readFileSync } from 'node:fs';
+// Reading `node --cpu-prof` profiles, and sampling allocations, for bench:profile and bench:profile-tasks.
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** The one .cpuprofile a process wrote into `dir` on exit. */
 export function readProfile(dir) {
@@ -63,4 +64,38 @@ function shortUrl(url) {
   if (nm >= 0) return url.slice(nm + 'node_modules/'.length);
   const dist = url.indexOf('/dist/');
   return dist >= 0 ? url.slice(dist + 1) : url.replace(/^file:\/\//, '');
+}
+
+/** The preload that samples allocations in a process under test (see sample-allocations.mjs). */
+export const SAMPLE_ALLOCATIONS = fileURLToPath(new URL('./sample-allocations.mjs', import.meta.url));
+
+/**
+ * Samples what `pid` allocates while `work()` runs: signals the preload to start, runs the work,
+ * signals it to stop and reads the profile it writes to `out`. Bytes per package and per function.
+ */
+export async function allocationsDuring(pid, out, work) {
+  rmSync(out, { force: true });
+  process.kill(pid, 'SIGUSR2');
+  await new Promise((resolve) => setTimeout(resolve, 200)); // the sampler is started asynchronously
+  const result = await work();
+  process.kill(pid, 'SIGUSR2');
+  for (let i = 0; i < 100 && !existsSync(out); i += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+  const profile = JSON.parse(readFileSync(out, 'utf8'));
+  if (profile.error) throw new Error(`allocation sampling failed: ${profile.error}`);
+  const packages = new Map();
+  const functions = new Map();
+  let total = 0;
+  const walk = (node) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    if (node.selfSize > 0) {
+      total += node.selfSize;
+      const pkg = packageOf(url, functionName || '(native)');
+      packages.set(pkg, (packages.get(pkg) ?? 0) + node.selfSize);
+      const key = `${functionName || '(anonymous)'} ${shortUrl(url)}${url ? `:${lineNumber + 1}` : ''}`;
+      functions.set(key, (functions.get(key) ?? 0) + node.selfSize);
+    }
+    for (const child of node.children ?? []) walk(child);
+  };
+  walk(profile.head);
+  return { result, totalBytes: total, packages, functions };
 }
