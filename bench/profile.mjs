@@ -3,6 +3,8 @@
 // over the same 4 bare backends; then the profiles are read and CPU self time is summed per
 // package (node_modules/<pkg>, node: internals, ballast's own dist/, V8 natives) and per
 // function, over the measured load window only. Idle time is left out, so shares are of busy CPU.
+// Then each runs again with V8's sampling heap profiler for bytes allocated per request, which
+// this machine's noise barely moves.
 // PROFILE_SECONDS (10) sets the load window; PROFILE_TOP (15) the number of functions shown.
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -10,7 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ranked, readProfile, selfTime } from './lib/cpu-profile.mjs';
+import { allocationsDuring, ranked, readProfile, SAMPLE_ALLOCATIONS, selfTime } from './lib/cpu-profile.mjs';
 import { freePort, load, MAIN } from './lib/harness.mjs';
 
 const seconds = Number(process.env.PROFILE_SECONDS ?? 10);
@@ -40,10 +42,14 @@ async function untilAnswers(url) {
   throw new Error(`${url} did not answer`);
 }
 
+/** req/s, and the requests served (autocannon: estimated from the rate). */
 async function loadFor(url) {
-  if (!hasWrk) return (await load(url, { connections, durationSeconds: seconds })).rps;
+  if (!hasWrk) {
+    const { rps } = await load(url, { connections, durationSeconds: seconds });
+    return { rps, requests: rps * seconds };
+  }
   const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, url], { encoding: 'utf8' });
-  return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]), requests: Number(/(\d+) requests in/.exec(out)[1]) };
 }
 
 /** Shares of busy CPU per package and per function. */
@@ -58,10 +64,31 @@ async function profileOf(name, start) {
   const { url, stop } = await start(['--cpu-prof', '--cpu-prof-dir', dir]);
   await untilAnswers(url);
   await loadFor(url); // warm-up: JIT and pools
-  const rps = await loadFor(url);
+  const { rps } = await loadFor(url);
   await stop();
   // The load window plus a little for the shutdown that writes the profile.
   return { name, rps, ...summarise(readProfile(dir), seconds * 1000 + 300) };
+}
+
+/** Bytes allocated per request, per package, after a warm-up (V8's sampling heap profiler). */
+async function allocationsOf(name, start) {
+  const out = join(mkdtempSync(join(tmpdir(), `ballast-alloc-${name.replace(/\W/g, '')}-`)), 'allocations.json');
+  const { url, pid, stop } = await start(['--import', SAMPLE_ALLOCATIONS], { BENCH_ALLOCATIONS_OUT: out });
+  try {
+    await untilAnswers(url);
+    await loadFor(url); // warm-up: JIT and pools
+    const sampled = await allocationsDuring(pid, out, () => loadFor(url));
+    const { requests } = sampled.result;
+    const row = (entry, bytes) => ({ name: entry, 'bytes/request': Math.round(bytes / requests) });
+    return {
+      name,
+      bytesPerRequest: sampled.totalBytes / requests,
+      packages: ranked(sampled.packages, row),
+      functions: ranked(sampled.functions, row),
+    };
+  } finally {
+    await stop();
+  }
 }
 
 const children = [];
@@ -76,19 +103,21 @@ try {
     child.kill('SIGTERM');
     await once(child, 'exit');
   };
-  const peer = await profileOf('bare undici proxy', async (execArgv) => {
+  const startPeer = async (execArgv, env = {}) => {
     const port = await freePort();
     const child = fork(here('./peers/undici-proxy.mjs'), [String(port), ...backendUrls], {
       execArgv,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     children.push(child);
-    return { url: `http://127.0.0.1:${port}/ping`, stop: stopGracefully(child) };
-  });
-  const ballast = await profileOf('ballast balancer', async (execArgv) => {
+    return { url: `http://127.0.0.1:${port}/ping`, pid: child.pid, stop: stopGracefully(child) };
+  };
+  const startBallast = async (execArgv, env = {}) => {
     const port = await freePort();
     const child = spawn(process.execPath, [...execArgv, MAIN], {
       env: {
+        ...env,
         PATH: process.env.PATH,
         HOST: '127.0.0.1',
         PORT: String(port),
@@ -99,8 +128,10 @@ try {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     children.push(child);
-    return { url: `http://127.0.0.1:${port}/ping`, stop: stopGracefully(child) };
-  });
+    return { url: `http://127.0.0.1:${port}/ping`, pid: child.pid, stop: stopGracefully(child) };
+  };
+  const peer = await profileOf('bare undici proxy', startPeer);
+  const ballast = await profileOf('ballast balancer', startBallast);
 
   for (const run of [peer, ballast]) {
     console.log(`\n## ${run.name}: ${Math.round(run.rps)} req/s under profile, ${Math.round(run.busyMs)} ms busy CPU`);
@@ -110,6 +141,17 @@ try {
     console.table(run.functions.slice(0, top));
   }
   console.log(`\nballast / bare undici under profile: ${(ballast.rps / peer.rps).toFixed(2)}x req/s`);
+
+  const peerAllocations = await allocationsOf('bare undici proxy', startPeer);
+  const ourAllocations = await allocationsOf('ballast balancer', startBallast);
+  for (const run of [peerAllocations, ourAllocations]) {
+    console.log(`\n## ${run.name}: ${Math.round(run.bytesPerRequest)} bytes allocated per request (freed objects included)`);
+    console.table(run.packages.slice(0, 8));
+    console.table(run.functions.slice(0, 10));
+  }
+  console.log(
+    `bytes allocated per request, ballast / bare undici: ${(ourAllocations.bytesPerRequest / peerAllocations.bytesPerRequest).toFixed(2)}x (steady within a few percent from run to run, unlike CPU time here)`,
+  );
 } finally {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
 }
