@@ -51,8 +51,9 @@ export class RedisHealth implements OnApplicationShutdown {
    * Whether a request path may send a command now. Connected: yes. Lost after having been
    * connected: no, at once (503, not a command queued for the length of the outage). Never
    * connected yet (just booted): wait for the first connection, at most REDIS_COMMAND_TIMEOUT_MS.
+   * Answered without a promise in the first two cases: this runs before every request's command.
    */
-  async usable(): Promise<boolean> {
+  usable(): boolean | Promise<boolean> {
     if (this.reachable) return true;
     if (this.everReady) return false;
     return Promise.race([this.firstReady, sleep(this.firstWaitMs, false, { ref: false })]);

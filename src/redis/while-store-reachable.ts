@@ -1,8 +1,8 @@
 import { ReplyError } from 'ioredis';
 import { StoreUnavailableError } from '../errors/index.js';
 
-/** Resolves true when a command may be sent now; false when Redis is known to be away. */
-export type StoreGate = () => Promise<boolean>;
+/** True when a command may be sent now; false when Redis is known to be away (a promise while that is not known yet). */
+export type StoreGate = () => boolean | Promise<boolean>;
 
 /**
  * Runs a Redis command, turning connection failures (expected while Redis restarts)
@@ -11,7 +11,10 @@ export type StoreGate = () => Promise<boolean>;
  * (RedisHealth.usable).
  */
 export async function whileStoreReachable<T>(command: () => Promise<T>, usable?: StoreGate): Promise<T> {
-  if (usable && !(await usable())) throw new StoreUnavailableError();
+  if (usable) {
+    const open = usable();
+    if (!(typeof open === 'boolean' ? open : await open)) throw new StoreUnavailableError();
+  }
   try {
     return await command();
   } catch (error) {

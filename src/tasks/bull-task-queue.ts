@@ -56,7 +56,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   private emitted: Promise<void> = Promise.resolve();
   private events?: QueueEvents;
   /** The shared client and the queue talk to the same Redis: when the one has lost it, so has the other. */
-  private readonly usable = (): Promise<boolean> => this.redis.usable();
+  private readonly usable = (): boolean | Promise<boolean> => this.redis.usable();
 
   constructor(
     @InjectQueue(TASK_QUEUE_NAME) private readonly queue: Queue<TaskJobData>,
