@@ -80,16 +80,25 @@ describe('balancer with BALANCER_WORKERS=2', () => {
     for (let i = 0; i < 8; i += 1) pings.push(await onFreshConnection(`${balancer.baseUrl}/ping`));
     expect(pings.map((p) => p.status)).toEqual(pings.map(() => 200)); // the one failed attempt was retried
 
-    // Each worker answers /_balancer/backends with its own counters and the shared state.
+    // Whichever worker answers /_balancer/backends, it shows the shared state and the whole
+    // fleet's counters, gathered from both workers through the primary.
     const views = new Map<number, any>();
     await waitFor(async () => {
       const view = JSON.parse((await onFreshConnection(`${balancer.baseUrl}/_balancer/backends`)).body);
       views.set(view.worker, view);
       return views.size === 2 ? true : undefined;
     });
-    const victimRows = [...views.values()].map((view) => view.backends.find((b: any) => b.url === victim.baseUrl));
-    expect(victimRows.map((row) => row.state)).toEqual(['ejected', 'ejected']);
-    expect(victimRows.map((row) => row.failures).sort()).toEqual([0, 1]);
+    const rowsOf = (url: string) => [...views.values()].map((view) => view.backends.find((b: any) => b.url === url));
+    expect([...views.values()].map((view) => view.workers)).toEqual([2, 2]);
+    for (const row of rowsOf(victim.baseUrl)) {
+      expect(row).toMatchObject({ state: 'ejected', requests: 1, failures: 1, inFlight: 0 });
+      expect(row.outcomes).toEqual({ success: 0, status_5xx: 0, connect: 1, timeout: 0, reset: 0, client_gone: 0 });
+    }
+    // 1 create + 6 reads + 8 pings, split between the workers, summed in each answer.
+    for (const row of rowsOf(services[0].baseUrl)) {
+      expect(row).toMatchObject({ state: 'up', requests: 15, failures: 0, inFlight: 0 });
+      expect(row.outcomes.success).toBe(15);
+    }
   });
 
   it('/_balancer/metrics merges every worker: attempts add up to what the clients saw', async () => {

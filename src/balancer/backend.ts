@@ -6,6 +6,11 @@ export type AttemptOutcome = AttemptFailure | 'success';
 /** What the status views call a backend's state, worst first. */
 export type BackendState = 'ejected' | 'busy' | 'probing' | 'unready' | 'up';
 
+/** A count of zero for every attempt outcome. */
+export function noOutcomes(): Record<AttemptOutcome, number> {
+  return { success: 0, status_5xx: 0, connect: 0, timeout: 0, reset: 0, client_gone: 0 };
+}
+
 /** Everything the balancer knows about one backend. Plain state, no I/O. */
 export class Backend {
   /** Passive ejection: skipped until this time (ms since epoch). */
@@ -29,7 +34,7 @@ export class Backend {
   requests = 0;
   failures = 0;
   /** Attempts by outcome, plain numbers: published to Prometheus at scrape time, not per request. */
-  readonly outcomes: Record<AttemptOutcome, number> = { success: 0, status_5xx: 0, connect: 0, timeout: 0, reset: 0, client_gone: 0 };
+  readonly outcomes = noOutcomes();
   readonly latency = new PeakEwma();
 
   constructor(readonly url: string) {}

@@ -4,15 +4,26 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import type { AppConfig } from '../config/index.js';
 import { isClusterMessage, type ClusterMessage, type FleetEvent } from './fleet-messages.js';
+import type { WorkerCounters } from './worker-counters.js';
 
 /** A worker that dies this soon after it started is not restarted (a crash loop, a bad port). */
 const MIN_UPTIME_FOR_RESTART_MS = 5_000;
+/** How long a status request waits for the workers' counters; a late or dead worker is left out. */
+const GATHER_TIMEOUT_MS = 1_000;
+
+/** One worker's question "every worker's counters?" while the answers come in. */
+interface CountersGathering {
+  readonly reports: WorkerCounters[];
+  remaining: number;
+  readonly finish: () => void;
+}
 
 /**
  * BALANCER_WORKERS > 1: this process only supervises. It forks the workers, which share the
  * listening port (node:cluster hands connections out round robin), relays each worker's fleet
  * events to the others, keeps a replica of that state for workers started later, names one
- * worker the leader (active checks, DNS), merges metrics for /_balancer/metrics, forwards
+ * worker the leader (active checks, DNS), merges metrics for /_balancer/metrics, gathers every
+ * worker's backend counters for /_balancer/backends, forwards
  * SIGTERM/SIGINT and exits with the worst worker exit code once all have drained.
  */
 export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
@@ -26,6 +37,8 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
   let leader: Worker | undefined;
   let stopping = false;
   let worstExit = 0;
+  const gatherings = new Map<number, CountersGathering>();
+  let nextGathering = 0;
 
   const live = () => Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead());
 
@@ -56,7 +69,30 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
         (text) => send(from, { ballast: 'metrics', id: message.id, text }),
         (error: Error) => send(from, { ballast: 'metrics', id: message.id, error: error.message }),
       );
+    } else if (message.ballast === 'counters') {
+      gatherCounters(from, message.id);
+    } else if (message.ballast === 'report') {
+      const gathering = gatherings.get(message.id);
+      if (!gathering || !message.counters) return;
+      gathering.reports.push(message.counters);
+      gathering.remaining -= 1;
+      if (gathering.remaining === 0) gathering.finish();
     }
+  };
+
+  /** Asks every live worker for its counters and answers `asker` once all have, or at the timeout. */
+  const gatherCounters = (asker: Worker, askerId: number) => {
+    const id = (nextGathering += 1);
+    const workers = live();
+    const reports: WorkerCounters[] = [];
+    const finish = () => {
+      if (!gatherings.delete(id)) return;
+      clearTimeout(timer);
+      send(asker, { ballast: 'counters', id: askerId, reports });
+    };
+    const timer = setTimeout(finish, GATHER_TIMEOUT_MS);
+    gatherings.set(id, { reports, remaining: workers.length, finish });
+    for (const worker of workers) send(worker, { ballast: 'report', id });
   };
 
   const fork = () => {

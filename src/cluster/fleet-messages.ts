@@ -1,3 +1,5 @@
+import type { WorkerCounters } from './worker-counters.js';
+
 /** State one balancer worker learned that every other worker must honour. */
 export type FleetEvent =
   | {
@@ -20,7 +22,11 @@ export type ClusterMessage =
   /** primary -> one worker: you run the active checks and DNS refresh. */
   | { readonly ballast: 'leader' }
   /** worker -> primary: the fleet's merged metrics, please; primary -> worker: here. */
-  | { readonly ballast: 'metrics'; readonly id: number; readonly text?: string; readonly error?: string };
+  | { readonly ballast: 'metrics'; readonly id: number; readonly text?: string; readonly error?: string }
+  /** worker -> primary: every worker's backend counters, please; primary -> worker: those that answered. */
+  | { readonly ballast: 'counters'; readonly id: number; readonly reports?: readonly WorkerCounters[] }
+  /** primary -> each worker: your counters for gathering `id`; worker -> primary: here. */
+  | { readonly ballast: 'report'; readonly id: number; readonly counters?: WorkerCounters };
 
 export function isClusterMessage(message: unknown): message is ClusterMessage {
   return typeof message === 'object' && message !== null && typeof (message as { ballast?: unknown }).ballast === 'string';

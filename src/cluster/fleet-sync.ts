@@ -1,10 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import cluster from 'node:cluster';
 import { isClusterMessage, type ClusterMessage, type FleetEvent } from './fleet-messages.js';
+import type { WorkerCounters } from './worker-counters.js';
 
 type Listener<K extends FleetEvent['kind']> = (event: Extract<FleetEvent, { kind: K }>) => void;
+/** The primary's answers to a worker's questions. */
+type Answer = Extract<ClusterMessage, { ballast: 'metrics' | 'counters' }>;
 
-const METRICS_TIMEOUT_MS = 5_000;
+const ANSWER_TIMEOUT_MS = 5_000;
 
 /**
  * A balancer worker's line to the others (BALANCER_WORKERS > 1): it publishes what it learns
@@ -19,8 +22,10 @@ export class FleetSync {
   readonly workerId = cluster.worker?.id;
   private leader = !cluster.isWorker;
   private readonly listeners = new Map<FleetEvent['kind'], ((event: FleetEvent) => void)[]>();
-  private readonly metricsWaiters = new Map<number, { resolve: (text: string) => void; reject: (error: Error) => void }>();
-  private nextMetricsId = 0;
+  /** Questions to the primary awaiting its answer, by id. */
+  private readonly waiting = new Map<number, (answer: Answer) => void>();
+  private nextQuestionId = 0;
+  private countersSource?: () => WorkerCounters;
 
   constructor() {
     if (!this.clustered) return;
@@ -46,18 +51,38 @@ export class FleetSync {
   }
 
   /** Every worker's metrics, merged by the primary (prom-client's AggregatorRegistry). */
-  clusterMetrics(): Promise<string> {
-    const id = (this.nextMetricsId += 1);
+  async clusterMetrics(): Promise<string> {
+    const answer = await this.ask((id) => ({ ballast: 'metrics', id }), 'the merged metrics');
+    if (answer.ballast !== 'metrics') throw new Error(`the primary answered ${answer.ballast} to metrics`);
+    if (answer.error !== undefined) throw new Error(answer.error);
+    return answer.text ?? '';
+  }
+
+  /** What this worker answers when another asks for the fleet's counters. */
+  reportCountersWith(source: () => WorkerCounters): void {
+    this.countersSource = source;
+  }
+
+  /** Every live worker's backend counters (this one's included), gathered by the primary. */
+  async fleetCounters(): Promise<readonly WorkerCounters[]> {
+    const answer = await this.ask((id) => ({ ballast: 'counters', id }), "the workers' counters");
+    if (answer.ballast !== 'counters') throw new Error(`the primary answered ${answer.ballast} to counters`);
+    return answer.reports ?? [];
+  }
+
+  /** Sends the primary a question and resolves with its answer (rejects after ANSWER_TIMEOUT_MS). */
+  private ask(question: (id: number) => ClusterMessage, what: string): Promise<Answer> {
+    const id = (this.nextQuestionId += 1);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.metricsWaiters.delete(id);
-        reject(new Error('the primary did not answer with the merged metrics'));
-      }, METRICS_TIMEOUT_MS);
-      this.metricsWaiters.set(id, {
-        resolve: (text) => (clearTimeout(timer), resolve(text)),
-        reject: (error) => (clearTimeout(timer), reject(error)),
+        this.waiting.delete(id);
+        reject(new Error(`the primary did not answer with ${what}`));
+      }, ANSWER_TIMEOUT_MS);
+      this.waiting.set(id, (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
       });
-      process.send?.({ ballast: 'metrics', id } satisfies ClusterMessage);
+      process.send?.(question(id));
     });
   }
 
@@ -69,13 +94,17 @@ export class FleetSync {
       case 'leader':
         this.leader = true;
         return;
-      case 'metrics': {
-        const waiter = this.metricsWaiters.get(message.id);
-        this.metricsWaiters.delete(message.id);
-        if (message.error !== undefined) waiter?.reject(new Error(message.error));
-        else waiter?.resolve(message.text ?? '');
+      case 'metrics':
+      case 'counters': {
+        const waiter = this.waiting.get(message.id);
+        this.waiting.delete(message.id);
+        waiter?.(message);
         return;
       }
+      case 'report':
+        if (this.countersSource)
+          process.send?.({ ballast: 'report', id: message.id, counters: this.countersSource() } satisfies ClusterMessage);
+        return;
       default: {
         const unreachable: never = message;
         return unreachable;

@@ -1,0 +1,95 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { FleetSync } from '../cluster/fleet-sync.js';
+import { mergeWorkerCounters, type BackendCounters, type WorkerCounters } from '../cluster/worker-counters.js';
+import { noOutcomes } from './backend.js';
+import type { BalancerStatusDto } from './balancer-status.dto.js';
+import { StickyTable } from './sticky-table.js';
+import { Upstreams } from './upstreams.js';
+import { WebSocketTunnels } from './websocket-tunnel.js';
+
+/**
+ * What /_balancer/backends (and the status page polling it) shows. The state every worker
+ * shares (ejections, readiness, the sticky table) is read here; the traffic counters each
+ * worker keeps for itself are gathered from all of them through the primary and summed, so
+ * the answer does not depend on which worker a connection landed on.
+ */
+@Injectable()
+export class BalancerStatus implements OnModuleInit {
+  constructor(
+    private readonly upstreams: Upstreams,
+    private readonly sticky: StickyTable,
+    private readonly tunnels: WebSocketTunnels,
+    private readonly fleet: FleetSync,
+  ) {}
+
+  onModuleInit(): void {
+    this.fleet.reportCountersWith(() => this.ownCounters());
+  }
+
+  async view(): Promise<BalancerStatusDto> {
+    const reports = this.fleet.clustered ? await this.fleetCounters() : [this.ownCounters()];
+    const counters = mergeWorkerCounters(reports);
+    const now = Date.now();
+    const pool = this.upstreams.pool;
+    return {
+      worker: this.fleet.workerId ?? null,
+      workers: reports.length,
+      strategy: pool.strategyName,
+      panic: pool.inPanic(now),
+      backends: pool.backends.map((backend) => {
+        const ejected = backend.isEjected(now);
+        const traffic = counters.get(backend.url) ?? countersOf(backend.url);
+        return {
+          url: backend.url,
+          state: backend.state(now),
+          healthy: backend.available(now) && backend.ready,
+          ready: backend.ready,
+          ejectedUntil: ejected ? new Date(backend.ejectedUntil).toISOString() : null,
+          busyUntil: backend.isBusy(now) ? new Date(backend.busyUntil).toISOString() : null,
+          halfOpen: backend.halfOpen,
+          consecutive5xx: traffic.consecutive5xx,
+          ejections: backend.ejections,
+          lastVerdict: backend.lastVerdict,
+          inFlight: traffic.inFlight,
+          tunnels: traffic.tunnels,
+          ewmaLatencyMs: Math.round(traffic.ewmaLatencyMs * 100) / 100,
+          requests: traffic.requests,
+          failures: traffic.failures,
+          outcomes: { ...noOutcomes(), ...traffic.outcomes },
+          stickyItems: this.sticky.ownedBy(backend.url),
+        };
+      }),
+      stickyItems: this.sticky.size,
+    };
+  }
+
+  /** Every worker's counters; this worker's alone if the primary does not answer. */
+  private async fleetCounters(): Promise<readonly WorkerCounters[]> {
+    try {
+      return await this.fleet.fleetCounters();
+    } catch {
+      return [this.ownCounters()];
+    }
+  }
+
+  private ownCounters(): WorkerCounters {
+    return {
+      worker: this.fleet.workerId ?? 0,
+      backends: this.upstreams.pool.backends.map((backend) => ({
+        url: backend.url,
+        inFlight: backend.inFlight,
+        tunnels: this.tunnels.tunnelsTo(backend),
+        requests: backend.requests,
+        failures: backend.failures,
+        consecutive5xx: backend.consecutive5xx,
+        ewmaLatencyMs: backend.latency.ms,
+        outcomes: { ...backend.outcomes },
+      })),
+    };
+  }
+}
+
+/** Zero counters, for a backend no worker has reported yet (just added by DNS). */
+function countersOf(url: string): BackendCounters {
+  return { url, inFlight: 0, tunnels: 0, requests: 0, failures: 0, consecutive5xx: 0, ewmaLatencyMs: 0, outcomes: {} };
+}
