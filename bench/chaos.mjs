@@ -1,8 +1,11 @@
 // npm run chaos — the fleet under faults, counted from the clients' side. Three services on one
 // Redis (AOF, as shipped) behind the balancer, real processes, and one fault at a time under load:
 // kill -9 of a backend every 5 s, a slow backend, a poison request, 5 MB bodies, a Redis restart
-// and a Redis crash with tasks in flight, then a drain of everything. Bounded: about two minutes,
-// every loop ends by time and by count. Traffic goes to 127.0.0.1 only.
+// and a Redis crash with tasks in flight, then a drain of everything. The balancer runs as
+// CHAOS_BALANCER_WORKERS (2) cluster workers, as on a machine whose cores it uses; the kill
+// scenario also checks its status counters (summed over the workers) against what the clients
+// saw. Bounded: about two minutes, every loop ends by time and by count. Traffic goes to
+// 127.0.0.1 only.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +18,7 @@ import WebSocket from 'ws';
 import { freePort, MAIN } from './lib/harness.mjs';
 
 const SERVICES = 3;
+const BALANCER_WORKERS = process.env.CHAOS_BALANCER_WORKERS ?? '2';
 const agent = new Agent({ connections: 64, keepAliveTimeout: 10_000 });
 const children = new Set();
 
@@ -124,6 +128,12 @@ async function loadFor(ms, clients, once_, maxEach = 100_000) {
   );
 }
 
+/** Successful attempts over every backend, as /_balancer/backends counts them (all workers). */
+const successfulAttempts = async (balancer) => {
+  const status = JSON.parse((await call(`${balancer.url}/_balancer/backends`)).text);
+  return { workers: status.workers, success: status.backends.reduce((sum, backend) => sum + backend.outcomes.success, 0) };
+};
+
 const ejectionsTotal = async (balancer) => {
   const { text } = await call(`${balancer.url}/_balancer/metrics`);
   return [...text.matchAll(/^ballast_balancer_ejections_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
@@ -145,6 +155,7 @@ const services = ports.map((port) => node(port, serviceEnv));
 await Promise.all(services.map((s) => s.start()));
 const balancer = node(await freePort(), {
   ROLE: 'balancer',
+  BALANCER_WORKERS,
   BACKENDS: services.map((s) => s.url).join(','),
   HEALTH_CHECK_INTERVAL_MS: '500',
   RETRY_DOWNTIME_MS: '2000',
@@ -159,6 +170,7 @@ try {
   // 1. kill -9 of a backend every 5 s (restarted 1 s later), under GET + POST load.
   {
     const before = await ejectionsTotal(balancer);
+    const attemptsBefore = await successfulAttempts(balancer);
     const gets = { ok: 0, failed: 0 };
     const posts = { ok: 0, failed: 0 };
     const created = [];
@@ -191,11 +203,14 @@ try {
     await killer;
     let lost = 0;
     for (const id of created) if ((await call(`${services[0].url}/items/${id}`)).status !== 200) lost += 1;
+    const attemptsAfter = await successfulAttempts(balancer);
     row('kill -9 a backend every 5 s', {
       'requests ok': gets.ok + posts.ok,
       failed: `${gets.failed} GET, ${posts.failed} POST`,
       ejections: (await ejectionsTotal(balancer)) - before,
       'items lost': `${lost} of ${created.length}`,
+      // Every 200 the clients got is exactly one successful attempt; the status must count them all.
+      'status counted': `${attemptsAfter.success - attemptsBefore.success} successes over ${attemptsAfter.workers} workers`,
     });
   }
 
@@ -445,7 +460,9 @@ try {
   rmSync(redis.dir, { recursive: true, force: true });
 }
 
-console.log(`\nballast chaos: ${SERVICES} services + balancer + Redis (AOF everysec), real processes on 127.0.0.1\n`);
+console.log(
+  `\nballast chaos: ${SERVICES} services + balancer (${BALANCER_WORKERS} workers) + Redis (AOF everysec), real processes on 127.0.0.1\n`,
+);
 console.table(rows);
 for (const [scenario, lines] of why) {
   if (lines.length === 0) continue;
