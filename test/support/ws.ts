@@ -10,9 +10,17 @@ export interface Frame {
 export class TestSocket {
   readonly frames: Frame[] = [];
   closeCode?: number;
-  private waiters: { match: (frame: Frame) => boolean; resolve: (frame: Frame) => void }[] = [];
+  /** Set when the server broke the protocol; every wait then fails with it. */
+  private protocolError?: Error;
+  private waiters: { match: (frame: Frame) => boolean; resolve: (frame: Frame) => void; reject: (error: Error) => void }[] = [];
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
+    ws.on('message', (data, isBinary) => {
+      // The protocol's frames are JSON text: a browser would get a binary frame as a Blob.
+      if (isBinary) {
+        this.protocolError = new Error('the server sent a binary frame; every frame must be JSON text');
+        for (const waiter of this.waiters.splice(0)) waiter.reject(this.protocolError);
+        return;
+      }
       const frame = JSON.parse(data.toString()) as Frame;
       this.frames.push(frame);
       for (const waiter of [...this.waiters]) {
@@ -36,6 +44,7 @@ export class TestSocket {
 
   /** The first frame (already received or still to come) matching `match`. */
   next(match: (frame: Frame) => boolean, timeoutMs = 10_000): Promise<Frame> {
+    if (this.protocolError) return Promise.reject(this.protocolError);
     const seen = this.frames.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
@@ -43,7 +52,11 @@ export class TestSocket {
         () => reject(new Error(`no matching frame; got ${JSON.stringify(this.frames.map((f) => f.event))}`)),
         timeoutMs,
       );
-      this.waiters.push({ match, resolve: (frame) => (clearTimeout(timer), resolve(frame)) });
+      this.waiters.push({
+        match,
+        resolve: (frame) => (clearTimeout(timer), resolve(frame)),
+        reject: (error) => (clearTimeout(timer), reject(error)),
+      });
     });
   }
 
@@ -52,6 +65,7 @@ export class TestSocket {
   }
 
   taskFrames(id: string): any[] {
+    if (this.protocolError) throw this.protocolError;
     return this.frames.filter((f) => f.event === 'task' && f.data.id === id).map((f) => f.data);
   }
 
