@@ -26,6 +26,9 @@ interface ServerFrames {
   shutdown: { reason: string; reconnect: boolean };
 }
 
+/** A Buffer is sent as a binary frame unless told otherwise; the protocol's frames are JSON text. */
+const TEXT_FRAME = { binary: false } as const;
+
 /** Closing sockets is spread over this window, so clients do not all reconnect at once. */
 const CLOSE_SPREAD_MS = 500;
 const CLOSE_SERVICE_RESTART = 1012;
@@ -134,12 +137,13 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
   publish({ view, clientId }: TaskUpdate): void {
     const targets = this.subscriptions.followersOf(view.id, clientId);
     if (targets.size === 0) return;
-    const frame = JSON.stringify({ event: 'task', data: view });
+    // Encoded once for every follower: a string would be measured and encoded again per socket.
+    const frame = Buffer.from(JSON.stringify({ event: 'task', data: view }));
     for (const socket of targets) {
       if (socket.readyState !== socket.OPEN) continue;
       const transport = this.transports.get(socket);
       if (transport) this.coalescer.hold(transport);
-      socket.send(frame);
+      socket.send(frame, TEXT_FRAME);
     }
   }
 
