@@ -3,8 +3,9 @@
 // BullMQ + QueueEvents + ws app doing the same job (bench/peers/minimal-tasks.mjs), in
 // interleaved rounds on fresh processes (the peer also run sending every status frame, as
 // ballast does), with raw BullMQ add + no-op process + QueueEvents as the floor;
-// (2) end-to-end latency p50/p99 at a paced 500 tasks/s (3 runs, medians); (3) RSS of a service holding 10k
-// idle subscribed sockets. Redis: REDIS_URL, else 127.0.0.1:6379. Bounded.
+// (2) the same with 200 more sockets subscribed to all, against the peer sending every frame;
+// (3) end-to-end latency p50/p99 at a paced 500 tasks/s (3 runs, medians); (4) RSS of a
+// service holding 10k idle subscribed sockets. Redis: REDIS_URL, else 127.0.0.1:6379. Bounded.
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { fork } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -22,6 +23,9 @@ const RATE = 500;
 const PACED_SECONDS = 5;
 const PACED_RUNS = 3;
 const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 10_000);
+const FOLLOWERS = Number(process.env.BENCH_FOLLOWERS ?? 200);
+const FANOUT_TASKS = 1500;
+const FANOUT_ROUNDS = 3;
 const url = new URL(REDIS_URL);
 const connection = { host: url.hostname, port: Number(url.port || 6379) };
 const prefix = () => `ballast-bench-${randomBytes(3).toString('hex')}`;
@@ -202,6 +206,38 @@ try {
 } finally {
   await service.stop();
 }
+// Fan-out: the same job with FOLLOWERS more sockets subscribed to all (a wall of dashboards),
+// ballast against the minimal app sending the same four frames to each of them.
+const withFollowers = (start) => async () => {
+  const app = await start();
+  const followers = [];
+  for (let i = 0; i < FOLLOWERS; i += 1) {
+    const ws = await openSocket(app.url);
+    ws.send(JSON.stringify({ event: 'subscribe', data: { all: true } }));
+    followers.push(ws);
+  }
+  return {
+    url: app.url,
+    stop: async () => {
+      for (const ws of followers) ws.terminate();
+      await app.stop();
+    },
+  };
+};
+const fanoutThroughput = async (app) => FANOUT_TASKS / (await runTasks(app.url, { tasks: FANOUT_TASKS, inFlight: IN_FLIGHT }));
+const fanout = await onFreshProcesses(
+  { everyFrame: withFollowers(() => startPeer('every')), ballast: withFollowers(startBallast) },
+  FANOUT_ROUNDS,
+  { warmUp: (app) => fanoutThroughput(app).catch(() => undefined), measure: fanoutThroughput },
+);
+const fanoutRatios = fanout.ballast.map((value, round) => value / fanout.everyFrame[round]);
+console.log(
+  `\nFan-out, ${FOLLOWERS} more sockets subscribed to all, ${FANOUT_TASKS} tasks per round, ${FANOUT_ROUNDS} rounds on fresh processes: ` +
+    `minimal app (every status frame) ${Math.round(median(fanout.everyFrame))} tasks/s, ballast ${Math.round(median(fanout.ballast))}: ` +
+    `${median(fanoutRatios).toFixed(2)}x, rounds ${Math.min(...fanoutRatios).toFixed(2)}-${Math.max(...fanoutRatios).toFixed(2)}`,
+);
+figures.push(`with ${FOLLOWERS} sockets following all: ${median(fanoutRatios).toFixed(2)}x the minimal app sending the same frames`);
+
 const rss = await socketsRss();
 console.log(
   `\n${rss.sockets} idle subscribed sockets: RSS ${rss.rssBeforeMB.toFixed(0)} MB -> ${rss.rssAfterMB.toFixed(0)} MB (goal < 300 MB)`,
