@@ -38,7 +38,7 @@ export class BalancerStatus implements OnModuleInit {
       panic: pool.inPanic(now),
       backends: pool.backends.map((backend) => {
         const ejected = backend.isEjected(now);
-        const traffic = counters.get(backend.url) ?? countersOf(backend.url);
+        const traffic = counters.get(backend.url) ?? zeroCounters(backend.url);
         return {
           url: backend.url,
           state: backend.state(now),
@@ -90,6 +90,6 @@ export class BalancerStatus implements OnModuleInit {
 }
 
 /** Zero counters, for a backend no worker has reported yet (just added by DNS). */
-function countersOf(url: string): BackendCounters {
+function zeroCounters(url: string): BackendCounters {
   return { url, inFlight: 0, tunnels: 0, requests: 0, failures: 0, consecutive5xx: 0, ewmaLatencyMs: 0, outcomes: {} };
 }
