@@ -101,10 +101,12 @@ export class FleetSync {
         waiter?.(message);
         return;
       }
-      case 'report':
-        if (this.countersSource)
-          process.send?.({ ballast: 'report', id: message.id, counters: this.countersSource() } satisfies ClusterMessage);
+      case 'report': {
+        // A worker still booting has served nothing yet: it says so rather than keep the asker waiting.
+        const counters = this.countersSource?.() ?? { worker: this.workerId ?? 0, backends: [] };
+        process.send?.({ ballast: 'report', id: message.id, counters } satisfies ClusterMessage);
         return;
+      }
       default: {
         const unreachable: never = message;
         return unreachable;
