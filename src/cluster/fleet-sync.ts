@@ -52,8 +52,7 @@ export class FleetSync {
 
   /** Every worker's metrics, merged by the primary (prom-client's AggregatorRegistry). */
   async clusterMetrics(): Promise<string> {
-    const answer = await this.ask((id) => ({ ballast: 'metrics', id }), 'the merged metrics');
-    if (answer.ballast !== 'metrics') throw new Error(`the primary answered ${answer.ballast} to metrics`);
+    const answer = await this.ask('metrics', 'the merged metrics');
     if (answer.error !== undefined) throw new Error(answer.error);
     return answer.text ?? '';
   }
@@ -65,13 +64,15 @@ export class FleetSync {
 
   /** Every live worker's backend counters (this one's included), gathered by the primary. */
   async fleetCounters(): Promise<readonly WorkerCounters[]> {
-    const answer = await this.ask((id) => ({ ballast: 'counters', id }), "the workers' counters");
-    if (answer.ballast !== 'counters') throw new Error(`the primary answered ${answer.ballast} to counters`);
+    const answer = await this.ask('counters', "the workers' counters");
     return answer.reports ?? [];
   }
 
-  /** Sends the primary a question and resolves with its answer (rejects after ANSWER_TIMEOUT_MS). */
-  private ask(question: (id: number) => ClusterMessage, what: string): Promise<Answer> {
+  /**
+   * Asks the primary a question of kind `ballast` and resolves with its answer, which comes back
+   * under the same kind and id (rejects after ANSWER_TIMEOUT_MS).
+   */
+  private ask<K extends Answer['ballast']>(ballast: K, what: string): Promise<Extract<Answer, { ballast: K }>> {
     const id = (this.nextQuestionId += 1);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -80,9 +81,9 @@ export class FleetSync {
       }, ANSWER_TIMEOUT_MS);
       this.waiting.set(id, (answer) => {
         clearTimeout(timer);
-        resolve(answer);
+        resolve(answer as Extract<Answer, { ballast: K }>);
       });
-      process.send?.(question(id));
+      process.send?.({ ballast, id } as ClusterMessage);
     });
   }
 
