@@ -14,7 +14,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, load, median, onFreshProcesses, printSummary, startService } from './lib/harness.mjs';
+import { freePort, load, median, onFreshProcesses, perRound, printSummary, startService } from './lib/harness.mjs';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const pacedRounds = Number(process.env.BENCH_PACED_ROUNDS ?? 3);
@@ -140,24 +140,22 @@ http {
   );
   console.table(rows);
   const ours = results['ballast balancer'];
-  /** Per-round ratios of ballast to `peer` by `pick`: their median and range, as text. */
+  /** Ballast against `peer` round by round, as "0.96x (rounds 0.72-1.24)"; undefined without that peer. */
   const paired = (peer, pick) => {
     if (!results[peer]) return undefined;
-    const ratios = ours.map((sample, round) => pick(sample) / pick(results[peer][round]));
-    return {
-      median: median(ratios),
-      text: `${median(ratios).toFixed(2)}x (rounds ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`,
-    };
+    const ratio = perRound(ours, results[peer], pick);
+    return { median: ratio.median, text: `${ratio.median.toFixed(2)}x (rounds ${ratio.range})` };
   };
   const rps = (sample) => sample.rps;
+  const p99 = (sample) => sample.p99;
   const vsUndici = paired('bare undici proxy', rps);
   const vsNginx = paired('nginx', rps);
-  const p99VsNginx = paired('nginx', (sample) => sample.p99);
+  const p99VsNginx = paired('nginx', p99);
   const twoWorkers = results['ballast, 2 workers'];
   console.log(`ballast / bare undici proxy: ${vsUndici.text} (goal >= 1.0)`);
   if (vsNginx) console.log(`ballast / nginx: ${vsNginx.text} (goal >= 0.5)`);
   if (p99VsNginx) console.log(`ballast p99 / nginx p99 at saturation: ${p99VsNginx.text} (goal <= 2)`);
-  const workersRatio = median(twoWorkers.map((sample, round) => sample.rps / ours[round].rps)).toFixed(2);
+  const workersRatio = perRound(twoWorkers, ours, rps).median.toFixed(2);
   console.log(`ballast 2 workers / 1 worker: ${workersRatio}x (goal >= 0.9 on 2 cores, where wrk and the backends share the cores)`);
 
   let pacedFigure = '';
@@ -174,10 +172,8 @@ http {
       `\nPaced: each of ${connections} connections waits 0-${2 * paceMs} ms (at random) between requests, ${pacedRounds} x ${seconds}s rounds, medians`,
     );
     console.table(pacedRows);
-    const pacedP99 = paced.nginx
-      ? median(paced['ballast balancer'].map((sample, round) => sample.p99 / paced.nginx[round].p99))
-      : undefined;
-    const pacedVsUndici = median(paced['ballast balancer'].map((sample, round) => sample.p99 / paced['bare undici proxy'][round].p99));
+    const pacedP99 = paced.nginx ? perRound(paced['ballast balancer'], paced.nginx, p99).median : undefined;
+    const pacedVsUndici = perRound(paced['ballast balancer'], paced['bare undici proxy'], p99).median;
     if (pacedP99 !== undefined) console.log(`ballast p99 / nginx p99 at the paced load: ${pacedP99.toFixed(2)}x (goal <= 2)`);
     console.log(`ballast p99 / bare undici p99 at the paced load: ${pacedVsUndici.toFixed(2)}x`);
     const row = pacedRows['ballast balancer'];

@@ -12,7 +12,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { freePort, inFlightLoop, median, onFreshProcesses, printSummary, startService } from './lib/harness.mjs';
+import { freePort, inFlightLoop, median, onFreshProcesses, perRound, printSummary, startService } from './lib/harness.mjs';
 import { openSocket, postTask, runTasks } from './lib/tasks-load.mjs';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -164,13 +164,8 @@ console.table({
   'minimal app, every status frame (queued, active, progress, completed)': { 'tasks/s': Math.round(everyFrame) },
   'ballast POST -> completed frame (every status frame)': { 'tasks/s': Math.round(ours) },
 });
-/** Per-round ratios of ballast to a peer (both measured in the same round): median and range. */
-const paired = (peer) => {
-  const ratios = samples.ballast.map((value, round) => value / samples[peer][round]);
-  return { median: median(ratios), range: `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}` };
-};
-const vsMinimal = paired('peer');
-const vsEveryFrame = paired('everyFrame');
+const vsMinimal = perRound(samples.ballast, samples.peer);
+const vsEveryFrame = perRound(samples.ballast, samples.everyFrame);
 console.log(`ratio ballast / minimal app: ${vsMinimal.median.toFixed(2)}x, rounds ${vsMinimal.range} (goal >= 1.0)`);
 console.log(`ratio ballast / minimal app sending the same frames: ${vsEveryFrame.median.toFixed(2)}x, rounds ${vsEveryFrame.range}`);
 console.log(`ratio ballast / raw BullMQ: ${(ours / raw).toFixed(2)}x`);
@@ -230,13 +225,13 @@ const fanout = await onFreshProcesses(
   FANOUT_ROUNDS,
   { warmUp: (app) => fanoutThroughput(app).catch(() => undefined), measure: fanoutThroughput },
 );
-const fanoutRatios = fanout.ballast.map((value, round) => value / fanout.everyFrame[round]);
+const vsFanoutPeer = perRound(fanout.ballast, fanout.everyFrame);
 console.log(
   `\nFan-out, ${FOLLOWERS} more sockets subscribed to all, ${FANOUT_TASKS} tasks per round, ${FANOUT_ROUNDS} rounds on fresh processes: ` +
     `minimal app (every status frame) ${Math.round(median(fanout.everyFrame))} tasks/s, ballast ${Math.round(median(fanout.ballast))}: ` +
-    `${median(fanoutRatios).toFixed(2)}x, rounds ${Math.min(...fanoutRatios).toFixed(2)}-${Math.max(...fanoutRatios).toFixed(2)}`,
+    `${vsFanoutPeer.median.toFixed(2)}x, rounds ${vsFanoutPeer.range}`,
 );
-figures.push(`with ${FOLLOWERS} sockets following all: ${median(fanoutRatios).toFixed(2)}x the minimal app sending the same frames`);
+figures.push(`with ${FOLLOWERS} sockets following all: ${vsFanoutPeer.median.toFixed(2)}x the minimal app sending the same frames`);
 
 const rss = await socketsRss();
 console.log(

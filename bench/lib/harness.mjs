@@ -63,6 +63,16 @@ export const median = (values) => {
 };
 
 /**
+ * Ratios of `ours` to `theirs` round by round (`pick` reads the figure from a sample): both were
+ * measured on the same machine state, so the ratios carry less of its drift than a ratio of
+ * medians. Their median, and `range` ("0.72-1.24") to show how far single rounds strayed.
+ */
+export function perRound(ours, theirs, pick = (sample) => sample) {
+  const ratios = ours.map((sample, round) => pick(sample) / pick(theirs[round]));
+  return { median: median(ratios), range: `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}` };
+}
+
+/**
  * Measures every variant `rounds` times, each round on processes started afresh for it:
  * `variants` maps a name to a start function resolving to `{ url, stop }`. Within a round the
  * variants start, warm up (`warmUp`, optional) and are measured in an order rotated every
