@@ -9,8 +9,9 @@ const DNS_REFRESH_WHEN_CHECKS_OFF_MS = 5_000;
 
 /**
  * Active checks: polls each backend's /ready; a backend in cooldown (503) gets no new
- * non-sticky requests until it answers 200 again; so does one that cannot be reached. With BACKENDS_DNS, re-resolves the name first, so
- * every A record is a backend (the k8s headless-service case).
+ * non-sticky requests until it answers 200 again; so does one that cannot be reached. With
+ * BACKENDS_DNS, re-resolves the name first, so every A record is a backend (the k8s
+ * headless-service case). What a check found is recorded by Upstreams.recordCheck.
  */
 @Injectable()
 export class BackendHealthService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -68,7 +69,7 @@ export class BackendHealthService implements OnApplicationBootstrap, OnModuleDes
       const answers = await lookup(host, { all: true, family: 4 });
       const urls = [...new Set(answers.map((answer) => `http://${answer.address}:${port}`))].sort();
       // Only the leader resolves; the other workers take its answer (static BACKENDS need no sharing).
-      if (this.upstreams.setBackends(urls)) this.fleet.publish({ kind: 'backends', urls });
+      if (this.upstreams.setBackends(urls)) this.fleet.publish({ kind: 'backend-list', urls });
     } catch (error) {
       // Keep the last known backends: a DNS blip must not empty the pool.
       this.logger.warn(`resolving ${host} failed, keeping ${this.upstreams.pool.backends.length} backends: ${(error as Error).message}`);
@@ -76,11 +77,11 @@ export class BackendHealthService implements OnApplicationBootstrap, OnModuleDes
   }
 
   private async check(backend: Backend): Promise<void> {
-    const upstream = this.upstreams.upstream(backend);
-    if (!upstream) return;
+    const connections = this.upstreams.connectionsTo(backend);
+    if (!connections) return;
     let ready: boolean;
     try {
-      const response = await upstream.request({
+      const response = await connections.request({
         path: '/ready',
         method: 'GET',
         headersTimeout: Math.min(this.settings.maxResponseDelayMs, this.settings.healthCheckIntervalMs),
@@ -92,11 +93,6 @@ export class BackendHealthService implements OnApplicationBootstrap, OnModuleDes
       // when the balancer starts are not locked out for RETRY_DOWNTIME_MS.
       ready = false;
     }
-    if (ready !== backend.ready) {
-      this.logger.log(`${backend.url} is ${ready ? 'ready again' : 'not ready'} (active check)`);
-      backend.ready = ready;
-      this.upstreams.share(backend);
-    }
-    if (ready) this.upstreams.activeCheckPassed(backend);
+    this.upstreams.recordCheck(backend, ready);
   }
 }

@@ -16,7 +16,7 @@ describe('BackendPool round robin', () => {
     const pool = new BackendPool(urls);
     eject(pool.byUrl('http://b:1')!, 1000);
     expect(names(pool, 6, 10)).toBe('acdacd');
-    expect(pool.nextReturnMs(10)).toBe(1000);
+    expect(pool.unavailability(10)).toMatchObject({ total: 4, ejected: 1, busy: 0, probing: 0, firstReturnMs: 1000 });
     expect(names(pool, 4, 1000)).toBe('abcd');
   });
 
@@ -26,6 +26,18 @@ describe('BackendPool round robin', () => {
     expect(names(pool, 6)).toBe('abdabd');
     for (const backend of pool.backends) backend.ready = false;
     expect(names(pool, 4)).toBe('abcd');
+  });
+
+  it('counts why backends are unavailable: ejected, busy, or probing with the probe in flight', () => {
+    const pool = new BackendPool(urls);
+    const [a, b, c] = pool.backends;
+    eject(a, 3000);
+    b.busyUntil = 2000;
+    c.halfOpen = true;
+    c.probeInFlight = true;
+    expect(pool.unavailability(100)).toEqual({ total: 4, ejected: 1, busy: 1, probing: 1, firstReturnMs: 2000, busyUntil: 2000 });
+    c.probeInFlight = false; // its probe answered: available again
+    expect(pool.unavailability(2500)).toEqual({ total: 4, ejected: 1, busy: 0, probing: 0, firstReturnMs: 3000, busyUntil: undefined });
   });
 
   it('reports panic only while every available backend is unready', () => {

@@ -2,6 +2,19 @@ import { Backend } from './backend.js';
 
 export type Strategy = 'round-robin' | 'least-latency';
 
+/** Backends that cannot take a new request now, by why. */
+export interface Unavailability {
+  readonly total: number;
+  readonly ejected: number;
+  readonly busy: number;
+  /** Half-open, their one probe request still in flight. */
+  readonly probing: number;
+  /** When the first of them can take requests again (ms since epoch); none for probing ones. */
+  readonly firstReturnMs?: number;
+  /** When the last busy one stops being busy. */
+  readonly busyUntil?: number;
+}
+
 /**
  * The set of backends and how the next one is chosen. Round robin skips backends that
  * are ejected, busy or half-open with their probe in flight, and those whose last /ready
@@ -68,14 +81,25 @@ export class BackendPool {
     return available;
   }
 
-  /** When the first unavailable backend (ejected or busy) comes back, for Retry-After. */
-  nextReturnMs(nowMs: number): number | undefined {
-    let first: number | undefined;
+  /**
+   * Why no backend can take a new request, by kind: the answer's Retry-After is the first
+   * return, and its body counts each kind, so "all ejected" is never said of busy or probing ones.
+   */
+  unavailability(nowMs: number): Unavailability {
+    const counts = { total: this.list.length, ejected: 0, busy: 0, probing: 0 };
+    let firstReturnMs: number | undefined;
+    let busyUntil: number | undefined;
     for (const backend of this.list) {
+      if (backend.available(nowMs)) continue;
+      if (backend.isEjected(nowMs)) counts.ejected += 1;
+      else if (backend.isBusy(nowMs)) {
+        counts.busy += 1;
+        busyUntil = Math.max(busyUntil ?? 0, backend.busyUntil);
+      } else counts.probing += 1;
       const at = backend.returnsAt(nowMs);
-      if (at !== undefined && (first === undefined || at < first)) first = at;
+      if (at !== undefined && at > nowMs && (firstReturnMs === undefined || at < firstReturnMs)) firstReturnMs = at;
     }
-    return first;
+    return { ...counts, firstReturnMs, busyUntil };
   }
 
   private scanRoundRobin(nowMs: number, tried: ReadonlySet<Backend> | undefined, readyOnly: boolean): Backend | undefined {

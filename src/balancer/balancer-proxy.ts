@@ -4,8 +4,7 @@ import type { Pool } from 'undici';
 import { FleetSync } from '../cluster/fleet-sync.js';
 import { DRAIN_ORDER, IdleWaiters, ShutdownCoordinator } from '../lifecycle/index.js';
 import type { Backend } from './backend.js';
-import type { BackendPool } from './backend-pool.js';
-import type { AttemptResult, OutlierPolicy } from './outlier-policy.js';
+import type { AttemptLedger } from './backend-attempts.js';
 import { ProxyExchange, type ExchangeContext } from './proxy-exchange.js';
 import type { StickyRoute } from './sticky-route.js';
 import { StickyTable } from './sticky-table.js';
@@ -56,35 +55,28 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
     return this.idle.until(this.inFlight === 0);
   }
 
-  get pool(): BackendPool {
-    return this.upstreams.pool;
-  }
-
-  get outliers(): OutlierPolicy {
-    return this.upstreams.outliers;
+  get ledger(): AttemptLedger {
+    return this.upstreams;
   }
 
   get maxResponseDelayMs(): number {
     return this.upstreams.maxResponseDelayMs;
   }
 
-  upstream(backend: Backend): Pool | undefined {
-    return this.upstreams.upstream(backend);
+  connectionsTo(backend: Backend): Pool | undefined {
+    return this.upstreams.connectionsTo(backend);
   }
 
-  judge(backend: Backend, result: AttemptResult, firstAttempt: boolean): void {
-    this.upstreams.judge(backend, result, firstAttempt);
-  }
-
-  stickyOwner(itemId: string): string | undefined {
-    return this.sticky.owner(itemId);
+  stickyOwner(itemId: string): Backend | undefined {
+    const url = this.sticky.owner(itemId);
+    if (url === undefined) return undefined;
+    const owner = this.upstreams.pool.byUrl(url);
+    // Its owner left the backend list (a DNS change): the item is gone with it.
+    if (!owner) this.sticky.forget(itemId);
+    return owner;
   }
 
   recordSticky(route: StickyRoute, backend: Backend, status: number): void {
     this.sticky.record(route, backend, status);
-  }
-
-  forgetSticky(itemId: string): void {
-    this.sticky.forget(itemId);
   }
 }

@@ -20,7 +20,9 @@ export type AttemptResult =
   /** No usable response: refused, reset, or no headers in time. The backend's fault. */
   | { readonly kind: 'failure'; readonly failure: 'connect' | 'timeout' | 'reset' }
   /** A 5xx response; with `retryAfterMs`, a 503 that says "busy" (shedding, draining). */
-  | { readonly kind: 'status_5xx'; readonly status: number; readonly retryAfterMs?: number };
+  | { readonly kind: 'status_5xx'; readonly status: number; readonly retryAfterMs?: number }
+  /** The client went away first: says nothing of the backend (a probe cut short is simply tried again). */
+  | { readonly kind: 'abandoned' };
 
 export type Verdict =
   | { readonly action: 'none' }
@@ -83,6 +85,8 @@ export class OutlierPolicy {
         if (backend.consecutive5xx < this.settings.consecutive5xx) return NONE;
         return this.eject(backend, `${backend.consecutive5xx} consecutive 5xx (last ${result.status})`, nowMs, fleet);
       }
+      case 'abandoned':
+        return NONE;
       default: {
         const unreachable: never = result;
         return unreachable;

@@ -1,51 +1,40 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
-import { errorBody } from '../ops/error-body.js';
+import { ERROR_MESSAGES } from '../errors/messages.js';
 import { lingerAfterEarlyAnswer } from '../ops/lingering-close.js';
+import { writeErrorResponse } from '../ops/raw-error.js';
 import type { Backend } from './backend.js';
-import type { BackendPool } from './backend-pool.js';
+import { BackendAttempts, type Attempt, type AttemptLedger, type RequestProgress } from './backend-attempts.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarding-headers.js';
-import { retryAfterMs, type AttemptResult, type OutlierPolicy } from './outlier-policy.js';
-import { classifyUpstreamError, type AttemptFailure } from './proxy-errors.js';
-import { mayRetry } from './retry-policy.js';
+import { retryAfterMs } from './outlier-policy.js';
+import { classifyUpstreamError } from './proxy-errors.js';
 import { stickyRoute, type StickyRoute } from './sticky-route.js';
-
-const SUCCESS: AttemptResult = { kind: 'success' };
-
-export interface AttemptRecord {
-  readonly backend: string;
-  readonly failure?: AttemptFailure;
-  readonly status?: number;
-}
 
 /** What one exchange needs of the balancer (BalancerProxy provides it). */
 export interface ExchangeContext {
-  readonly pool: BackendPool;
-  readonly outliers: OutlierPolicy;
+  readonly ledger: AttemptLedger;
   readonly maxResponseDelayMs: number;
   /** Set in a balancer cluster: sent as x-balancer-worker, so a client (or test) sees which worker answered. */
   readonly workerId?: string;
-  upstream(backend: Backend): Pool | undefined;
-  judge(backend: Backend, result: AttemptResult, firstAttempt: boolean): void;
-  stickyOwner(itemId: string): string | undefined;
+  connectionsTo(backend: Backend): Pool | undefined;
+  /** The backend that owns a sticky item, if one is recorded and still in the list. */
+  stickyOwner(itemId: string): Backend | undefined;
   recordSticky(route: StickyRoute, backend: Backend, status: number): void;
-  forgetSticky(itemId: string): void;
   exchangeClosed(): void;
 }
 
-/** One client request and its upstream attempts. */
-export class ProxyExchange {
-  /** Backends this request already tried; made on the first retry only. */
-  private tried?: Set<Backend>;
-  private firstTried?: Backend;
-  private readonly attempts: AttemptRecord[] = [];
+/**
+ * One client request and its upstream attempts: the HTTP side of the attempt loop
+ * (BackendAttempts decides which backend and whether another try is safe; this class streams).
+ */
+export class ProxyExchange implements RequestProgress {
   private readonly method: string;
   private readonly hasBody: boolean;
   private target = '/';
   private upstreamHeaders?: Record<string, string | string[]>;
   private route: StickyRoute = { kind: 'none' };
-  private owner?: Backend;
+  private attempts!: BackendAttempts;
   private current?: Dispatcher.DispatchController;
   committed = false;
   clientGone = false;
@@ -66,7 +55,7 @@ export class ProxyExchange {
     this.res.on('close', this.onClose);
     const target = originForm(this.req.url ?? '/');
     if (target === undefined) {
-      this.reply(400, 'The request target must be a path');
+      writeErrorResponse(this.req, this.res, 400, ERROR_MESSAGES.framing.notAPath);
       return;
     }
     this.target = target;
@@ -79,20 +68,18 @@ export class ProxyExchange {
     // Reads, writes and deletes of a mapped item go to its owner; so does a create of an id
     // already mapped, which the owner answers 400 "exists" (round robin would let a second
     // backend create a second copy and move the mapping to it).
-    if (this.route.kind !== 'none') {
-      const ownerUrl = this.proxy.stickyOwner(this.route.itemId);
-      const owner = ownerUrl === undefined ? undefined : this.proxy.pool.byUrl(ownerUrl);
-      if (ownerUrl !== undefined && owner === undefined) this.proxy.forgetSticky(this.route.itemId);
-      if (owner) {
-        const now = Date.now();
-        if (owner.isEjected(now)) {
-          const seconds = Math.max(1, Math.ceil((owner.ejectedUntil - now) / 1000));
-          this.reply(503, `Item ${this.route.itemId} lives on ${owner.url}, which is ejected`, seconds);
-          return;
-        }
-        this.owner = owner;
+    const owner = this.route.kind === 'none' ? undefined : this.proxy.stickyOwner(this.route.itemId);
+    if (owner && this.route.kind !== 'none') {
+      const now = Date.now();
+      if (owner.isEjected(now)) {
+        const retryAfterSeconds = Math.max(1, Math.ceil((owner.ejectedUntil - now) / 1000));
+        writeErrorResponse(this.req, this.res, 503, ERROR_MESSAGES.balancer.ownerEjected(this.route.itemId, owner.url), {
+          retryAfterSeconds,
+        });
+        return;
       }
     }
+    this.attempts = new BackendAttempts(this.proxy.ledger, this.method, owner);
     this.next();
   }
 
@@ -104,38 +91,26 @@ export class ProxyExchange {
     this.proxy.exchangeClosed();
   };
 
-  /** Whether a failed attempt may be sent to another backend (see retry-policy.ts). */
-  canRetry(failure: AttemptFailure): boolean {
-    return mayRetry({
-      method: this.method,
-      failure,
-      pinned: this.owner !== undefined,
-      clientGone: this.clientGone,
-      committed: this.committed,
-      bodyStarted: this.bodyStarted,
-    });
-  }
-
+  /** Sends the request to the next backend the loop allows, or answers that none is left. */
   next(): void {
-    if (this.firstTried && !this.tried) this.tried = new Set([this.firstTried]);
     // One wall-clock read per attempt (picking and the latency sample's time) and one monotonic.
     const now = Date.now();
-    const backend = this.owner ? (this.firstTried ? undefined : this.owner) : this.proxy.pool.pick(now, this.tried);
-    const upstream = backend && this.proxy.upstream(backend);
-    if (!backend || !upstream) {
+    const attempt = this.attempts.next(now);
+    if (!attempt) {
       this.giveUp();
       return;
     }
-    const firstAttempt = this.firstTried === undefined;
-    if (this.tried) this.tried.add(backend);
-    else this.firstTried = backend;
-    this.proxy.outliers.attemptStarted(backend);
-    backend.inFlight += 1;
-    backend.requests += 1;
+    const connections = this.proxy.connectionsTo(attempt.backend);
+    if (!connections) {
+      // It left the backend list since it was picked: as good as a refused connection.
+      this.attempts.ended(attempt);
+      this.attemptFailed(attempt, 'connect');
+      return;
+    }
     // A pass-through per attempt, so an upstream failure destroys it and not the
     // client's socket; the client's body flows into it only once a connection is up.
     const body = this.hasBody ? new PassThrough() : null;
-    upstream.dispatch(
+    connections.dispatch(
       {
         path: this.target,
         method: this.method as Dispatcher.HttpMethod,
@@ -144,7 +119,7 @@ export class ProxyExchange {
         headersTimeout: this.proxy.maxResponseDelayMs,
         bodyTimeout: 0,
       },
-      new AttemptHandler(this, backend, now, performance.now(), body, firstAttempt),
+      new AttemptHandler(this, this.attempts, attempt, now, performance.now(), body),
     );
   }
 
@@ -157,8 +132,10 @@ export class ProxyExchange {
     }
   }
 
-  recordAttempt(record: AttemptRecord): void {
-    this.attempts.push(record);
+  /** An attempt got no usable response: the next backend when that is safe, else the answer that none is left. */
+  attemptFailed(attempt: Attempt, failure: 'connect' | 'timeout' | 'reset'): void {
+    if (this.attempts.failed(attempt, { kind: 'failure', failure }, this)) this.next();
+    else this.giveUp();
   }
 
   get stickyRoute(): StickyRoute {
@@ -168,33 +145,8 @@ export class ProxyExchange {
   /** Out of backends or retries: answer at once, naming every attempt. */
   giveUp(): void {
     if (this.clientGone) return;
-    if (this.attempts.length === 0) {
-      const nextReturn = this.proxy.pool.nextReturnMs(Date.now());
-      const seconds = nextReturn === undefined ? 1 : Math.max(1, Math.ceil((nextReturn - Date.now()) / 1000));
-      this.reply(503, 'No backend available: all are ejected', seconds);
-      return;
-    }
-    const timedOut = this.attempts.at(-1)?.failure === 'timeout';
-    const body = {
-      ...errorBody(timedOut ? 504 : 502, `All ${this.attempts.length} attempts failed`),
-      attempts: this.attempts,
-    };
-    this.send(timedOut ? 504 : 502, body);
-  }
-
-  private reply(status: number, message: string, retryAfterSeconds?: number): void {
-    this.send(status, errorBody(status, message), retryAfterSeconds);
-  }
-
-  private send(status: number, body: object, retryAfterSeconds?: number): void {
-    const payload = JSON.stringify(body);
-    const headers: Record<string, string | number> = {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(payload),
-    };
-    if (retryAfterSeconds !== undefined) headers['retry-after'] = retryAfterSeconds;
-    lingerAfterEarlyAnswer(this.req, this.res);
-    this.res.writeHead(status, headers).end(payload);
+    const { status, message, retryAfterSeconds, details } = this.attempts.giveUp(Date.now());
+    writeErrorResponse(this.req, this.res, status, message, { retryAfterSeconds, details });
   }
 }
 
@@ -211,11 +163,11 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly exchange: ProxyExchange,
-    private readonly backend: Backend,
+    private readonly attempts: BackendAttempts,
+    private readonly attempt: Attempt,
     private readonly startedAtWallMs: number,
     private readonly startedAt: number,
     private readonly body: PassThrough | null,
-    private readonly firstAttempt: boolean,
   ) {}
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -224,25 +176,21 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200) return;
-    const { exchange, backend } = this;
+    const { exchange, attempt } = this;
+    const backend = attempt.backend;
     const proxy = exchange.proxy;
     const elapsed = performance.now() - this.startedAt;
     backend.latency.observe(elapsed, this.startedAtWallMs + elapsed);
     if (statusCode >= 500) {
       const busyMs = statusCode === 503 ? retryAfterMs(headers['retry-after'], Date.now()) : undefined;
-      proxy.judge(backend, { kind: 'status_5xx', status: statusCode, retryAfterMs: busyMs }, this.firstAttempt);
-      backend.failures += 1;
-      backend.outcomes.status_5xx += 1;
-      exchange.recordAttempt({ backend: backend.url, status: statusCode });
-      if (exchange.canRetry('status_5xx')) {
+      if (this.attempts.failed(attempt, { kind: 'status_5xx', status: statusCode, retryAfterMs: busyMs }, exchange)) {
         this.discarded = true;
         this.settle();
         exchange.next();
         return;
       }
     } else {
-      proxy.judge(backend, SUCCESS, this.firstAttempt);
-      backend.outcomes.success += 1;
+      this.attempts.succeeded(attempt);
     }
     const res = exchange.res;
     exchange.committed = true;
@@ -284,31 +232,23 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     const wasSettled = this.settled;
     this.settle();
     if (wasSettled || this.discarded) return;
-    const { exchange, backend } = this;
+    const { exchange } = this;
     if (this.streaming) {
       // Bytes already reached the client: nothing can be retried or replaced.
       exchange.res.destroy(error);
       return;
     }
     if (exchange.clientGone) {
-      // Not the backend's doing; a probe cut short this way is simply tried again.
-      backend.probeInFlight = false;
-      backend.outcomes.client_gone += 1;
+      this.attempts.abandoned(this.attempt);
       return;
     }
-    const failure = classifyUpstreamError(error);
-    backend.failures += 1;
-    backend.outcomes[failure] += 1;
-    exchange.proxy.judge(backend, { kind: 'failure', failure }, this.firstAttempt);
-    exchange.recordAttempt({ backend: backend.url, failure });
-    if (exchange.canRetry(failure)) exchange.next();
-    else exchange.giveUp();
+    exchange.attemptFailed(this.attempt, classifyUpstreamError(error));
   }
 
   private settle(): void {
     if (this.settled) return;
     this.settled = true;
-    this.backend.inFlight -= 1;
+    this.attempts.ended(this.attempt);
   }
 }
 

@@ -5,6 +5,7 @@ import type { FleetEvent } from '../cluster/fleet-messages.js';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import type { Backend } from './backend.js';
 import { BackendPool } from './backend-pool.js';
+import type { AttemptOutcome } from './backend.js';
 import { OutlierPolicy, type AttemptResult } from './outlier-policy.js';
 
 /** Envoy's max_ejection_time default: repeated ejections grow up to this. */
@@ -14,15 +15,17 @@ const MAX_BUSY_MS = 60_000;
 
 /**
  * The backends and everything the balancer keeps about them: the pool (selection), one undici
- * Pool per backend (keep-alive connections), and the outlier policy's verdicts. The proxy, the
- * tunnels, the health checks and the status routes all use this one provider.
+ * Pool per backend (its keep-alive connections), and the outlier policy's verdicts. Every
+ * attempt at a backend (a proxied request, a WebSocket upgrade) and every active check is
+ * recorded here and nowhere else: attemptStarted, recordAttempt, attemptEnded, recordCheck.
  */
 @Injectable()
 export class Upstreams implements OnApplicationShutdown {
   private readonly logger = new Logger('Balancer');
   readonly pool: BackendPool;
   readonly outliers: OutlierPolicy;
-  private readonly pools = new Map<string, Pool>();
+  /** Keep-alive connections to each backend, by URL (the selection pool is `pool`). */
+  private readonly connectionPools = new Map<string, Pool>();
   private readonly settings: AppConfig['balancer'];
   private readonly ejectionListeners: ((backend: Backend) => void)[] = [];
 
@@ -41,7 +44,7 @@ export class Upstreams implements OnApplicationShutdown {
     });
     this.setBackends(this.settings.backends);
     // Another worker's verdicts and checks count here too (BALANCER_WORKERS > 1).
-    fleet.on('backend', (event) => {
+    fleet.on('backend-state', (event) => {
       const backend = this.pool.byUrl(event.url);
       if (!backend) return;
       backend.ejectedUntil = event.ejectedUntil;
@@ -51,14 +54,14 @@ export class Upstreams implements OnApplicationShutdown {
       backend.lastVerdict = event.lastVerdict;
       backend.ready = event.ready;
     });
-    fleet.on('backends', (event) => this.setBackends(event.urls));
+    fleet.on('backend-list', (event) => this.setBackends(event.urls));
   }
 
   /** Tells the other workers what this one now knows about `backend`. */
   share(backend: Backend): void {
     if (!this.fleet.clustered) return;
     const event: FleetEvent = {
-      kind: 'backend',
+      kind: 'backend-state',
       url: backend.url,
       ejectedUntil: backend.ejectedUntil,
       busyUntil: backend.busyUntil,
@@ -75,15 +78,14 @@ export class Upstreams implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((pool) => pool.close()));
+    await Promise.all([...this.connectionPools.values()].map((connections) => connections.close()));
   }
 
-  /** Replaces the backend list (static config or a DNS answer), opening and closing pools. */
-  /** Returns whether the list changed. */
+  /** Replaces the backend list (static config or a DNS answer), opening and closing connection pools; says whether it changed. */
   setBackends(urls: readonly string[]): boolean {
     const { added, removed } = this.pool.replace(urls);
     for (const url of added) {
-      this.pools.set(
+      this.connectionPools.set(
         url,
         new Pool(url, {
           connections: this.settings.connectionsPerBackend,
@@ -94,8 +96,8 @@ export class Upstreams implements OnApplicationShutdown {
       );
     }
     for (const url of removed) {
-      void this.pools.get(url)?.close();
-      this.pools.delete(url);
+      void this.connectionPools.get(url)?.close();
+      this.connectionPools.delete(url);
     }
     if (added.length || removed.length) {
       this.logger.log(`backends: ${urls.join(', ') || 'none'}${removed.length ? ` (removed ${removed.join(', ')})` : ''}`);
@@ -103,16 +105,36 @@ export class Upstreams implements OnApplicationShutdown {
     return added.length > 0 || removed.length > 0;
   }
 
-  upstream(backend: Backend): Pool | undefined {
-    return this.pools.get(backend.url);
+  /** The backend's keep-alive connections; undefined once it has left the list. */
+  connectionsTo(backend: Backend): Pool | undefined {
+    return this.connectionPools.get(backend.url);
   }
 
   onEjection(listener: (backend: Backend) => void): void {
     this.ejectionListeners.push(listener);
   }
 
-  /** Feeds an attempt's outcome to the outlier policy and reports what it decided. */
-  judge(backend: Backend, result: AttemptResult, firstAttempt: boolean): void {
+  /** An attempt is being sent to `backend`: counted, in flight, and a half-open backend's one probe. */
+  attemptStarted(backend: Backend): void {
+    this.outliers.attemptStarted(backend);
+    backend.inFlight += 1;
+    backend.requests += 1;
+  }
+
+  /** The attempt no longer occupies the backend: its response ended, or it failed. */
+  attemptEnded(backend: Backend): void {
+    backend.inFlight -= 1;
+  }
+
+  /**
+   * What an attempt came to, once per attempt: counted by outcome and judged by the outlier
+   * policy, whose verdict is logged and shared with the other workers. `firstAttempt`: it was
+   * its request's first (only those count against a backend).
+   */
+  recordAttempt(backend: Backend, result: AttemptResult, firstAttempt: boolean): void {
+    const outcome = outcomeOf(result);
+    backend.outcomes[outcome] += 1;
+    if (outcome !== 'success' && outcome !== 'client_gone') backend.failures += 1;
     const verdict = this.outliers.record(backend, result, Date.now(), firstAttempt, this.pool.backends);
     switch (verdict.action) {
       case 'none':
@@ -136,11 +158,36 @@ export class Upstreams implements OnApplicationShutdown {
     }
   }
 
-  /** A passing /ready check ends an ejection early; the backend returns half-open. */
-  activeCheckPassed(backend: Backend): void {
-    if (this.outliers.activeCheckPassed(backend, Date.now())) {
+  /**
+   * An active /ready check's answer. A change of readiness is logged and shared; a pass also
+   * ends an ejection early, into half-open (one probe request next).
+   */
+  recordCheck(backend: Backend, ready: boolean): void {
+    if (ready !== backend.ready) {
+      this.logger.log(`${backend.url} is ${ready ? 'ready again' : 'not ready'} (active check)`);
+      backend.ready = ready;
+      this.share(backend);
+    }
+    if (ready && this.outliers.activeCheckPassed(backend, Date.now())) {
       this.share(backend);
       this.logger.log(`${backend.url} passed its active check: ejection ended early, one probe request next`);
+    }
+  }
+}
+
+function outcomeOf(result: AttemptResult): AttemptOutcome {
+  switch (result.kind) {
+    case 'success':
+      return 'success';
+    case 'status_5xx':
+      return 'status_5xx';
+    case 'failure':
+      return result.failure;
+    case 'abandoned':
+      return 'client_gone';
+    default: {
+      const unreachable: never = result;
+      return unreachable;
     }
   }
 }

@@ -1,101 +1,22 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
-import { request as httpRequest, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Gauge } from 'prom-client';
+import { ERROR_MESSAGES } from '../errors/messages.js';
 import { DRAIN_ORDER, ShutdownCoordinator } from '../lifecycle/index.js';
-import { errorBody } from '../ops/error-body.js';
 import { MetricsService } from '../ops/metrics.service.js';
+import { responseHead, writeErrorToSocket } from '../ops/raw-error.js';
 import { requestFramingProblem } from '../ops/request-framing.js';
 import type { Backend } from './backend.js';
-import { Upstreams } from './upstreams.js';
+import { BackendAttempts, type Attempt } from './backend-attempts.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarding-headers.js';
-import { closeFrame, FrameBoundary } from './frame-boundary.js';
 import { retryAfterMs } from './outlier-policy.js';
 import { classifyUpstreamError } from './proxy-errors.js';
+import { Tunnel } from './tunnel.js';
+import { Upstreams } from './upstreams.js';
 
-/** After the balancer's close frames, how long both peers get to close their side. */
-const CLOSE_WAIT_MS = 2_000;
-const GOING_AWAY = 1001;
-
-/** One client socket joined to one backend socket after a 101. */
-class Tunnel {
-  private readonly fromBackend = new FrameBoundary();
-  private readonly fromClient = new FrameBoundary();
-  private closing = false;
-  readonly closed: Promise<void>;
-
-  constructor(
-    readonly backend: Backend,
-    private readonly client: Duplex,
-    private readonly upstream: Duplex,
-  ) {
-    this.closed = new Promise((resolve) => {
-      let open = 2;
-      const done = () => {
-        open -= 1;
-        if (open === 0) resolve();
-      };
-      client.once('close', done);
-      upstream.once('close', done);
-    });
-    const onError = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', onError);
-    upstream.on('error', onError);
-    client.once('close', () => upstream.destroy());
-    upstream.once('close', () => client.destroy());
-    // Bytes both ways with backpressure, watching frame boundaries so a close can be cut in.
-    this.relay(upstream, client, this.fromBackend);
-    this.relay(client, upstream, this.fromClient);
-  }
-
-  /** Ends the tunnel the way a WebSocket peer would: close 1001 to both sides, each at a frame boundary. */
-  goAway(): Promise<void> {
-    this.closing = true;
-    this.closeAtBoundary(this.fromBackend, this.client, closeFrame(GOING_AWAY, 'balancer going away'));
-    this.closeAtBoundary(this.fromClient, this.upstream, closeFrame(GOING_AWAY, 'balancer going away', randomBytes(4)));
-    const cutOff = setTimeout(() => {
-      this.client.destroy();
-      this.upstream.destroy();
-    }, CLOSE_WAIT_MS);
-    cutOff.unref();
-    return this.closed.finally(() => clearTimeout(cutOff));
-  }
-
-  private readonly pendingClose = new Map<FrameBoundary, () => void>();
-
-  private relay(from: Duplex, to: Duplex, frames: FrameBoundary): void {
-    from.on('data', (chunk: Buffer) => {
-      if (this.closing && !this.pendingClose.has(frames)) return; // after our close frame: drop
-      const boundary = frames.feed(chunk);
-      const cut = this.pendingClose.get(frames);
-      if (cut && boundary !== -1) {
-        // Forward up to the boundary, then the close frame; the rest is dropped.
-        if (boundary > 0) to.write(chunk.subarray(0, boundary));
-        cut();
-        return;
-      }
-      if (!to.write(chunk)) {
-        from.pause();
-        to.once('drain', () => from.resume());
-      }
-    });
-    from.once('end', () => to.end());
-  }
-
-  private closeAtBoundary(frames: FrameBoundary, to: Duplex, close: Buffer): void {
-    const send = () => {
-      this.pendingClose.delete(frames);
-      to.write(close);
-      to.end();
-    };
-    if (frames.atBoundary) send();
-    else this.pendingClose.set(frames, send);
-  }
-}
+/** An upgrade has sent nothing to the client before its 101, whatever the backend did. */
+const NOTHING_SENT_YET = { clientGone: false, committed: false, bodyStarted: false } as const;
 
 /**
  * WebSocket upgrades through the balancer: the backend is chosen as for a non-sticky
@@ -148,32 +69,35 @@ export class WebSocketTunnels implements OnModuleInit {
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
-    if (!this.coordinator.accepting) return refuse(socket, 503, 'The balancer is shutting down', { 'retry-after': '5' });
+    if (!this.coordinator.accepting) return writeErrorToSocket(socket, 503, ERROR_MESSAGES.balancer.shuttingDown, { retryAfterSeconds: 5 });
     const problem = requestFramingProblem(req);
-    if (problem) return refuse(socket, 400, problem);
-    if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return refuse(socket, 400, 'Only WebSocket upgrades are proxied');
+    if (problem) return writeErrorToSocket(socket, 400, problem);
+    if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket')
+      return writeErrorToSocket(socket, 400, ERROR_MESSAGES.balancer.notWebSocket);
     const headers = upstreamRequestHeaders({ ...req.headers }, { ip: req.socket.remoteAddress, proto: 'http', host: req.headers.host });
     headers.connection = 'upgrade';
     headers.upgrade = 'websocket';
-    const tried = new Set<Backend>();
-    const first = this.upstreams.pool.pick(Date.now(), tried);
-    if (!first) return refuse(socket, 503, 'No backend available');
-    this.attempt(first, req.url ?? '/', headers, socket, head, tried);
+    this.next(new BackendAttempts(this.upstreams, 'GET'), req.url ?? '/', headers, socket, head);
   };
 
-  /** Sends the upgrade to `backend`; `tried` holds those already refused or unreachable. */
-  private attempt(
-    backend: Backend,
+  /** Sends the upgrade to the next backend the attempt loop allows, or refuses it when none is left. */
+  private next(attempts: BackendAttempts, path: string, headers: Record<string, string | string[]>, client: Duplex, head: Buffer): void {
+    if (client.destroyed) return;
+    const attempt = attempts.next(Date.now());
+    if (attempt) return this.send(attempts, attempt, path, headers, client, head);
+    const { status, message, retryAfterSeconds, details } = attempts.giveUp(Date.now());
+    writeErrorToSocket(client, status, message, { retryAfterSeconds, details });
+  }
+
+  private send(
+    attempts: BackendAttempts,
+    attempt: Attempt,
     path: string,
     headers: Record<string, string | string[]>,
     client: Duplex,
     head: Buffer,
-    tried: Set<Backend>,
   ): void {
-    if (client.destroyed) return;
-    const firstAttempt = tried.size === 0;
-    tried.add(backend);
-    backend.requests += 1;
+    const { backend } = attempt;
     const url = new URL(backend.url);
     const upstreamRequest = httpRequest({
       host: url.hostname,
@@ -184,55 +108,68 @@ export class WebSocketTunnels implements OnModuleInit {
       agent: false,
       timeout: this.upstreams.maxResponseDelayMs,
     });
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      attempts.ended(attempt);
+    };
     upstreamRequest.on('timeout', () =>
       upstreamRequest.destroy(Object.assign(new Error('no 101 in time'), { code: 'UND_ERR_HEADERS_TIMEOUT' })),
     );
     upstreamRequest.on('upgrade', (response: IncomingMessage, upstream: Duplex, upstreamHead: Buffer) => {
       upstreamRequest.setTimeout(0);
-      this.upstreams.judge(backend, { kind: 'success' }, firstAttempt);
-      backend.outcomes.success += 1;
+      end();
+      attempts.succeeded(attempt);
       if (client.destroyed) return upstream.destroy();
-      client.write(responseHead(101, clientResponseHeaders(responseHeaders(response), backend.url), true));
+      client.write(
+        responseHead(101, clientResponseHeaders(responseHeaders(response), backend.url), ['Connection: Upgrade', 'Upgrade: websocket']),
+      );
       if (upstreamHead.length > 0) client.write(upstreamHead);
       if (head.length > 0) upstream.write(head);
       this.track(new Tunnel(backend, client, upstream));
     });
     upstreamRequest.on('response', (response: IncomingMessage) => {
-      // The backend refused the upgrade (503 while it drains, 404, ...).
+      end();
+      // The backend refused the upgrade (503 while it drains, 404, ...): a 5xx moves on to the
+      // next backend; an answer below 500 is the backend working as meant, judged a success.
       const status = response.statusCode ?? 502;
       if (status >= 500) {
-        backend.failures += 1;
-        backend.outcomes.status_5xx += 1;
         const busyMs = status === 503 ? retryAfterMs(response.headers['retry-after'], Date.now()) : undefined;
-        this.upstreams.judge(backend, { kind: 'status_5xx', status, retryAfterMs: busyMs }, firstAttempt);
-        const next = this.upstreams.pool.pick(Date.now(), tried);
-        if (next) {
+        const mayMoveOn = attempts.failed(attempt, { kind: 'status_5xx', status, retryAfterMs: busyMs }, NOTHING_SENT_YET);
+        // With no backend left, the backend's own refusal is the answer, not a 502 about it.
+        const following = mayMoveOn && !client.destroyed ? attempts.next(Date.now()) : undefined;
+        if (following) {
           response.resume();
-          return this.attempt(next, path, headers, client, head, tried);
+          return this.send(attempts, following, path, headers, client, head);
         }
+      } else {
+        attempts.succeeded(attempt);
       }
-      // Pass the backend's refusal through when no other backend accepts.
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const out = clientResponseHeaders(responseHeaders(response), backend.url);
-        out['content-length'] = String(body.length);
-        out.connection = 'close';
-        client.end(Buffer.concat([Buffer.from(responseHead(status, out, false)), body]));
-      });
+      this.passRefusalOn(response, backend, client);
     });
     upstreamRequest.on('error', (error: Error & { code?: string }) => {
-      const failure = classifyUpstreamError(error);
-      backend.failures += 1;
-      backend.outcomes[failure] += 1;
-      this.upstreams.judge(backend, { kind: 'failure', failure }, firstAttempt);
+      end();
+      if (client.destroyed) return attempts.abandoned(attempt);
       // Nothing of the upgrade reached the client yet: safe to try the next backend.
-      const next = this.upstreams.pool.pick(Date.now(), tried);
-      if (next) this.attempt(next, path, headers, client, head, tried);
-      else refuse(client, 502, 'No backend accepted the upgrade');
+      attempts.failed(attempt, { kind: 'failure', failure: classifyUpstreamError(error) }, NOTHING_SENT_YET);
+      this.next(attempts, path, headers, client, head);
     });
     upstreamRequest.end();
+  }
+
+  /** The backend's own refusal, passed to the client as it came (status, headers, body), then closed. */
+  private passRefusalOn(response: IncomingMessage, backend: Backend, client: Duplex): void {
+    const status = response.statusCode ?? 502;
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const out = clientResponseHeaders(responseHeaders(response), backend.url);
+      out['content-length'] = String(body.length);
+      out.connection = 'close';
+      client.end(Buffer.concat([Buffer.from(responseHead(status, out)), body]));
+    });
   }
 
   private track(tunnel: Tunnel): void {
@@ -253,26 +190,4 @@ export class WebSocketTunnels implements OnModuleInit {
 
 function responseHeaders(response: IncomingMessage): IncomingHttpHeaders {
   return { ...response.headers };
-}
-
-function responseHead(status: number, headers: Record<string, unknown>, upgrade: boolean): string {
-  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`];
-  if (upgrade) lines.push('Connection: Upgrade', 'Upgrade: websocket');
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    for (const item of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${String(item)}`);
-  }
-  return `${lines.join('\r\n')}\r\n\r\n`;
-}
-
-/** Answers an upgrade request with a plain HTTP error and closes. */
-function refuse(socket: Duplex, status: number, message: string, extra: Record<string, string> = {}): void {
-  if (socket.destroyed) return;
-  const body = JSON.stringify(errorBody(status, message));
-  const head = responseHead(
-    status,
-    { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), connection: 'close', ...extra },
-    false,
-  );
-  socket.end(head + body);
 }

@@ -43,8 +43,8 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
   const live = () => Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead());
 
   const remember = (event: FleetEvent) => {
-    if (event.kind === 'backends') replica.backends = event;
-    else if (event.kind === 'backend') replica.states.set(event.url, event);
+    if (event.kind === 'backend-list') replica.backends = event;
+    else if (event.kind === 'backend-state') replica.states.set(event.url, event);
     else if (event.owner === null) replica.sticky.delete(event.itemId);
     else replica.sticky.set(event.itemId, event.owner);
   };

@@ -3,7 +3,7 @@ import type { WorkerCounters } from './worker-counters.js';
 /** State one balancer worker learned that every other worker must honour. */
 export type FleetEvent =
   | {
-      readonly kind: 'backend';
+      readonly kind: 'backend-state';
       readonly url: string;
       readonly ejectedUntil: number;
       readonly busyUntil: number;
@@ -12,7 +12,7 @@ export type FleetEvent =
       readonly lastVerdict: string;
       readonly ready: boolean;
     }
-  | { readonly kind: 'backends'; readonly urls: readonly string[] }
+  | { readonly kind: 'backend-list'; readonly urls: readonly string[] }
   | { readonly kind: 'sticky'; readonly itemId: string; readonly owner: string | null };
 
 /** IPC between the balancer's primary and its workers (node:cluster). */

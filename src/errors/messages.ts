@@ -1,4 +1,7 @@
-/** The text of every domain error, in one place. Item texts are seed 001's, which its clients match on. */
+/**
+ * Every text a client can read in an error, in one place: HTTP bodies, upgrade refusals and
+ * WebSocket `error` frames. Item texts are seed 001's, which its clients match on.
+ */
 export const ERROR_MESSAGES = {
   items: {
     notFound: (id: number) => `Item ${id} not found`,
@@ -8,9 +11,39 @@ export const ERROR_MESSAGES = {
   tasks: {
     notFound: (id: string) => `Task ${id.slice(0, 64)} not found`,
     shuttingDown: 'This instance is shutting down and takes no new tasks; retry (another instance will)',
+    tooLong: (maxMs: number) => `durationMs must be <= ${maxMs}`,
   },
   input: {
     tooDeep: (maxDepth: number) => `JSON nested deeper than ${maxDepth} levels (BODY_MAX_DEPTH)`,
+    intOutOfRange: (name: string, min: number, max: number, got: string) =>
+      `${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(got).slice(0, 42)})`,
+  },
+  framing: {
+    twoHosts: 'A request must carry exactly one Host header (RFC 9112 §3.2)',
+    connect: 'CONNECT is not supported: this is not a forward proxy',
+    notAPath: 'The request target must be a path',
+  },
+  readiness: {
+    shedding: 'In cooldown: too many requests in flight; retry shortly',
+  },
+  balancer: {
+    ownerEjected: (itemId: string, owner: string) => `Item ${itemId} lives on ${owner}, which is ejected`,
+    noBackends: 'No backend configured (BACKENDS or BACKENDS_DNS resolved to none)',
+    /** `why` lists each kind of unavailability with its count, e.g. "2 ejected, 1 busy until 12:00:01Z". */
+    noneAvailable: (why: string) => `No backend available: ${why}`,
+    attemptsFailed: (count: number) => `All ${count} attempts failed`,
+    shuttingDown: 'The balancer is shutting down',
+    notWebSocket: 'Only WebSocket upgrades are proxied',
+  },
+  gateway: {
+    shuttingDown: 'Shutting down',
+    badFrame: 'frames must be JSON text {"event": string, "data": object}',
+    unknownEvent: (event: string) => `unknown event ${JSON.stringify(event.slice(0, 40))}`,
+    badSubscribe: 'subscribe needs {"taskId": string} or {"all": true}',
+    tooManySubscriptions: (max: number) => `at most ${max} subscriptions per socket`,
+    unknownTask: (taskId: string) => `unknown task ${JSON.stringify(taskId)}`,
+    storeUnavailable: 'task store unavailable; retry shortly',
+    readFailed: 'could not read tasks',
   },
   admin: {
     required: 'This path needs ADMIN_TOKEN: send it as "Authorization: Bearer <token>" or as the password of HTTP Basic',
@@ -27,4 +60,16 @@ export const ERROR_MESSAGES = {
     upstream_errors: () => 'Every upstream attempt failed',
     budget: () => 'The upstream attempt failed and the hedge budget allowed no backups',
   },
+  simulator: {
+    unknownParameter: (name: string) => `unknown parameter ${JSON.stringify(name.slice(0, 40))}`,
+    outOfRange: (name: string, max: number) => `${name} must be a number from 0 to ${max}`,
+    minAboveMax: 'min must be <= max',
+    ratesAboveOne: 'hang + error + invalid must be <= 1',
+    simulatedError: 'Simulated upstream error',
+    hangEndedByShutdown: 'Simulated hang ended by shutdown',
+  },
+  faults: {
+    injected: 'Injected fault (FAULT_MODE=alternate)',
+  },
+  internal: 'Internal server error',
 } as const;

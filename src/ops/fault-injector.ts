@@ -2,6 +2,7 @@ import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import { InjectConfig, type AppConfig } from '../config/index.js';
+import { ERROR_MESSAGES } from '../errors/index.js';
 import { errorBody } from './error-body.js';
 import { isOperationalPath } from './operational-paths.js';
 
@@ -35,7 +36,7 @@ export class FaultInjector implements OnModuleInit {
       if (fault.mode === 'alternate') {
         this.count += 1;
         if (this.count % 2 === 0) {
-          void reply.code(500).send(errorBody(500, 'Injected fault (FAULT_MODE=alternate)'));
+          void reply.code(500).send(errorBody(500, ERROR_MESSAGES.faults.injected));
           return;
         }
         done();

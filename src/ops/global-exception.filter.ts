@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError, type DomainErrorKind } from '../errors/index.js';
+import { DomainError, ERROR_MESSAGES, type DomainErrorKind } from '../errors/index.js';
 import { ADMIN_CHALLENGE } from './admin-access.js';
 import { ErrorBody, errorBody } from './error-body.js';
 
@@ -47,7 +47,7 @@ export class GlobalExceptionFilter implements ExceptionFilter {
       return { body: errorBody(status, message, reasons) };
     }
     this.logUnexpected(exception, request);
-    return { body: errorBody(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error') };
+    return { body: errorBody(HttpStatus.INTERNAL_SERVER_ERROR, ERROR_MESSAGES.internal) };
   }
 
   private logUnexpected(exception: unknown, request: FastifyRequest): void {

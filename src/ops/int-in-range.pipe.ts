@@ -1,5 +1,5 @@
 import { Injectable, PipeTransform } from '@nestjs/common';
-import { InvalidInputError } from '../errors/index.js';
+import { ERROR_MESSAGES, InvalidInputError } from '../errors/index.js';
 
 /**
  * Parses an optional decimal integer query value within [min, max]; a missing value
@@ -19,9 +19,7 @@ export class IntInRangePipe implements PipeTransform<unknown, number> {
     const raw = typeof value === 'string' ? value : '';
     const parsed = /^-?\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
     if (!Number.isSafeInteger(parsed) || parsed < this.min || parsed > this.max) {
-      throw new InvalidInputError(
-        `${this.name} must be an integer from ${this.min} to ${this.max} (got ${JSON.stringify(String(value ?? '')).slice(0, 42)})`,
-      );
+      throw new InvalidInputError(ERROR_MESSAGES.input.intOutOfRange(this.name, this.min, this.max, String(value ?? '')));
     }
     return parsed;
   }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { errorBody } from './error-body.js';
+import { ERROR_MESSAGES } from '../errors/messages.js';
+import { writeErrorToSocket } from './raw-error.js';
 
 /**
  * A framing problem Node's parser lets through but RFC 9112 forbids, or undefined. Node keeps
@@ -13,7 +14,7 @@ export function requestFramingProblem(req: IncomingMessage): string | undefined 
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i].length === 4 && raw[i].toLowerCase() === 'host') hosts += 1;
   }
-  return hosts > 1 ? 'A request must carry exactly one Host header (RFC 9112 §3.2)' : undefined;
+  return hosts > 1 ? ERROR_MESSAGES.framing.twoHosts : undefined;
 }
 
 /**
@@ -21,13 +22,5 @@ export function requestFramingProblem(req: IncomingMessage): string | undefined 
  * gets no answer at all. ballast is no forward proxy: it says so with a 405.
  */
 export function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
-  const payload = JSON.stringify(errorBody(405, 'CONNECT is not supported: this is not a forward proxy'));
-  socket.end(
-    'HTTP/1.1 405 Method Not Allowed\r\n' +
-      'allow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\n' +
-      'content-type: application/json; charset=utf-8\r\n' +
-      `content-length: ${Buffer.byteLength(payload)}\r\n` +
-      'connection: close\r\n\r\n' +
-      payload,
-  );
+  writeErrorToSocket(socket, 405, ERROR_MESSAGES.framing.connect, { headers: { allow: 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS' } });
 }

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { DRAIN_ORDER, IdleWaiters, ShutdownCoordinator } from '../lifecycle/index.js';
+import { ERROR_MESSAGES } from '../errors/index.js';
 import { errorBody } from '../ops/error-body.js';
 import { MetricsService } from '../ops/metrics.service.js';
 import { OPERATIONAL_PATH_PREFIXES } from '../ops/operational-paths.js';
@@ -89,7 +90,7 @@ export class ClientTracker implements OnModuleInit {
         return;
       }
       if (this.shed && this.load.cooldown) {
-        void reply.code(503).header('retry-after', '1').send(errorBody(503, 'In cooldown: too many requests in flight; retry shortly'));
+        void reply.code(503).header('retry-after', '1').send(errorBody(503, ERROR_MESSAGES.readiness.shedding));
         return;
       }
       this.arrive();

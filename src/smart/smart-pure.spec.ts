@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { LatencyWindow } from './latency-window.js';
 import { TokenBucket } from './token-bucket.js';
-import { pickBehaviour, type WorkProfile } from './work-simulator.js';
+import { InvalidInputError } from '../errors/index.js';
+import { pickBehaviour, profileFromQuery, type WorkProfile } from './work-simulator.js';
 
 describe('TokenBucket', () => {
   it('grants whole tokens up to what it holds, counts spent and refused, and refills to capacity', () => {
@@ -69,5 +70,37 @@ describe('pickBehaviour', () => {
     for (let i = 0; i < 20_000; i += 1) if (pickBehaviour(profile, random).kind !== 'ok') failures += 1;
     expect(failures / 20_000).toBeGreaterThan(0.25);
     expect(failures / 20_000).toBeLessThan(0.3);
+  });
+});
+
+describe('profileFromQuery', () => {
+  const defaults: WorkProfile = { minMs: 100, maxMs: 600, hangRate: 0.1, errorRate: 0.1, invalidRate: 0.1, tailRate: 0, tailMs: 1000 };
+  const reason = (query: Record<string, string>) => {
+    try {
+      profileFromQuery(defaults, query);
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidInputError);
+      return (error as Error).message;
+    }
+    throw new Error('accepted');
+  };
+
+  it('overrides the configured knobs with the query and keeps the rest', () => {
+    expect(profileFromQuery(defaults, { min: '0', max: '5', hang: '0', error: '1', invalid: '0' })).toEqual({
+      ...defaults,
+      minMs: 0,
+      maxMs: 5,
+      hangRate: 0,
+      errorRate: 1,
+      invalidRate: 0,
+    });
+  });
+
+  it('names the unknown parameter, the value out of range and the inconsistent pair', () => {
+    expect(reason({ speed: '1' })).toBe('unknown parameter "speed"');
+    expect(reason({ hang: '2' })).toBe('hang must be a number from 0 to 1');
+    expect(reason({ max: '' })).toBe('max must be a number from 0 to 600000');
+    expect(reason({ min: '700', max: '600' })).toBe('min must be <= max');
+    expect(reason({ hang: '0.5', error: '0.5', invalid: '0.5' })).toBe('hang + error + invalid must be <= 1');
   });
 });

@@ -14,21 +14,11 @@ import { InjectConfig, type AppConfig } from '../config/index.js';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
 import { abortedWhenClientLeaves } from '../ops/close-signal.js';
 import { errorBody } from '../ops/error-body.js';
-import { InvalidInputError } from '../errors/index.js';
-import { pickBehaviour, type WorkProfile } from './work-simulator.js';
+import { ERROR_MESSAGES } from '../errors/index.js';
+import { pickBehaviour, profileFromQuery } from './work-simulator.js';
 
 /** A hang ends when the client leaves or shutdown starts, and never outlives this. */
 const MAX_HANG_MS = 5 * 60_000;
-
-const NUMBER_PARAMS: Record<string, { key: keyof WorkProfile; max: number }> = {
-  min: { key: 'minMs', max: 600_000 },
-  max: { key: 'maxMs', max: 600_000 },
-  hang: { key: 'hangRate', max: 1 },
-  error: { key: 'errorRate', max: 1 },
-  invalid: { key: 'invalidRate', max: 1 },
-  tail: { key: 'tailRate', max: 1 },
-  tailMs: { key: 'tailMs', max: 600_000 },
-};
 
 /**
  * Upstream simulator for /api/smart (the assignment's test server as described
@@ -61,11 +51,11 @@ export class WorkController {
   @ApiInternalServerErrorResponse({ type: ErrorBodyDto, description: 'Simulated upstream error' })
   @ApiServiceUnavailableResponse({ type: ErrorBodyDto, description: 'A simulated hang ended by shutdown' })
   async work(@Query() query: Record<string, string>, @Res() reply: FastifyReply): Promise<void> {
-    const behaviour = pickBehaviour(this.profile(query));
+    const behaviour = pickBehaviour(profileFromQuery(this.config.work, query));
     const clientGone = abortedWhenClientLeaves(reply.raw);
     if (behaviour.kind === 'hang') {
       await sleep(MAX_HANG_MS, undefined, { signal: AbortSignal.any([clientGone, this.shutdown.signal]) }).catch(() => undefined);
-      if (!clientGone.aborted) await reply.code(503).send(errorBody(503, 'Simulated hang ended by shutdown'));
+      if (!clientGone.aborted) await reply.code(503).send(errorBody(503, ERROR_MESSAGES.simulator.hangEndedByShutdown));
       return;
     }
     await sleep(behaviour.delayMs, undefined, { signal: clientGone }).catch(() => undefined);
@@ -75,7 +65,7 @@ export class WorkController {
         await reply.send({ time: behaviour.delayMs });
         return;
       case 'error':
-        await reply.code(500).send(errorBody(500, 'Simulated upstream error'));
+        await reply.code(500).send(errorBody(500, ERROR_MESSAGES.simulator.simulatedError));
         return;
       case 'invalid_json':
         await reply.type('application/json').send(`{"time": ${behaviour.delayMs},`);
@@ -85,23 +75,5 @@ export class WorkController {
         throw new Error(`unknown behaviour ${JSON.stringify(unreachable)}`);
       }
     }
-  }
-
-  private profile(query: Record<string, string>): WorkProfile {
-    const profile: Record<keyof WorkProfile, number> = { ...this.config.work };
-    for (const [name, raw] of Object.entries(query)) {
-      const param = NUMBER_PARAMS[name];
-      if (!param) throw new InvalidInputError(`unknown parameter ${JSON.stringify(name.slice(0, 40))}`);
-      const value = Number(raw);
-      if (raw === '' || !Number.isFinite(value) || value < 0 || value > param.max) {
-        throw new InvalidInputError(`${name} must be a number from 0 to ${param.max}`);
-      }
-      profile[param.key] = value;
-    }
-    if (profile.minMs > profile.maxMs) throw new InvalidInputError('min must be <= max');
-    if (profile.hangRate + profile.errorRate + profile.invalidRate > 1) {
-      throw new InvalidInputError('hang + error + invalid must be <= 1');
-    }
-    return profile;
   }
 }

@@ -4,7 +4,7 @@ import { ShutdownCoordinator } from '../lifecycle/index.js';
 import type { TaskStatus, TaskView } from './task.js';
 import { TaskQueue } from './task-queue.js';
 import type { CreateTaskBody } from './create-task.body.js';
-import { InvalidInputError, ShuttingDownError, TaskNotFoundError } from '../errors/index.js';
+import { ERROR_MESSAGES, InvalidInputError, ShuttingDownError, TaskNotFoundError } from '../errors/index.js';
 
 /** Creates and reads tasks. (The gateway follows the queue; TaskQueueDrain drains it.) */
 @Injectable()
@@ -20,7 +20,7 @@ export class TasksService {
     if (!this.coordinator.accepting) throw new ShuttingDownError();
     const durationMs = input.durationMs ?? this.config.tasks.defaultDurationMs;
     if (durationMs > this.config.tasks.maxDurationMs) {
-      throw new InvalidInputError(`durationMs must be <= ${this.config.tasks.maxDurationMs}`);
+      throw new InvalidInputError(ERROR_MESSAGES.tasks.tooLong(this.config.tasks.maxDurationMs));
     }
     return this.queue.add({ durationMs, payload: input.payload, clientId: input.clientId ?? undefined });
   }
