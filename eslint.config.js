@@ -24,10 +24,6 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/config/**/*.ts'],
-    rules: {},
-  },
-  {
     // Everything outside src/config must take settings from the typed config object.
     files: ['src/**/*.ts'],
     ignores: ['src/config/**', 'src/**/*.spec.ts'],
@@ -57,6 +53,7 @@ export default tseslint.config(
         Buffer: 'readonly',
         performance: 'readonly',
         AbortController: 'readonly',
+        AbortSignal: 'readonly',
         fetch: 'readonly',
       },
     },

@@ -1,24 +1,27 @@
-// npm run chaos — the fleet under faults, counted from the clients' side. Three services on one
-// Redis (AOF, as shipped) behind the balancer, real processes, and one fault at a time under load:
-// kill -9 of a backend every 5 s, a slow backend, a poison request, 5 MB bodies, a Redis restart
-// and a Redis crash with tasks in flight, then a drain of everything. The balancer runs as
-// CHAOS_BALANCER_WORKERS (2) cluster workers, as on a machine whose cores it uses; the kill
-// scenario also checks its status counters (summed over the workers) against what the clients
-// saw. Bounded: about two minutes, every loop ends by time and by count. Traffic goes to
-// 127.0.0.1 only.
+// npm run chaos [-- NAME ...] — the fleet under faults, counted from the clients' side. Three
+// services on one Redis (AOF, as shipped) behind the balancer, real processes, and one fault at a
+// time under load. Each scenario is a named function returning its figures and its verdict; with
+// names only those run (in the order below), with none all of them. The table comes first, then
+// `N passed, M failed`; the exit code is 1 when any verdict failed, 2 for an unknown name.
+// The balancer runs as CHAOS_BALANCER_WORKERS (2) cluster workers. Bounded: about two minutes
+// for all, every loop ends by time and by count. Traffic goes to 127.0.0.1 only.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import WebSocket from 'ws';
-import { freePort, MAIN } from './lib/harness.mjs';
+import { freePort, MAIN, startRedisServer, untilAnswers } from '../test/support/spawn.mjs';
 
 const SERVICES = 3;
 const BALANCER_WORKERS = process.env.CHAOS_BALANCER_WORKERS ?? '2';
+/** CHAOS_BALANCER_<NAME>=value sets the balancer's <NAME> (a deliberate fault: CHAOS_BALANCER_EJECT_CONSECUTIVE_5XX=1). */
+const BALANCER_OVERRIDES = Object.fromEntries(
+  Object.entries(process.env)
+    .filter(([name]) => name.startsWith('CHAOS_BALANCER_') && name !== 'CHAOS_BALANCER_WORKERS')
+    .map(([name, value]) => [name.slice('CHAOS_BALANCER_'.length), value]),
+);
 const agent = new Agent({ connections: 64, keepAliveTimeout: 10_000 });
 const children = new Set();
 
@@ -36,53 +39,6 @@ function spawnTracked(command, args, env = {}, onLine) {
   return { child, exited };
 }
 
-async function untilUp(url, path, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const response = await request(`${url}${path}`, { dispatcher: agent, headersTimeout: 1000 });
-      await response.body.dump();
-      if (response.statusCode === 200) return;
-    } catch {
-      // not up yet
-    }
-    await sleep(50);
-  }
-  throw new Error(`${url}${path} did not come up`);
-}
-
-/** A redis-server with AOF (appendfsync everysec, noeviction), restartable on its port and data. */
-async function startRedis() {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'ballast-chaos-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'];
-  args.push('--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction');
-  let current;
-  const redis = {
-    url: `redis://127.0.0.1:${port}`,
-    dir,
-    async start() {
-      current = spawnTracked('redis-server', args);
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline) {
-        const ping = spawn('redis-cli', ['-p', String(port), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'] });
-        let out = '';
-        ping.stdout.on('data', (chunk) => (out += chunk));
-        await once(ping, 'exit');
-        if (out.includes('PONG')) return;
-        await sleep(50);
-      }
-      throw new Error('redis-server did not start');
-    },
-    async stop(signal) {
-      current.child.kill(signal);
-      await current.exited;
-    },
-  };
-  await redis.start();
-  return redis;
-}
-
 /** A service (or the balancer) on a fixed port, restartable there. */
 function node(port, env) {
   let current;
@@ -92,13 +48,16 @@ function node(port, env) {
     async start(extraEnv = {}) {
       const onLine =
         env.ROLE === 'balancer' ? (line) => line.includes('"msg":"ejected') && ejectionLog.push(JSON.parse(line).msg) : undefined;
-      current = spawnTracked(
+      const started = spawnTracked(
         process.execPath,
         [MAIN],
         { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env, ...extraEnv },
         onLine,
       );
-      await untilUp(proc.url, env.ROLE === 'balancer' ? '/_balancer/live' : '/live');
+      current = started;
+      let exited = false;
+      void started.exited.then(() => (exited = true));
+      await untilAnswers(`${proc.url}${env.ROLE === 'balancer' ? '/_balancer/live' : '/live'}`, { exited: () => exited });
     },
     async kill(signal = 'SIGKILL') {
       current.child.kill(signal);
@@ -139,20 +98,30 @@ const ejectionsTotal = async (balancer) => {
   return [...text.matchAll(/^ballast_balancer_ejections_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
 };
 
-const rows = [];
-const why = [];
-let logged = 0;
-const row = (scenario, fields) => {
-  rows.push({ scenario, ...fields });
-  why.push([scenario, ejectionLog.slice(logged)]);
-  logged = ejectionLog.length;
-};
+/** Until the balancer sends to every backend again: its checks saw them ready, none ejected (a returning one may still await its probe). */
+async function untilAllUp(balancer, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { status, text } = await call(`${balancer.url}/_balancer/backends`);
+    if (status === 200 && JSON.parse(text).backends.every((backend) => backend.state === 'up' || backend.state === 'probing')) return;
+    await sleep(50);
+  }
+  throw new Error('the balancer did not see every backend up again');
+}
 
-const redis = await startRedis();
+/** A verdict: every named check must hold; the failed ones are what it says. */
+function verdict(checks) {
+  const failed = Object.entries(checks)
+    .filter(([, holds]) => !holds)
+    .map(([name]) => name);
+  return { passed: failed.length === 0, failed };
+}
+
+// The fleet: Redis with AOF, three services, the balancer.
+const redis = await startRedisServer({ aof: true });
 const ports = await Promise.all(Array.from({ length: SERVICES }, () => freePort()));
 const serviceEnv = { REDIS_URL: redis.url, TASK_LOCK_MS: '3000', TASK_CONCURRENCY: '4', SHUTDOWN_GRACE_MS: '15000' };
 const services = ports.map((port) => node(port, serviceEnv));
-await Promise.all(services.map((s) => s.start()));
 const balancer = node(await freePort(), {
   ROLE: 'balancer',
   BALANCER_WORKERS,
@@ -161,175 +130,208 @@ const balancer = node(await freePort(), {
   RETRY_DOWNTIME_MS: '2000',
   MAX_RESPONSE_DELAY_MS: '1000',
   SHUTDOWN_GRACE_MS: '15000',
+  ...BALANCER_OVERRIDES,
 });
-await balancer.start();
-const base = balancer.url;
+const base = () => balancer.url;
 let nextItem = 1;
 
-try {
-  // 1. kill -9 of a backend every 5 s (restarted 1 s later), under GET + POST load.
-  {
-    const before = await ejectionsTotal(balancer);
-    const attemptsBefore = await successfulAttempts(balancer);
-    const gets = { ok: 0, failed: 0 };
-    const posts = { ok: 0, failed: 0 };
-    const created = [];
-    const killer = (async () => {
-      for (let round = 0; round < 4; round += 1) {
-        await sleep(5_000);
-        const victim = services[round % SERVICES];
-        await victim.kill('SIGKILL');
-        await sleep(1_000);
-        await victim.start();
-      }
-    })();
-    await loadFor(24_000, 10, async (client) => {
-      if (client < 8) {
-        const { status } = await call(`${base}/ping`);
-        gets[status === 200 ? 'ok' : 'failed'] += 1;
-        return;
-      }
-      const id = nextItem++;
-      const { status } = await call(`${base}/items/?item_id=${id}`, {
-        method: 'POST',
-        body: JSON.stringify({ name: `item ${id}`, price: 1 }),
-        headers: { 'content-type': 'application/json' },
-      });
-      if (status === 200) {
-        posts.ok += 1;
-        created.push(id);
-      } else posts.failed += 1;
+/** Each scenario: name -> [what it does, async () => { figures, verdict }]. They leave the fleet up, except drain. */
+const SCENARIOS = {
+  kill: ['kill -9 a backend every 5 s', killBackends],
+  slow: ['a slow backend (3 s per request)', slowBackend],
+  poison: ['a poison request (500 everywhere)', poisonRequest],
+  bodies: ['20 bodies of 5 MB', bigBodies],
+  'redis-restart': ['Redis restart (SIGTERM) with tasks in flight', () => redisOutage('SIGTERM')],
+  'redis-crash': ['Redis crash (kill -9) with tasks in flight', () => redisOutage('SIGKILL')],
+  rolling: ['rolling SIGTERM of 2 services, then the balancer, 10 WebSocket clients', rollingRestart],
+  drain: ['SIGTERM: 3 services, then the balancer', drainAll],
+};
+
+// 1. kill -9 of a backend every 5 s (restarted 1 s later), under GET + POST load.
+async function killBackends() {
+  const before = await ejectionsTotal(balancer);
+  const attemptsBefore = await successfulAttempts(balancer);
+  const gets = { ok: 0, failed: 0 };
+  const posts = { ok: 0, failed: 0 };
+  const created = [];
+  const killer = (async () => {
+    for (let round = 0; round < 4; round += 1) {
+      await sleep(5_000);
+      const victim = services[round % SERVICES];
+      await victim.kill('SIGKILL');
+      await sleep(1_000);
+      await victim.start();
+    }
+  })();
+  await loadFor(24_000, 10, async (client) => {
+    if (client < 8) {
+      const { status } = await call(`${base()}/ping`);
+      gets[status === 200 ? 'ok' : 'failed'] += 1;
+      return;
+    }
+    const id = nextItem++;
+    const { status } = await call(`${base()}/items/?item_id=${id}`, {
+      method: 'POST',
+      body: JSON.stringify({ name: `item ${id}`, price: 1 }),
+      headers: { 'content-type': 'application/json' },
     });
-    await killer;
-    let lost = 0;
-    for (const id of created) if ((await call(`${services[0].url}/items/${id}`)).status !== 200) lost += 1;
-    const attemptsAfter = await successfulAttempts(balancer);
-    row('kill -9 a backend every 5 s', {
+    if (status === 200) {
+      posts.ok += 1;
+      created.push(id);
+    } else posts.failed += 1;
+  });
+  await killer;
+  let lost = 0;
+  for (const id of created) if ((await call(`${services[0].url}/items/${id}`)).status !== 200) lost += 1;
+  const attemptsAfter = await successfulAttempts(balancer);
+  const counted = attemptsAfter.success - attemptsBefore.success;
+  return {
+    figures: {
       'requests ok': gets.ok + posts.ok,
       failed: `${gets.failed} GET, ${posts.failed} POST`,
       ejections: (await ejectionsTotal(balancer)) - before,
       'items lost': `${lost} of ${created.length}`,
       // Every 200 the clients got is exactly one successful attempt; the status must count them all.
-      'status counted': `${attemptsAfter.success - attemptsBefore.success} successes over ${attemptsAfter.workers} workers`,
-    });
-  }
+      'status counted': `${counted} successes over ${attemptsAfter.workers} workers`,
+    },
+    verdict: verdict({
+      'no GET failed (each is retried on another backend)': gets.failed === 0,
+      'no created item lost': lost === 0,
+      'the status counted every answer the clients got': counted === gets.ok + posts.ok,
+    }),
+  };
+}
 
-  // 2. A slow backend (every non-probe request held 3 s; /ready still healthy).
-  {
-    await untilUp(base, '/ping');
-    const victim = services[1];
-    await victim.kill('SIGKILL');
-    await victim.start({ FAULT_MODE: 'slow', FAULT_DELAY_MS: '3000' });
-    const before = await ejectionsTotal(balancer);
-    const counts = { ok: 0, failed: 0, stalled: 0 };
-    await loadFor(10_000, 8, async () => {
-      const started = performance.now();
-      const { status } = await call(`${base}/ping`);
-      counts[status === 200 ? 'ok' : 'failed'] += 1;
-      if (performance.now() - started > 900) counts.stalled += 1;
-    });
-    row('a slow backend (3 s per request)', {
+// 2. A slow backend (every non-probe request held 3 s; /ready still healthy).
+async function slowBackend() {
+  const victim = services[1];
+  await victim.kill('SIGKILL');
+  await victim.start({ FAULT_MODE: 'slow', FAULT_DELAY_MS: '3000' });
+  const before = await ejectionsTotal(balancer);
+  const counts = { ok: 0, failed: 0, stalled: 0 };
+  await loadFor(10_000, 8, async () => {
+    const started = performance.now();
+    const { status } = await call(`${base()}/ping`);
+    counts[status === 200 ? 'ok' : 'failed'] += 1;
+    if (performance.now() - started > 900) counts.stalled += 1;
+  });
+  const ejections = (await ejectionsTotal(balancer)) - before;
+  await victim.kill('SIGKILL');
+  await victim.start();
+  await untilAllUp(balancer);
+  return {
+    figures: {
       'requests ok': counts.ok,
       failed: `${counts.failed} (${counts.stalled} stalled ~1 s)`,
-      ejections: (await ejectionsTotal(balancer)) - before,
-    });
-    await victim.kill('SIGKILL');
-    await victim.start();
-  }
+      ejections,
+    },
+    verdict: verdict({
+      'no request failed (a timed-out GET goes to another backend)': counts.failed === 0,
+      'the slow backend was ejected': ejections > 0,
+    }),
+  };
+}
 
-  // 3. A poison request (every backend answers it 500) among normal traffic.
-  {
-    await sleep(2_500); // let the restarted backend's ejection lapse and its check pass
-    const before = await ejectionsTotal(balancer);
-    const pings = { ok: 0, failed: 0 };
-    let poisons = 0;
-    await loadFor(10_000, 8, async (client) => {
-      if (client === 0) {
-        await call(`${base}/api/work?error=1&hang=0&invalid=0&min=0&max=0`);
-        poisons += 1;
-        return;
+// 3. A poison request (every backend answers it 500) among normal traffic.
+async function poisonRequest() {
+  await untilAllUp(balancer);
+  const before = await ejectionsTotal(balancer);
+  const pings = { ok: 0, failed: 0 };
+  let poisons = 0;
+  await loadFor(10_000, 8, async (client) => {
+    if (client === 0) {
+      await call(`${base()}/api/work?error=1&hang=0&invalid=0&min=0&max=0`);
+      poisons += 1;
+      return;
+    }
+    const { status } = await call(`${base()}/ping`);
+    pings[status === 200 ? 'ok' : 'failed'] += 1;
+  });
+  const ejections = (await ejectionsTotal(balancer)) - before;
+  return {
+    figures: { 'requests ok': pings.ok, failed: `${pings.failed} pings; ${poisons} poison requests`, ejections },
+    verdict: verdict({ 'no ping failed': pings.failed === 0, 'a poison request ejected nothing': ejections === 0 }),
+  };
+}
+
+// 4. 5 MB bodies (413 before the body is read) among normal traffic.
+async function bigBodies() {
+  const before = await ejectionsTotal(balancer);
+  const body = Buffer.alloc(5 * 1024 * 1024, 0x78);
+  const big = {};
+  const pings = { ok: 0, failed: 0 };
+  await Promise.all([
+    (async () => {
+      for (let i = 0; i < 20; i += 1) {
+        const { status, text } = await call(`${base()}/tasks`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+        const key = status === 0 ? text : String(status);
+        big[key] = (big[key] ?? 0) + 1;
       }
-      const { status } = await call(`${base}/ping`);
+    })(),
+    loadFor(5_000, 4, async () => {
+      const { status } = await call(`${base()}/ping`);
       pings[status === 200 ? 'ok' : 'failed'] += 1;
-    });
-    row(`a poison request (x${poisons}, 500 everywhere)`, {
-      'requests ok': pings.ok,
-      failed: `${pings.failed} pings`,
-      ejections: (await ejectionsTotal(balancer)) - before,
-    });
-  }
-
-  // 4. 5 MB bodies (413 before the body is read) among normal traffic.
-  {
-    const before = await ejectionsTotal(balancer);
-    const body = Buffer.alloc(5 * 1024 * 1024, 0x78);
-    const big = {};
-    const pings = { ok: 0, failed: 0 };
-    await Promise.all([
-      (async () => {
-        for (let i = 0; i < 20; i += 1) {
-          const { status, text } = await call(`${base}/tasks`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-          const key = status === 0 ? text : String(status);
-          big[key] = (big[key] ?? 0) + 1;
-        }
-      })(),
-      loadFor(5_000, 4, async () => {
-        const { status } = await call(`${base}/ping`);
-        pings[status === 200 ? 'ok' : 'failed'] += 1;
-      }),
-    ]);
-    row('20 bodies of 5 MB', {
+    }),
+  ]);
+  const ejections = (await ejectionsTotal(balancer)) - before;
+  return {
+    figures: {
       'requests ok': pings.ok,
       failed: `${pings.failed} pings; big bodies: ${Object.entries(big)
         .map(([k, v]) => `${v}x ${k}`)
         .join(', ')}`,
-      ejections: (await ejectionsTotal(balancer)) - before,
-    });
-  }
+      ejections,
+    },
+    verdict: verdict({
+      'no ping failed': pings.failed === 0,
+      'every big body got its 413': big['413'] === 20,
+      'nothing ejected': ejections === 0,
+    }),
+  };
+}
 
-  // 5 and 6. Redis down for about 3 s with tasks in flight: a restart (SIGTERM), then a crash (kill -9).
-  for (const [label, signal] of [
-    ['Redis restart (SIGTERM) with tasks in flight', 'SIGTERM'],
-    ['Redis crash (kill -9) with tasks in flight', 'SIGKILL'],
-  ]) {
-    const accepted = [];
-    const refused = {};
-    const outage = (async () => {
-      await sleep(3_000);
-      await redis.stop(signal);
-      await sleep(3_000);
-      await redis.start();
-    })();
-    // Four clients, each posting a 50 ms task about every 50 ms: ~80 tasks/s, under the
-    // fleet's 3 x 4 workers' ~240/s, so what is pending at the end is Redis's doing, not a backlog.
-    await loadFor(10_000, 4, async () => {
-      const { status, text } = await call(`${base}/tasks`, {
-        method: 'POST',
-        body: JSON.stringify({ durationMs: 50 }),
-        headers: { 'content-type': 'application/json' },
-      });
-      if (status === 202) accepted.push(JSON.parse(text).id);
-      else refused[status] = (refused[status] ?? 0) + 1;
-      await sleep(status === 202 ? 50 : 200); // pacing; a refused client backs off, as Retry-After asks
+// 5 and 6. Redis down for about 3 s with tasks in flight: a restart (SIGTERM) or a crash (kill -9).
+async function redisOutage(signal) {
+  const accepted = [];
+  const refused = {};
+  const outage = (async () => {
+    await sleep(3_000);
+    await redis.stop(signal);
+    await sleep(3_000);
+    await redis.start();
+  })();
+  // Four clients, each posting a 50 ms task about every 50 ms: ~80 tasks/s, under the
+  // fleet's 3 x 4 workers' ~240/s, so what is pending at the end is Redis's doing, not a backlog.
+  await loadFor(10_000, 4, async () => {
+    const { status, text } = await call(`${base()}/tasks`, {
+      method: 'POST',
+      body: JSON.stringify({ durationMs: 50 }),
+      headers: { 'content-type': 'application/json' },
     });
-    await outage;
-    const deadline = Date.now() + 30_000;
-    let pending = [...accepted];
-    let completed = 0;
-    let lost = 0;
-    while (pending.length > 0 && Date.now() < deadline) {
-      const still = [];
-      for (const id of pending) {
-        const { status, text } = await call(`${base}/tasks/${id}`);
-        if (status === 200 && JSON.parse(text).status === 'completed') completed += 1;
-        else if (status === 404)
-          lost += 1; // Redis did not keep it
-        else still.push(id);
-      }
-      pending = still;
-      if (pending.length > 0) await sleep(500);
+    if (status === 202) accepted.push(JSON.parse(text).id);
+    else refused[status] = (refused[status] ?? 0) + 1;
+    await sleep(status === 202 ? 50 : 200); // pacing; a refused client backs off, as Retry-After asks
+  });
+  await outage;
+  const deadline = Date.now() + 30_000;
+  let pending = [...accepted];
+  let completed = 0;
+  let lost = 0;
+  while (pending.length > 0 && Date.now() < deadline) {
+    const still = [];
+    for (const id of pending) {
+      const { status, text } = await call(`${base()}/tasks/${id}`);
+      if (status === 200 && JSON.parse(text).status === 'completed') completed += 1;
+      else if (status === 404)
+        lost += 1; // Redis did not keep it
+      else still.push(id);
     }
-    row(label, {
+    pending = still;
+    if (pending.length > 0) await sleep(500);
+  }
+  const refusedOther = Object.keys(refused).filter((status) => status !== '503');
+  return {
+    figures: {
       'requests ok': accepted.length,
       failed: Object.entries(refused)
         .map(([status, n]) => `${n}x ${status}`)
@@ -337,125 +339,173 @@ try {
       'tasks accepted': accepted.length,
       completed: `${completed}${pending.length ? ` (${pending.length} still pending)` : ''}`,
       'tasks lost': lost,
-    });
-  }
+    },
+    verdict: verdict({
+      'every accepted task completed': completed === accepted.length,
+      'no accepted task lost': lost === 0,
+      'refusals are 503s only': refusedOther.length === 0,
+    }),
+  };
+}
 
-  // 7. WebSocket clients through the balancer across a rolling restart of two services, then
-  //    of the balancer itself: does every client learn every final state of its tasks?
-  {
-    await untilUp(base, '/ping');
-    const ws = `ws://127.0.0.1:${balancer.port}/ws`;
-    let stopping = false;
-    const closes = {};
-    const learned = new Map(); // clientId -> Map(taskId -> completed frame)
-    const clients = Array.from({ length: 10 }, (_, i) => `ws-client-${i}`);
-    const connect = (clientId) => {
-      const socket = new WebSocket(`${ws}?clientId=${clientId}`);
-      socket.on('message', (data) => {
-        const frame = JSON.parse(data.toString());
-        if (frame.event === 'task' && frame.data.status === 'completed') learned.get(clientId).set(frame.data.id, frame.data);
-      });
-      socket.on('error', () => undefined);
-      socket.on('close', (code) => {
-        closes[code] = (closes[code] ?? 0) + 1;
-        // Reconnect, as a browser client would, unless the scenario is over.
-        if (!stopping) setTimeout(() => connect(clientId), 100);
-      });
-      return socket;
-    };
-    for (const clientId of clients) {
-      learned.set(clientId, new Map());
-      connect(clientId);
-    }
-    // One observer on the service that is not restarted counts completions per task.
-    const completions = new Map();
-    const observer = new WebSocket(`ws://127.0.0.1:${services[2].port}/ws`);
+// 7. WebSocket clients through the balancer across a rolling restart of two services, then
+//    of the balancer itself: does every client learn every final state of its tasks?
+async function rollingRestart() {
+  await untilAllUp(balancer);
+  const ws = `ws://127.0.0.1:${balancer.port}/ws`;
+  let stopping = false;
+  const closes = {};
+  const learned = new Map(); // clientId -> Map(taskId -> completed frame)
+  const clients = Array.from({ length: 10 }, (_, i) => `ws-client-${i}`);
+  const connect = (clientId) => {
+    const socket = new WebSocket(`${ws}?clientId=${clientId}`);
+    socket.on('message', (data) => {
+      const frame = JSON.parse(data.toString());
+      if (frame.event === 'task' && frame.data.status === 'completed') learned.get(clientId).set(frame.data.id, frame.data);
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', (code) => {
+      closes[code] = (closes[code] ?? 0) + 1;
+      // Reconnect, as a browser client would, unless the scenario is over.
+      if (!stopping) setTimeout(() => connect(clientId), 100);
+    });
+    return socket;
+  };
+  for (const clientId of clients) {
+    learned.set(clientId, new Map());
+    connect(clientId);
+  }
+  // One observer on the service that is not restarted counts completions per task.
+  const completions = new Map();
+  const observer = new WebSocket(`ws://127.0.0.1:${services[2].port}/ws`);
+  const subscribed = new Promise((resolve) => {
     observer.on('message', (data) => {
       const frame = JSON.parse(data.toString());
+      if (frame.event === 'subscribed') resolve();
       if (frame.event === 'task' && frame.data.status === 'completed')
         completions.set(frame.data.id, (completions.get(frame.data.id) ?? 0) + 1);
     });
-    await once(observer, 'open');
-    observer.send(JSON.stringify({ event: 'subscribe', data: { all: true } }));
-    await sleep(500);
+  });
+  await once(observer, 'open');
+  observer.send(JSON.stringify({ event: 'subscribe', data: { all: true } }));
+  await subscribed;
 
-    const owner = new Map(); // taskId -> clientId
-    for (const clientId of clients) {
-      for (let k = 0; k < 2; k += 1) {
-        const { status, text } = await call(`${base}/tasks`, {
-          method: 'POST',
-          body: JSON.stringify({ durationMs: 1500, clientId }),
-          headers: { 'content-type': 'application/json' },
-        });
-        if (status === 202) owner.set(JSON.parse(text).id, clientId);
+  const owner = new Map(); // taskId -> clientId
+  for (const clientId of clients) {
+    for (let k = 0; k < 2; k += 1) {
+      const { status, text } = await call(`${base()}/tasks`, {
+        method: 'POST',
+        body: JSON.stringify({ durationMs: 1500, clientId }),
+        headers: { 'content-type': 'application/json' },
+      });
+      if (status === 202) owner.set(JSON.parse(text).id, clientId);
+    }
+  }
+  const gets = { ok: 0, failed: 0 };
+  const exitCodes = [];
+  let rolling = true;
+  const pingUntil = Date.now() + 60_000;
+  const pinger = Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let i = 0; i < 100_000 && rolling && Date.now() < pingUntil; i += 1) {
+        const { status } = await call(`${base()}/ping`);
+        gets[status === 200 ? 'ok' : 'failed'] += 1;
       }
-    }
-    const gets = { ok: 0, failed: 0 };
-    const exitCodes = [];
-    let rolling = true;
-    const pingUntil = Date.now() + 60_000;
-    const pinger = Promise.all(
-      Array.from({ length: 4 }, async () => {
-        for (let i = 0; i < 100_000 && rolling && Date.now() < pingUntil; i += 1) {
-          const { status } = await call(`${base}/ping`);
-          gets[status === 200 ? 'ok' : 'failed'] += 1;
-        }
-      }),
-    );
-    for (const index of [0, 1]) {
-      exitCodes.push((await services[index].kill('SIGTERM')).code);
-      await services[index].start();
-      await sleep(1_000); // let the balancer's checks see it ready again
-    }
-    rolling = false;
-    await pinger;
-    const deadline = Date.now() + 30_000;
-    const stored = new Map();
-    for (const id of owner.keys()) {
-      while (Date.now() < deadline) {
-        const { status, text } = await call(`${base}/tasks/${id}`);
-        if (status === 200 && JSON.parse(text).status === 'completed') {
-          stored.set(id, JSON.parse(text));
-          break;
-        }
-        await sleep(200);
+    }),
+  );
+  for (const index of [0, 1]) {
+    exitCodes.push((await services[index].kill('SIGTERM')).code);
+    await services[index].start();
+    await untilAllUp(balancer); // the balancer's checks see it ready again
+  }
+  rolling = false;
+  await pinger;
+  const deadline = Date.now() + 30_000;
+  const stored = new Map();
+  for (const id of owner.keys()) {
+    while (Date.now() < deadline) {
+      const { status, text } = await call(`${base()}/tasks/${id}`);
+      if (status === 200 && JSON.parse(text).status === 'completed') {
+        stored.set(id, JSON.parse(text));
+        break;
       }
+      await sleep(200);
     }
-    await sleep(500); // frames in flight reach their sockets
-    let knew = 0;
-    let sameFinishedAt = 0;
-    for (const [id, clientId] of owner) {
-      const frame = learned.get(clientId).get(id);
-      if (frame) knew += 1;
-      if (frame && stored.get(id) && frame.finishedAt === stored.get(id).finishedAt) sameFinishedAt += 1;
-    }
-    const once_ = [...owner.keys()].filter((id) => completions.get(id) === 1).length;
-    stopping = true;
-    observer.close();
-    const balancerExit = (await balancer.kill('SIGTERM')).code;
-    await sleep(300);
-    row('rolling SIGTERM of 2 services, then the balancer, 10 WebSocket clients', {
+  }
+  // The frames of the last completions are on their way: wait for them, bounded.
+  const knownToOwner = ([id, clientId]) => learned.get(clientId).has(id);
+  const framesBy = Date.now() + 5_000;
+  while (![...owner].every(knownToOwner) && Date.now() < framesBy) await sleep(20);
+  let knew = 0;
+  let sameFinishedAt = 0;
+  for (const [id, clientId] of owner) {
+    const frame = learned.get(clientId).get(id);
+    if (frame) knew += 1;
+    if (frame && stored.get(id) && frame.finishedAt === stored.get(id).finishedAt) sameFinishedAt += 1;
+  }
+  const completedOnce = [...owner.keys()].filter((id) => completions.get(id) === 1).length;
+  stopping = true;
+  observer.close();
+  const balancerExit = (await balancer.kill('SIGTERM')).code;
+  await balancer.start();
+  return {
+    figures: {
       'requests ok': gets.ok,
       failed: `${gets.failed} GET; closes seen: ${Object.entries(closes)
         .map(([code, n]) => `${n}x ${code}`)
         .join(', ')}`,
       'tasks accepted': owner.size,
-      completed: `${stored.size} (once: ${once_}; finishedAt as stored: ${sameFinishedAt})`,
+      completed: `${stored.size} (once: ${completedOnce}; finishedAt as stored: ${sameFinishedAt})`,
       'clients learned': `${knew} of ${owner.size}`,
       'exit codes': `${exitCodes.join(' ')} ${balancerExit}`,
-    });
-    await balancer.start();
-  }
+    },
+    verdict: verdict({
+      'no ping failed': gets.failed === 0,
+      'every task completed exactly once': stored.size === owner.size && completedOnce === owner.size,
+      'every client learned every final state, as stored': knew === owner.size && sameFinishedAt === owner.size,
+      'every process exited 0': [...exitCodes, balancerExit].every((code) => code === 0),
+    }),
+  };
+}
 
-  // 8. Drain: SIGTERM to every service, then the balancer.
-  {
-    const codes = [];
-    for (const service of services) codes.push((await service.kill('SIGTERM')).code);
-    codes.push((await balancer.kill('SIGTERM')).code);
-    row('SIGTERM: 3 services, then the balancer', { 'exit codes': codes.join(' ') });
+// 8. Drain: SIGTERM to every service, then the balancer.
+async function drainAll() {
+  const codes = [];
+  for (const service of services) codes.push((await service.kill('SIGTERM')).code);
+  codes.push((await balancer.kill('SIGTERM')).code);
+  return { figures: { 'exit codes': codes.join(' ') }, verdict: verdict({ 'every process exited 0': codes.every((code) => code === 0) }) };
+}
+
+const asked = process.argv.slice(2);
+const unknown = asked.filter((name) => !(name in SCENARIOS));
+if (unknown.length > 0) {
+  console.error(`unknown scenario ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  process.exit(2);
+}
+const chosen = Object.keys(SCENARIOS).filter((name) => asked.length === 0 || asked.includes(name));
+
+const rows = [];
+const why = [];
+const failures = [];
+try {
+  await Promise.all(services.map((s) => s.start()));
+  await balancer.start();
+  for (const name of chosen) {
+    const [label, run] = SCENARIOS[name];
+    const logged = ejectionLog.length;
+    let result;
+    try {
+      result = await run();
+    } catch (error) {
+      result = { figures: {}, verdict: { passed: false, failed: [`it could not run: ${error.message}`] } };
+    }
+    rows.push({ scenario: `${name}: ${label}`, verdict: result.verdict.passed ? 'pass' : 'FAIL', ...result.figures });
+    why.push([name, ejectionLog.slice(logged)]);
+    if (!result.verdict.passed) failures.push([name, result.verdict.failed]);
   }
 } finally {
   for (const child of children) child.kill('SIGKILL');
+  await redis.stop('SIGKILL');
   await agent.close();
   rmSync(redis.dir, { recursive: true, force: true });
 }
@@ -466,6 +516,9 @@ console.log(
 console.table(rows);
 for (const [scenario, lines] of why) {
   if (lines.length === 0) continue;
-  console.log(`${scenario}:`);
+  console.log(`${scenario} ejections:`);
   for (const line of lines) console.log(`  ${line}`);
 }
+for (const [scenario, failed] of failures) console.log(`${scenario} FAILED: ${failed.join('; ')}`);
+console.log(`${rows.length - failures.length} passed, ${failures.length} failed`);
+process.exit(failures.length > 0 ? 1 : 0);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { request, type IncomingHttpHeaders } from 'node:http';
+import { startFleet } from './support/fleet.js';
 import { useProcesses, type ServiceProcess } from './support/process.js';
 import { waitFor } from './support/wait.js';
 
@@ -39,14 +40,9 @@ describe('balancer with BALANCER_WORKERS=2', () => {
 
   beforeAll(async () => {
     // Memory item stores: only the backend that created an item has it, so stickiness is visible.
-    services = await processes.startAll([{}, {}]);
-    balancer = await processes.start({
-      ROLE: 'balancer',
-      BALANCER_WORKERS: '2',
-      BACKENDS: services.map((s) => s.baseUrl).join(','),
-      HEALTH_CHECK_INTERVAL_MS: '0',
-      RETRY_DOWNTIME_MS: '60000',
-    });
+    ({ services, balancer } = await startFleet(processes, {
+      balancerEnv: { BALANCER_WORKERS: '2', HEALTH_CHECK_INTERVAL_MS: '0', RETRY_DOWNTIME_MS: '60000' },
+    }));
     // The start resolves with the first worker listening; the second boots alongside it.
     await waitFor(async () =>
       balancer.lines.filter((line) => line.includes('Server listening at http://127.0.0.1:')).length >= 2 ? true : undefined,

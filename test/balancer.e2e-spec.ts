@@ -3,31 +3,18 @@ import { createHash } from 'node:crypto';
 import { startBareBackend, type BareBackend } from './support/bare-backend.js';
 import { http } from './support/http.js';
 import { rawRequest } from './support/raw.js';
+import { startFleet, type Fleet } from './support/fleet.js';
 import { freePort } from './support/ports.js';
 import { stopProcess, useProcesses, type ProcessSet, type ServiceProcess } from './support/process.js';
 import { waitFor } from './support/wait.js';
 
-/** `size` services on free ports and a balancer in front, all owned by `processes`. */
-async function startCluster(
+/** `size` services (logging at info, for the tests that read their lines) and a balancer in front. */
+const startCluster = (
   processes: ProcessSet,
   size: number,
   serviceEnv: (index: number) => Record<string, string | undefined> = () => ({}),
   balancerEnv: Record<string, string> = {},
-) {
-  const ports = (await Promise.all(Array.from({ length: size }, () => freePort()))).sort((a, b) => a - b);
-  const envOf = (port: number, index: number) => definedOnly({ PORT: String(port), LOG_LEVEL: 'info', ...serviceEnv(index) });
-  const services = await processes.startAll(ports.map(envOf));
-  const balancer = await processes.start({
-    ROLE: 'balancer',
-    BACKENDS: ports.map((port) => `http://127.0.0.1:${port}`).join(','),
-    HEALTH_CHECK_INTERVAL_MS: '200',
-    ...balancerEnv,
-  });
-  return { ports, services, balancer };
-}
-
-const definedOnly = (env: Record<string, string | undefined>) =>
-  Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+): Promise<Fleet> => startFleet(processes, { services: size, serviceEnv: (i) => ({ LOG_LEVEL: 'info', ...serviceEnv(i) }), balancerEnv });
 
 const pingPort = async (base: string) => {
   const response = await http(`${base}/ping`);
@@ -38,7 +25,7 @@ const pingPort = async (base: string) => {
 
 describe('balancer over 4 services: the seed-001 suite', () => {
   const processes = useProcesses();
-  let cluster: Awaited<ReturnType<typeof startCluster>>;
+  let cluster: Fleet;
   let base: string;
   beforeAll(async () => {
     cluster = await startCluster(processes, 4);

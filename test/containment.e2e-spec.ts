@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { request } from 'undici';
 import { http } from './support/http.js';
-import { freePort } from './support/ports.js';
+import { startFleet } from './support/fleet.js';
 import { stopProcess, useProcesses, type ProcessSet } from './support/process.js';
 import { rawRequest } from './support/raw.js';
 import { describeWithRedis, startPrivateRedis, type PrivateRedis } from './support/redis.js';
@@ -13,16 +13,12 @@ import { waitFor } from './support/wait.js';
  * down. Each test counts what every client saw.
  */
 
-async function cluster(processes: ProcessSet, size: number, balancerEnv: Record<string, string>, serviceEnv = (_i: number) => ({})) {
-  const ports = (await Promise.all(Array.from({ length: size }, () => freePort()))).sort((a, b) => a - b);
-  const services = await processes.startAll(ports.map((port, i) => ({ PORT: String(port), ...serviceEnv(i) })));
-  const balancer = await processes.start({
-    ROLE: 'balancer',
-    BACKENDS: ports.map((port) => `http://127.0.0.1:${port}`).join(','),
-    ...balancerEnv,
-  });
-  return { ports, urls: ports.map((port) => `http://127.0.0.1:${port}`), services, balancer };
-}
+const cluster = (
+  processes: ProcessSet,
+  size: number,
+  balancerEnv: Record<string, string>,
+  serviceEnv = (_i: number): Record<string, string | undefined> => ({}),
+) => startFleet(processes, { services: size, balancerEnv, serviceEnv });
 
 const backendsOf = async (base: string) => (await http(`${base}/_balancer/backends`)).body.backends as any[];
 const pingPorts = async (base: string, n: number) => {

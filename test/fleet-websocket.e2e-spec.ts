@@ -1,6 +1,6 @@
 import { afterEach, expect, it } from '@jest/globals';
 import { http } from './support/http.js';
-import { freePort } from './support/ports.js';
+import { startFleet } from './support/fleet.js';
 import { useProcesses, type ProcessSet } from './support/process.js';
 import { describeWithRedis } from './support/redis.js';
 import { untilCompleted } from './support/tasks.js';
@@ -9,18 +9,12 @@ import { TestSocket } from './support/ws.js';
 
 /** WebSocket clients that meet the fleet through the balancer's front door. */
 
-async function fleet(processes: ProcessSet, redisUrl: string, prefix: string, serviceEnv = (_i: number): Record<string, string> => ({})) {
-  const ports = (await Promise.all(Array.from({ length: 2 }, () => freePort()))).sort((a, b) => a - b);
-  const env = { REDIS_URL: redisUrl, REDIS_PREFIX: prefix, SHUTDOWN_GRACE_MS: '15000' };
-  const services = await processes.startAll(ports.map((port, i) => ({ ...env, PORT: String(port), LOG_LEVEL: 'info', ...serviceEnv(i) })));
-  const balancer = await processes.start({
-    ROLE: 'balancer',
-    BACKENDS: ports.map((port) => `http://127.0.0.1:${port}`).join(','),
-    HEALTH_CHECK_INTERVAL_MS: '200',
-    LOG_LEVEL: 'info',
+const fleet = (processes: ProcessSet, redisUrl: string, prefix: string, serviceEnv = (_i: number): Record<string, string> => ({})) =>
+  startFleet(processes, {
+    redis: { url: redisUrl, prefix },
+    serviceEnv: (i) => ({ SHUTDOWN_GRACE_MS: '15000', LOG_LEVEL: 'info', ...serviceEnv(i) }),
+    balancerEnv: { LOG_LEVEL: 'info' },
   });
-  return { services, balancer, ws: (query = '') => `ws://127.0.0.1:${balancer.port}/ws${query}` };
-}
 
 const post = (base: string, body: object) => http(`${base}/tasks`, { method: 'POST', json: body });
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ARTIFACTS_DIR, describeWithBrowser, launchChromium } from './support/browser.js';
 import { http } from './support/http.js';
-import { freePort } from './support/ports.js';
+import { startFleet } from './support/fleet.js';
 import { useProcesses, type ServiceProcess } from './support/process.js';
 import { describeWithRedis } from './support/redis.js';
 
@@ -30,17 +30,13 @@ describeWithRedis('live views', (redis) => {
         viewport: { width: 1280, height: 760 },
       });
       context.setDefaultTimeout(UI_TIMEOUT_MS);
-      const ports = (await Promise.all([freePort(), freePort(), freePort()])).sort((a, b) => a - b);
-      const env = { REDIS_URL: redis().url, REDIS_PREFIX: redis().prefix, ADMIN_TOKEN: TOKEN, SHUTDOWN_GRACE_MS: '15000' };
-      services = await processes.startAll(ports.map((port) => ({ ...env, PORT: String(port) })));
-      balancer = await processes.start({
-        ROLE: 'balancer',
-        BACKENDS: ports.map((port) => `http://127.0.0.1:${port}`).join(','),
-        ADMIN_TOKEN: TOKEN,
+      ({ services, balancer } = await startFleet(processes, {
+        services: 3,
+        redis: redis(),
+        serviceEnv: () => ({ ADMIN_TOKEN: TOKEN, SHUTDOWN_GRACE_MS: '15000' }),
         // Passive ejection only, with a long downtime: a killed backend's row stays ejected.
-        HEALTH_CHECK_INTERVAL_MS: '0',
-        RETRY_DOWNTIME_MS: '60000',
-      });
+        balancerEnv: { ADMIN_TOKEN: TOKEN, HEALTH_CHECK_INTERVAL_MS: '0', RETRY_DOWNTIME_MS: '60000' },
+      }));
     });
 
     afterAll(async () => {

@@ -3,18 +3,9 @@
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { freePort, MAIN, untilAnswers } from '../../test/support/spawn.mjs';
 
-export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
-
-export async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort, MAIN } from '../../test/support/spawn.mjs';
 
 /** Starts `node dist/main.js` with env on a free port; resolves when /live answers. */
 export async function startService(env = {}) {
@@ -24,16 +15,7 @@ export async function startService(env = {}) {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/live`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`service on ${port} did not start`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await untilAnswers(`${url}/live`, { timeoutMs: 15_000, exited: () => child.exitCode !== null });
   return {
     url,
     port,

@@ -28,7 +28,7 @@ export class RedisHealth implements OnApplicationShutdown {
     // Not events.once: it rejects on the first 'error', and a Redis still booting emits those.
     this.firstReady = new Promise((resolve) => client.once('ready', () => resolve(true)));
     client.on('error', (error: Error) => {
-      // ioredis emits on every reconnect attempt; log each distinct failure once.
+      // ioredis emits on every reconnect attempt: log a failure unless it repeats the last one.
       if (error.message !== this.error) this.logger.warn(`Redis connection: ${error.message}`);
       this.error = error.message;
     });

@@ -4,9 +4,11 @@ import { IdleWaiters } from '../lifecycle/idle-waiters.js';
 import { doDemoWork } from './demo-work.js';
 import type { TaskSpec, TaskUpdate, TaskView } from './task.js';
 import { TaskQueue, type TaskListQuery } from './task-queue.js';
-import { byLatestActivity, queuedView } from './task-view.js';
+import { byLatestActivity, taskView, type StoredTask } from './task-view.js';
 
 interface Entry {
+  /** What the process stores of the task; `view` is built from it (taskView) on every change. */
+  stored: StoredTask;
   view: TaskView;
   readonly spec: TaskSpec;
 }
@@ -28,7 +30,8 @@ export class MemoryTaskQueue extends TaskQueue {
   }
 
   async add(spec: TaskSpec): Promise<TaskView> {
-    const entry: Entry = { spec, view: queuedView(randomUUID(), new Date()) };
+    const stored: StoredTask = { id: randomUUID(), status: 'queued', progress: 0, result: null, createdAt: Date.now() };
+    const entry: Entry = { spec, stored, view: taskView(stored) };
     this.live.set(entry.view.id, entry);
     this.waiting.push(entry);
     this.emit(entry);
@@ -90,14 +93,15 @@ export class MemoryTaskQueue extends TaskQueue {
     }
   }
 
-  private finish(entry: Entry, change: Partial<TaskView>): void {
-    this.update(entry, { ...change, finishedAt: new Date().toISOString() });
+  private finish(entry: Entry, change: Partial<StoredTask>): void {
+    this.update(entry, { ...change, finishedAt: Date.now() });
     this.live.delete(entry.view.id);
     this.finished.set(entry.view.id, entry.view);
   }
 
-  private update(entry: Entry, change: Partial<TaskView>): void {
-    entry.view = { ...entry.view, ...change };
+  private update(entry: Entry, change: Partial<StoredTask>): void {
+    entry.stored = { ...entry.stored, ...change };
+    entry.view = taskView(entry.stored);
     this.emit(entry);
   }
 

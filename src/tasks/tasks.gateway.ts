@@ -3,15 +3,15 @@ import { OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, WebSocketGatew
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { InjectConfig, type AppConfig } from '../config/index.js';
-import { ShutdownCoordinator } from '../lifecycle/index.js';
-import { INSTANCE_INFO } from '../ops/instance-info.js';
 import { Gauge } from 'prom-client';
-import { StoreUnavailableError } from '../errors/index.js';
-import { DRAIN_ORDER } from '../lifecycle/index.js';
-import { MetricsService } from '../ops/metrics.service.js';
+import { InjectConfig, type AppConfig } from '../config/index.js';
+import { ERROR_MESSAGES, StoreUnavailableError } from '../errors/index.js';
+import { DRAIN_ORDER, ShutdownCoordinator } from '../lifecycle/index.js';
 import { AdminAccess } from '../ops/admin-access.js';
-import { ERROR_MESSAGES } from '../errors/index.js';
+import { INSTANCE_INFO } from '../ops/instance-info.js';
+import { MetricsService } from '../ops/metrics.service.js';
+import { SocketAdmission } from './socket-admission.js';
+import { SocketHeartbeat } from './socket-heartbeat.js';
 import { Subscriptions } from './subscriptions.js';
 import { TickCoalescer } from './tick-coalescer.js';
 import { TaskQueue } from './task-queue.js';
@@ -43,12 +43,8 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
   private readonly subscriptions: Subscriptions<WebSocket>;
   private readonly maxSubscriptions: number;
   private readonly maxFrameBytes: number;
-  private readonly heartbeatMs: number;
-  /** Sockets that answered the last ping (ws's heartbeat recipe). */
-  private readonly alive = new WeakSet<WebSocket>();
-  /** Sockets whose upgrade request carried ADMIN_TOKEN (all sockets when it is unset). */
-  private readonly admins = new WeakSet<WebSocket>();
-  private heartbeat?: NodeJS.Timeout;
+  private readonly heartbeat: SocketHeartbeat;
+  private readonly admission: SocketAdmission;
   /** The TCP connection under each WebSocket, so a tick's frames to it leave in one write. */
   private readonly transports = new WeakMap<WebSocket, Socket>();
   private readonly coalescer = new TickCoalescer();
@@ -57,13 +53,14 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
     @InjectConfig() config: AppConfig,
     private readonly coordinator: ShutdownCoordinator,
     private readonly queue: TaskQueue,
-    private readonly access: AdminAccess,
+    access: AdminAccess,
     metrics: MetricsService,
   ) {
     this.maxSubscriptions = config.websocket.maxSubscriptions;
     this.subscriptions = new Subscriptions(this.maxSubscriptions);
     this.maxFrameBytes = config.websocket.maxFrameBytes;
-    this.heartbeatMs = config.websocket.heartbeatMs;
+    this.heartbeat = new SocketHeartbeat(config.websocket.heartbeatMs, () => this.subscriptions.sockets());
+    this.admission = new SocketAdmission(access);
     const subscriptions = this.subscriptions;
     new Gauge({
       name: 'ballast_ws_connections',
@@ -87,7 +84,7 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.heartbeat);
+    this.heartbeat.stop();
   }
 
   afterInit(server: WebSocketServer): void {
@@ -95,30 +92,17 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
     server.options.maxPayload = this.maxFrameBytes;
     server.options.verifyClient = (_info, accept) => {
       if (this.coordinator.accepting) accept(true);
-      else accept(false, 503, 'Shutting down', { 'Retry-After': '5' });
+      else accept(false, 503, ERROR_MESSAGES.gateway.shuttingDown, { 'Retry-After': '5' });
     };
-    // A peer that vanished without a close (a dead NAT entry, a pulled cable) misses a pong
-    // and is terminated, so it does not linger in the subscription maps.
-    this.heartbeat = setInterval(() => {
-      for (const socket of this.subscriptions.sockets()) {
-        if (!this.alive.has(socket)) {
-          socket.terminate();
-          continue;
-        }
-        this.alive.delete(socket);
-        socket.ping();
-      }
-    }, this.heartbeatMs);
-    this.heartbeat.unref();
+    this.heartbeat.start();
   }
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
     const clientId = new URL(request.url ?? '/', 'http://x').searchParams.get('clientId') ?? undefined;
     this.subscriptions.connect(socket, clientId);
     this.transports.set(socket, request.socket);
-    if (this.access.allowsHeader(request.headers.authorization)) this.admins.add(socket);
-    this.alive.add(socket);
-    socket.on('pong', () => this.alive.add(socket));
+    this.admission.connected(socket, request.headers.authorization);
+    this.heartbeat.track(socket);
     socket.on('message', (data, isBinary) => void this.onFrame(socket, data.toString(), isBinary));
     this.send(socket, 'hello', { instance: INSTANCE_INFO.instance, hostname: INSTANCE_INFO.hostname });
     // A client that reconnects (after a drain, say) learns the present of its unfinished tasks.
@@ -173,7 +157,7 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
       for (const view of views) this.send(socket, 'task', view);
       return views;
     } catch (error) {
-      const message = error instanceof StoreUnavailableError ? 'task store unavailable; retry shortly' : 'could not read tasks';
+      const message = error instanceof StoreUnavailableError ? ERROR_MESSAGES.gateway.storeUnavailable : ERROR_MESSAGES.gateway.readFailed;
       if (!(error instanceof StoreUnavailableError)) this.logger.warn(`reading tasks for a socket: ${(error as Error).message}`);
       this.send(socket, 'error', { message });
       return undefined;
@@ -183,21 +167,18 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
   private async onFrame(socket: WebSocket, text: string, isBinary: boolean): Promise<void> {
     const frame = isBinary ? undefined : parseFrame(text);
     if (!frame) {
-      this.send(socket, 'error', { message: 'frames must be JSON text {"event": string, "data": object}' });
+      this.send(socket, 'error', { message: ERROR_MESSAGES.gateway.badFrame });
       return;
     }
     if (frame.event !== 'subscribe') {
-      this.send(socket, 'error', { message: `unknown event ${JSON.stringify(frame.event.slice(0, 40))}` });
+      this.send(socket, 'error', { message: ERROR_MESSAGES.gateway.unknownEvent(frame.event) });
       return;
     }
     const data = frame.data as { all?: unknown; token?: unknown };
     // Every task of every client is the fleet-wide view: it needs ADMIN_TOKEN when one is set.
-    if (data.all === true && !this.admins.has(socket)) {
-      if (!this.access.allowsToken(data.token)) {
-        this.send(socket, 'error', { message: ERROR_MESSAGES.admin.subscribeAll });
-        return;
-      }
-      this.admins.add(socket);
+    if (data.all === true && !this.admission.mayFollowAll(socket, data.token)) {
+      this.send(socket, 'error', { message: ERROR_MESSAGES.admin.subscribeAll });
+      return;
     }
     const outcome = this.subscriptions.subscribe(socket, frame.data);
     if (outcome.ok && outcome.all) {
@@ -212,14 +193,14 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
         if (view) this.send(socket, 'subscribed', { taskId });
         return view ? [view] : [];
       });
-      if (views?.length === 0) this.send(socket, 'error', { message: `unknown task ${JSON.stringify(taskId)}` });
+      if (views?.length === 0) this.send(socket, 'error', { message: ERROR_MESSAGES.gateway.unknownTask(taskId) });
       if (!views?.length) this.subscriptions.unsubscribe(socket, taskId);
       return;
     }
     const message =
       outcome.refusal === 'too_many'
-        ? `at most ${this.maxSubscriptions} subscriptions per socket`
-        : 'subscribe needs {"taskId": string} or {"all": true}';
+        ? ERROR_MESSAGES.gateway.tooManySubscriptions(this.maxSubscriptions)
+        : ERROR_MESSAGES.gateway.badSubscribe;
     this.send(socket, 'error', { message });
   }
 

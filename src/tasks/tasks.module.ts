@@ -48,7 +48,7 @@ export class TasksModule {
       imports: [
         // Workers and events block on Redis (see the processor); the queue serves request paths and fails fast.
         BullModule.forRoot({ connection: redisConnectionOptions(config.redis, 'command'), prefix: `${config.redis.prefix}:bull` }),
-        BullModule.registerQueue({ name: TASK_QUEUE_NAME, connection: redisConnectionOptions(config.redis, 'command') }),
+        BullModule.registerQueue({ name: TASK_QUEUE_NAME }),
       ],
       providers: [...common, ...worker, BullTaskQueue, { provide: TaskQueue, useExisting: BullTaskQueue }],
     };

@@ -1,11 +1,7 @@
 import { afterAll, beforeAll, describe, test } from '@jest/globals';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort } from './ports.js';
+import { startRedisServer } from './spawn.mjs';
 import { registerSpawned } from './spawned-registry.js';
 
 /**
@@ -32,26 +28,6 @@ export function uniquePrefix(): string {
   return `ballast-test-${randomBytes(4).toString('hex')}`;
 }
 
-/** Resolves when redis-server logs that it accepts connections. */
-async function untilReady(server: ChildProcess, deadlineMs: number): Promise<void> {
-  let log = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${log}`)), deadlineMs);
-    server.stdout!.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      if (log.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    server.once('exit', () => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited:\n${log}`));
-    });
-  });
-  server.stdout!.resume();
-}
-
 export async function startRedis(): Promise<TestRedis> {
   if (externalUrl) {
     return { url: externalUrl, prefix: uniquePrefix(), stop: async () => undefined };
@@ -73,29 +49,8 @@ export interface PrivateRedis {
  * Redis. `aof`: run with `appendonly yes` and `appendfsync everysec`, as docker-compose and k8s
  * ship it, in a fresh data directory.
  */
-export async function startPrivateRedis({ aof }: { aof: boolean }): Promise<PrivateRedis> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'ballast-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'];
-  args.push(...(aof ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no']));
-  let server: ChildProcess | undefined;
-  const start = async () => {
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
-    if (child.pid !== undefined) registerSpawned(child.pid);
-    server = child;
-    await untilReady(child, 10_000);
-  };
-  await start();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    start,
-    stop: async (signal = 'SIGTERM') => {
-      if (!server || server.exitCode !== null || server.signalCode !== null) return;
-      const exited = once(server, 'exit');
-      server.kill(signal);
-      await exited;
-    },
-  };
+export function startPrivateRedis({ aof }: { aof: boolean }): Promise<PrivateRedis> {
+  return startRedisServer({ aof, onSpawn: registerSpawned });
 }
 
 export const redisAvailable = Boolean(externalUrl) || redisServerInstalled();

@@ -1,0 +1,98 @@
+import { describe, expect, it } from '@jest/globals';
+import type { TaskUpdate, TaskView } from './task.js';
+import { TaskEventSequencer, type TaskReads } from './task-event-sequencer.js';
+import { queuedView } from './task-view.js';
+
+const view = (id: string, change: Partial<TaskView> = {}): TaskView => ({ ...queuedView(id, 0), ...change });
+
+/** Reads that answer when the test says so, in any order. */
+function heldReads(answers: Record<string, TaskView>) {
+  const pending: { id: string; resolve: () => void }[] = [];
+  const read = (id: string) =>
+    new Promise<TaskUpdate | undefined>((resolve) => pending.push({ id, resolve: () => resolve(answers[id] && { view: answers[id] }) }));
+  const reads: TaskReads = { stored: read, finished: read };
+  const release = (id: string) =>
+    pending
+      .splice(
+        pending.findIndex((p) => p.id === id),
+        1,
+      )[0]
+      .resolve();
+  return { reads, pending, release };
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('TaskEventSequencer', () => {
+  it('answers the events of a task it created without reading, in the order they came', () => {
+    const sent: string[] = [];
+    const sequencer = new TaskEventSequencer(
+      heldReads({}).reads,
+      (u) => sent.push(`${u.view.status} ${u.view.progress}`),
+      () => undefined,
+    );
+    sequencer.created({ view: view('a') });
+    sequencer.handle('a', 'waiting');
+    sequencer.handle('a', 'active');
+    sequencer.handle('a', 'progress', 40);
+    sequencer.finishedHere({ view: view('a', { status: 'completed', progress: 100 }) });
+    sequencer.handle('a', 'completed');
+    expect(sent).toEqual(['queued 0', 'active 0', 'active 40', 'completed 100']);
+  });
+
+  it('sends updates in event order even when a later event needed no read and an earlier one did', async () => {
+    const { reads, release, pending } = heldReads({ x: view('x', { status: 'completed', progress: 100 }) });
+    const sent: string[] = [];
+    const sequencer = new TaskEventSequencer(
+      reads,
+      (u) => sent.push(`${u.view.id} ${u.view.status}`),
+      () => undefined,
+    );
+    sequencer.created({ view: view('y') });
+    sequencer.handle('x', 'completed'); // finished elsewhere: read back
+    sequencer.handle('y', 'active'); // known, but behind x
+    await settle();
+    expect(pending.map((p) => p.id)).toEqual(['x']);
+    expect(sent).toEqual([]);
+    release('x');
+    await settle();
+    expect(sent).toEqual(['x completed', 'y active']);
+  });
+
+  it('never sends a finished task again for an event that arrives late', async () => {
+    const sent: string[] = [];
+    const sequencer = new TaskEventSequencer(
+      heldReads({}).reads,
+      (u) => sent.push(u.view.status),
+      () => undefined,
+    );
+    sequencer.created({ view: view('a') });
+    sequencer.finishedHere({ view: view('a', { status: 'failed', error: 'boom' }) });
+    sequencer.handle('a', 'failed');
+    sequencer.handle('a', 'waiting');
+    sequencer.handle('a', 'progress', 10);
+    await settle();
+    expect(sent).toEqual(['failed']);
+  });
+
+  it('warns about a read that fails and goes on with the next events', async () => {
+    const warnings: string[] = [];
+    const sent: string[] = [];
+    const reads: TaskReads = {
+      stored: () => Promise.reject(new Error('Redis away')),
+      finished: () => Promise.reject(new Error('Redis away')),
+    };
+    const sequencer = new TaskEventSequencer(
+      reads,
+      (u) => sent.push(u.view.id),
+      (m) => warnings.push(m),
+    );
+    sequencer.handle('lost', 'active');
+    sequencer.created({ view: view('b') });
+    sequencer.handle('b', 'active');
+    await settle();
+    await settle();
+    expect(warnings).toEqual(['task lost event: Redis away']);
+    expect(sent).toEqual(['b']);
+  });
+});

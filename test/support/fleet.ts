@@ -1,0 +1,49 @@
+import { freePort } from './spawn.mjs';
+import type { ProcessSet, ServiceProcess } from './process.js';
+
+export interface FleetOptions {
+  /** How many services (default 2). */
+  readonly services?: number;
+  /** Env of the i-th service (ports ascending), on top of PORT. */
+  readonly serviceEnv?: (index: number) => Record<string, string | undefined>;
+  /** Env of the balancer, on top of ROLE, BACKENDS and HEALTH_CHECK_INTERVAL_MS (200). */
+  readonly balancerEnv?: Record<string, string>;
+  /** Every service shares this Redis (REDIS_URL, REDIS_PREFIX). */
+  readonly redis?: { readonly url: string; readonly prefix: string };
+}
+
+export interface Fleet {
+  /** The services' ports, ascending: the order of BACKENDS, so round robin's order. */
+  readonly ports: number[];
+  readonly urls: string[];
+  readonly services: ServiceProcess[];
+  readonly balancer: ServiceProcess;
+  /** A WebSocket URL on the balancer's /ws. */
+  ws(query?: string): string;
+}
+
+/**
+ * Services on free ports with a balancer in front, as real processes owned by `processes`
+ * (useProcesses() stops them after the suite; stopAll() sooner). The Redis, when given, is the
+ * caller's (describeWithRedis starts and stops one per suite).
+ */
+export async function startFleet(processes: ProcessSet, options: FleetOptions = {}): Promise<Fleet> {
+  const size = options.services ?? 2;
+  const ports = (await Promise.all(Array.from({ length: size }, () => freePort()))).sort((a, b) => a - b);
+  const urls = ports.map((port) => `http://127.0.0.1:${port}`);
+  const redisEnv = options.redis ? { REDIS_URL: options.redis.url, REDIS_PREFIX: options.redis.prefix } : {};
+  const services = await processes.startAll(
+    ports.map((port, index) => definedOnly({ ...redisEnv, PORT: String(port), ...options.serviceEnv?.(index) })),
+  );
+  const balancer = await processes.start({
+    ROLE: 'balancer',
+    BACKENDS: urls.join(','),
+    HEALTH_CHECK_INTERVAL_MS: '200',
+    ...options.balancerEnv,
+  });
+  return { ports, urls, services, balancer, ws: (query = '') => `ws://127.0.0.1:${balancer.port}/ws${query}` };
+}
+
+function definedOnly(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
