@@ -38,42 +38,54 @@ describe('readiness hysteresis on the real process', () => {
 
   it('enters cooldown at 4, stays at 3, leaves at 2; a client that disconnects frees its slot', async () => {
     const base = service.baseUrl;
-    const aborts = [new AbortController(), new AbortController()];
-    const first = http(`${base}/long_task?ms=800`);
-    const second = http(`${base}/long_task?ms=1600`);
-    const abandoned = aborts.map((controller) =>
-      request(`${base}/long_task?ms=20000`, { signal: controller.signal }).catch((error: Error) => error),
+    // Four clients held until each is let go: the test moves when the service says it saw a
+    // client come or go, never on a clock.
+    const aborts = Array.from({ length: 4 }, () => new AbortController());
+    const held = aborts.map((controller) =>
+      request(`${base}/long_task?ms=60000`, { signal: controller.signal }).catch((error: Error) => error),
     );
 
     const atFour = await untilClients(base, 4);
     expect(atFour.status).toBe(503);
     expect(atFour.body.details.load.cooldown).toBe(true);
 
-    expect((await first).status).toBe(200);
-    const atThree = await ready(base);
+    aborts[0].abort();
+    expect(await held[0]).toHaveProperty('name', 'AbortError');
+    const atThree = await untilClients(base, 3);
     expect(atThree.status).toBe(503);
     expect(atThree.body.details.load).toMatchObject({ clients: 3, cooldown: true });
 
-    const done = await second;
-    expect(done.status).toBe(200);
-    expect(typeof done.body.client).toBe('number');
-    const atTwo = await ready(base);
+    aborts[1].abort();
+    const atTwo = await untilClients(base, 2);
     expect(atTwo.status).toBe(200);
     expect(atTwo.body.details.load).toMatchObject({ clients: 2, cooldown: false });
 
-    aborts[0].abort();
-    expect(await abandoned[0]).toHaveProperty('name', 'AbortError');
+    // A client that stays to the end gets its answer and frees its slot too.
+    const done = await http(`${base}/long_task?ms=1`);
+    expect(done.status).toBe(200);
+    expect(typeof done.body.client).toBe('number');
+    expect((await untilClients(base, 2)).status).toBe(200);
+
+    aborts[2].abort();
     expect((await untilClients(base, 1)).status).toBe(200);
-    aborts[1].abort();
-    await abandoned[1];
+    aborts[3].abort();
+    await Promise.all(held);
     expect((await untilClients(base, 0)).status).toBe(200);
   });
 
   it('does not count probes, metrics or docs as clients', async () => {
-    await Promise.all([http(`${service.baseUrl}/live`), http(`${service.baseUrl}/metrics`), http(`${service.baseUrl}/docs-json`)]);
+    const entries = async () =>
+      Number(/^ballast_cooldown_entries_total (\d+)$/m.exec((await http(`${service.baseUrl}/metrics`)).text)?.[1]);
+    const before = await entries();
+    await Promise.all([
+      http(`${service.baseUrl}/live`),
+      http(`${service.baseUrl}/ready`),
+      http(`${service.baseUrl}/metrics`),
+      http(`${service.baseUrl}/docs-json`),
+    ]);
     const metrics = await http(`${service.baseUrl}/metrics`);
     expect(metrics.text).toMatch(/^ballast_clients_in_flight 0$/m);
-    expect(metrics.text).toMatch(/^ballast_cooldown_entries_total 1$/m);
+    expect(await entries()).toBe(before);
   });
 
   it('rejects a bad ms with 400', async () => {

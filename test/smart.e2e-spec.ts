@@ -78,9 +78,9 @@ describe('/api/smart against local upstreams', () => {
     const up = await setUp((n, _req, res) => (n === 0 ? json(res, 500, '{}') : json(res, 200, `{"n":${n}}`, 20)), {
       SMART_FIRST_TRY_MS: '5000',
     });
-    const response = await call(10_000);
+    // A 4 s deadline, under the 5 s hedge delay: a 200 means the failure sent the backups, not the delay.
+    const response = await call(4_000);
     expect(response.status).toBe(200);
-    expect(response.body.time).toBeLessThan(2_500); // far from the 5 s hedge delay: the failure sent them
     expect(up.requests).toBe(3);
     await up.allClosed();
   });
@@ -89,9 +89,8 @@ describe('/api/smart against local upstreams', () => {
     const up = await setUp((n, _req, res) => json(res, 200, `{"n":${n}}`, n === 0 ? 5000 : 20));
     const response = await call(1000);
     expect(response.status).toBe(200);
-    expect(response.body.time).toBeGreaterThanOrEqual(300);
-    expect(response.body.time).toBeLessThan(600);
-    expect([1, 2]).toContain(response.body.api.n);
+    expect(response.body.time).toBeGreaterThanOrEqual(300); // no backup before the hedge delay
+    expect([1, 2]).toContain(response.body.api.n); // a backup won: the first would answer at 5 s
     await up.allClosed(); // the slow first attempt's socket really closed
     expect(up.open).toBe(0);
   });
@@ -106,7 +105,8 @@ describe('/api/smart against local upstreams', () => {
   });
 
   it('all slow: 503 deadline at the timeout, nothing left running', async () => {
-    const up = await setUp((_n, _req, res) => json(res, 200, '{}', 5000));
+    // The upstream never answers: any answer the client gets is the deadline's.
+    const up = await setUp(() => undefined);
     const started = performance.now();
     const response = await call(500);
     const took = performance.now() - started;
@@ -115,8 +115,6 @@ describe('/api/smart against local upstreams', () => {
     expect(response.body.attempts).toHaveLength(3);
     expect(response.body.attempts.every((a: { result: string }) => a.result === 'aborted')).toBe(true);
     expect(took).toBeGreaterThanOrEqual(495);
-    // The upstream answers at 5 s; the margin above 500 ms absorbs a loaded machine.
-    expect(took).toBeLessThan(2_000);
     // The deadline runs from the request's arrival, and the 503 says how long that was.
     expect(serverMs(response.headers)).toBeGreaterThanOrEqual(499);
     expect(serverMs(response.headers)).toBeLessThanOrEqual(took);
@@ -125,11 +123,11 @@ describe('/api/smart against local upstreams', () => {
 
   it('keeps the deadline against an upstream that hangs without ever sending headers', async () => {
     const up = await setUp(() => undefined);
-    const started = performance.now();
     const response = await call(400);
+    // The upstream never sends headers: an answer at all is the deadline's.
     expect(response.status).toBe(503);
     expect(response.body.reason).toBe('deadline');
-    expect(performance.now() - started).toBeLessThan(2_000); // the upstream would never answer
+    expect(serverMs(response.headers)).toBeGreaterThanOrEqual(399);
     await up.allClosed();
   });
 
@@ -138,10 +136,10 @@ describe('/api/smart against local upstreams', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"time":');
     });
-    const started = performance.now();
     const response = await call(400);
+    // The body never ends: an answer at all is the deadline's.
     expect(response.body.reason).toBe('deadline');
-    expect(performance.now() - started).toBeLessThan(2_000); // the body would never end
+    expect(serverMs(response.headers)).toBeGreaterThanOrEqual(399);
     await up.allClosed();
   });
 
