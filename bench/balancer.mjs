@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, load, median, onFreshProcesses, perRound, printSummary, startService } from './lib/harness.mjs';
+import { NGINX, startNginx } from './lib/nginx.mjs';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const pacedRounds = Number(process.env.BENCH_PACED_ROUNDS ?? 3);
@@ -30,7 +31,6 @@ const has = (bin) => {
     return false;
   }
 };
-const nginxBin = ['nginx', '/usr/sbin/nginx'].find((bin) => has(bin));
 const useWrk = has('wrk');
 
 const cleanups = [];
@@ -73,33 +73,10 @@ try {
   /** Targets that run throughout, by name: their URLs. */
   const steady = { 'direct backend': `${backendUrls[0]}/ping` };
 
-  if (nginxBin) {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'ballast-nginx-'));
-    writeFileSync(
-      join(dir, 'nginx.conf'),
-      `worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream backends { ${backendUrls.map((u) => `server ${u.slice(7)};`).join(' ')} keepalive 128; }
-  server {
-    listen 127.0.0.1:${port};
-    location / { proxy_pass http://backends; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-`,
-    );
-    const nginx = spawn(nginxBin, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
-    // SIGQUIT lets the master stop its worker; SIGKILL would orphan it.
-    cleanups.push(async () => {
-      nginx.kill('SIGQUIT');
-      await once(nginx, 'exit');
-    });
-    await waitForPort(`http://127.0.0.1:${port}/ping`);
-    steady.nginx = `http://127.0.0.1:${port}/ping`;
+  if (NGINX) {
+    const nginx = await startNginx(backendUrls, { probePath: '/ping' });
+    cleanups.push(() => nginx.stop());
+    steady.nginx = `${nginx.url}/ping`;
   } else {
     console.log('nginx not installed (apt-get install nginx): its row is left out');
   }
@@ -211,15 +188,3 @@ function tableOf(results) {
   return rows;
 }
 
-async function waitForPort(url, deadlineMs = 10_000) {
-  const deadline = Date.now() + deadlineMs;
-  while (Date.now() < deadline) {
-    try {
-      await fetch(url);
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  throw new Error(`${url} did not answer`);
-}

@@ -19,6 +19,9 @@ import { mountQueueBoard } from './views/queue-board.js';
 import { ErrorBodyDto } from './ops/error-body.dto.js';
 import { hardenHttp } from './ops/http-hardening.js';
 import { refuseConnect, requestFramingProblem } from './ops/request-framing.js';
+import { writeErrorToSocket } from './ops/raw-error.js';
+import { ERROR_MESSAGES } from './errors/messages.js';
+import type { Socket } from 'node:net';
 import { declarePlatformResponses } from './ops/openapi-responses.js';
 import { isOperationalPath } from './ops/operational-paths.js';
 import { createRootLogger, PinoNestLogger, requestIdFor } from './ops/logger.js';
@@ -34,7 +37,7 @@ export interface CreateAppOptions {
  */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
   const logger = options.logger ?? createRootLogger(config.logLevel);
-  const dataPath = config.role === 'balancer' ? new LateBoundHandler() : undefined;
+  const dataPath = config.role === 'balancer' ? new LateBoundHandler(config.balancer.server) : undefined;
   const adapter = new FastifyAdapter({
     ...(dataPath && { serverFactory: dataPath.serverFactory }),
     loggerInstance: logger,
@@ -73,18 +76,40 @@ type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => vo
 class LateBoundHandler {
   private proxy?: RawHandler;
   private upgrade?: UpgradeHandler;
+  private open = 0;
+
+  constructor(private readonly limits: AppConfig['balancer']['server']) {}
 
   readonly serverFactory = (fastifyHandler: RawHandler): Server => {
-    const server = createServer((req, res) => {
-      // Framing is checked here for every path: the proxy never sees an ambiguous request.
-      if (this.proxy && !req.url?.startsWith(BALANCER_PREFIX) && requestFramingProblem(req) === undefined) this.proxy(req, res);
-      else fastifyHandler(req, res);
+    const server = createServer(
+      {
+        // A client that trickles its headers is answered 408 and closed, checked every second
+        // (Node's default check runs every 30 s, so slow clients lingered 60-90 s).
+        headersTimeout: this.limits.headersTimeoutMs,
+        connectionsCheckingInterval: 1_000,
+        keepAliveTimeout: this.limits.idleTimeoutMs,
+      },
+      (req, res) => {
+        // Framing is checked here for every path: the proxy never sees an ambiguous request.
+        if (this.proxy && !req.url?.startsWith(BALANCER_PREFIX) && requestFramingProblem(req) === undefined) this.proxy(req, res);
+        else fastifyHandler(req, res);
+      },
+    );
+    // A cap on open client connections, answered: Node's own maxConnections drops the socket unanswered.
+    server.on('connection', (socket: Socket) => {
+      if (this.open >= this.limits.maxConnections) {
+        socket.on('error', () => socket.destroy());
+        writeErrorToSocket(socket, 503, ERROR_MESSAGES.balancer.tooManyConnections(this.limits.maxConnections), { retryAfterSeconds: 1 });
+        socket.setTimeout(5_000, () => socket.destroy()); // it need not say goodbye
+        return;
+      }
+      this.open += 1;
+      socket.once('close', () => (this.open -= 1));
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (this.upgrade) this.upgrade(req, socket, head);
       else socket.destroy();
     });
-    server.keepAliveTimeout = 72_000; // longer than common client and LB idle timeouts
     return server;
   };
 

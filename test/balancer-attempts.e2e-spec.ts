@@ -151,27 +151,33 @@ describe('the 503 with no attempts says why each backend is unavailable', () => 
     await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
   });
 
-  it('busy, not ejected: counted in the body, with the time it ends', async () => {
+  it('full, not ejected: a request waits for a slot, then is answered 503 with Retry-After and the reason', async () => {
+    // A backend that reports itself in cooldown with a hard limit (what READY_SHED services send).
     const server = createServer((_req, res) => {
-      res.writeHead(503, { 'retry-after': '30', 'content-type': 'application/json' });
+      res.writeHead(503, { 'retry-after': '30', 'content-type': 'application/json', 'x-ballast-load': '8/8;min=6;cooldown;shed' });
       res.end('{"busy":true}');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     servers.push(server);
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const balancer = await processes.start({ ROLE: 'balancer', BACKENDS: url, HEALTH_CHECK_INTERVAL_MS: '0' });
-    // A POST's 503 is not resent anywhere: the backend's own answer, passed on.
+    const balancer = await processes.start({ ROLE: 'balancer', BACKENDS: url, HEALTH_CHECK_INTERVAL_MS: '0', BALANCER_QUEUE_MS: '200' });
+    // A POST's 503 is not resent anywhere: the backend's own answer, passed on, report removed.
     const first = await http(`${balancer.baseUrl}/x`, { method: 'POST', json: {} });
     expect(first.status).toBe(503);
     expect(first.body).toEqual({ busy: true });
+    expect(first.headers['retry-after']).toBe('30');
+    expect(first.headers['x-ballast-load']).toBeUndefined();
+    // Now it is known full: the next request waits its 200 ms for a slot that never frees.
     const second = await http(`${balancer.baseUrl}/x`);
     expect(second.status).toBe(503);
-    expect(second.body.message).toMatch(/^No backend available: 1 busy until \d{4}-\d\d-\d\dT/);
-    expect(second.body.message).not.toMatch(/ejected/);
-    expect(second.body.backends).toEqual({ total: 1, ejected: 0, busy: 1, probing: 0 });
-    expect(Number(second.headers['retry-after'])).toBeGreaterThanOrEqual(29);
-    expect(second.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
+    expect(second.headers['retry-after']).toBe('1');
+    expect(second.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable', reason: 'queue_timeout' });
+    expect(second.body.message).toMatch(/^Every backend is at capacity: no slot freed within \d+ ms/);
     expect(second.body.detail).toBe(second.body.message);
+    const [backend] = await backendsOf(balancer);
+    expect(backend).toMatchObject({ requests: 1, ejectedUntil: null, ejections: 0 });
+    const metrics = await http(`${balancer.baseUrl}/_balancer/metrics`);
+    expect(metrics.text).toMatch(/^ballast_balancer_rejected_total\{reason="queue_timeout"\} 1$/m);
   });
 
   it('a WebSocket upgrade with no backend left gets the same answer on its socket', async () => {

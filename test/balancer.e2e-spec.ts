@@ -309,7 +309,7 @@ describe('balancer against bare backends', () => {
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(10);
     expect(second.body.message).toBe('No backend available: 1 ejected');
-    expect(second.body.backends).toEqual({ total: 1, ejected: 1, busy: 0, probing: 0 });
+    expect(second.body.backends).toEqual({ total: 1, ejected: 1, busy: 0, probing: 0, full: 0 });
     // "At once": the ejected backend was not tried again (one attempt in all, the first).
     const [dead] = (await http(`${lonely.baseUrl}/_balancer/backends`)).body.backends;
     expect(dead).toMatchObject({ requests: 1, failures: 1 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { Backend } from './backend.js';
 import { BackendAttempts, noBackendAvailable, type AttemptLedger } from './backend-attempts.js';
 import { BackendPool } from './backend-pool.js';
+import { RetryBudget } from './retry-budget.js';
 import type { AttemptResult } from './outlier-policy.js';
 
 /** A ledger that keeps what it was told, over a real pool. */
@@ -10,6 +11,7 @@ function ledgerOver(urls: string[]) {
   const name = (backend: Backend) => backend.url.slice(7, 8);
   const ledger: AttemptLedger = {
     pool: new BackendPool(urls),
+    retryBudget: new RetryBudget({ percent: 20, minConcurrency: 3 }),
     attemptStarted: (backend) => events.push(`start ${name(backend)}`),
     recordAttempt: (backend: Backend, result: AttemptResult, first: boolean) =>
       events.push(`${result.kind} ${name(backend)}${first ? ' first' : ''}`),
@@ -82,19 +84,22 @@ describe('BackendAttempts', () => {
 
 describe('noBackendAvailable', () => {
   it('names each kind of unavailability with its count, and Retry-After is the first return', () => {
-    const answer = noBackendAvailable({ total: 4, ejected: 2, busy: 1, probing: 1, firstReturnMs: 3_500, busyUntil: 3_500 }, 1_000);
+    const answer = noBackendAvailable(
+      { total: 4, ejected: 2, busy: 1, probing: 1, full: 0, firstReturnMs: 3_500, busyUntil: 3_500 },
+      1_000,
+    );
     expect(answer.message).toBe(
       'No backend available: 2 ejected, 1 busy until 1970-01-01T00:00:03.500Z, 1 probing (one request at a time)',
     );
     expect(answer).toMatchObject({
       status: 503,
       retryAfterSeconds: 3,
-      details: { backends: { total: 4, ejected: 2, busy: 1, probing: 1 } },
+      details: { backends: { total: 4, ejected: 2, busy: 1, probing: 1, full: 0 } },
     });
   });
 
   it('says when no backend is configured at all', () => {
-    expect(noBackendAvailable({ total: 0, ejected: 0, busy: 0, probing: 0 }, 0)).toMatchObject({
+    expect(noBackendAvailable({ total: 0, ejected: 0, busy: 0, probing: 0, full: 0 }, 0)).toMatchObject({
       status: 503,
       retryAfterSeconds: 1,
       message: expect.stringMatching(/No backend configured/),

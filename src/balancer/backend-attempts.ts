@@ -3,6 +3,7 @@ import type { Backend } from './backend.js';
 import type { BackendPool, Unavailability } from './backend-pool.js';
 import type { AttemptResult } from './outlier-policy.js';
 import type { AttemptFailure } from './proxy-errors.js';
+import type { RetryBudget } from './retry-budget.js';
 import { mayRetry } from './retry-policy.js';
 
 /** One failed attempt, as the client's 502/504 body lists it. */
@@ -15,6 +16,7 @@ export interface AttemptRecord {
 /** What the attempt loop needs of the upstreams: selection and the one place attempts are recorded (Upstreams). */
 export interface AttemptLedger {
   readonly pool: BackendPool;
+  readonly retryBudget: RetryBudget;
   attemptStarted(backend: Backend): void;
   recordAttempt(backend: Backend, result: AttemptResult, firstAttempt: boolean): void;
   attemptEnded(backend: Backend): void;
@@ -57,6 +59,8 @@ export class BackendAttempts {
   private tried?: Set<Backend>;
   private firstTried?: Backend;
   private readonly failures: AttemptRecord[] = [];
+  /** A retry was refused for want of budget. */
+  budgetSpent = false;
 
   constructor(
     private readonly ledger: AttemptLedger,
@@ -65,7 +69,10 @@ export class BackendAttempts {
     private readonly pinnedTo?: Backend,
   ) {}
 
-  /** Picks the next backend not tried yet and starts an attempt at it; undefined when none is left. */
+  /**
+   * Picks the next backend not tried yet and starts an attempt at it; undefined when none is
+   * left. A second or later attempt is a retry: it also needs the retry budget.
+   */
   next(nowMs: number): Attempt | undefined {
     let backend: Backend | undefined;
     if (this.pinnedTo) {
@@ -76,6 +83,10 @@ export class BackendAttempts {
     }
     if (!backend) return undefined;
     const first = this.firstTried === undefined;
+    if (!first && !this.ledger.retryBudget.tryRetry()) {
+      this.budgetSpent = true;
+      return undefined;
+    }
     if (first) this.firstTried = backend;
     else this.tried?.add(backend);
     this.ledger.attemptStarted(backend);
@@ -107,7 +118,17 @@ export class BackendAttempts {
 
   /** The attempt no longer occupies its backend (its response ended, or it failed). */
   ended(attempt: Attempt): void {
+    if (!attempt.first) this.ledger.retryBudget.retryEnded();
     this.ledger.attemptEnded(attempt.backend);
+  }
+
+  /** No attempt made yet. */
+  get notStarted(): boolean {
+    return this.firstTried === undefined;
+  }
+
+  get pinned(): boolean {
+    return this.pinnedTo !== undefined;
   }
 
   /** How many attempts failed so far. */
@@ -123,20 +144,22 @@ export class BackendAttempts {
   giveUp(nowMs: number): GiveUp {
     if (this.failures.length === 0) return noBackendAvailable(this.ledger.pool.unavailability(nowMs), nowMs);
     const status = this.failures.at(-1)?.failure === 'timeout' ? 504 : 502;
-    return { status, message: ERROR_MESSAGES.balancer.attemptsFailed(this.failures.length), details: { attempts: this.failures } };
+    const message = ERROR_MESSAGES.balancer.attemptsFailed(this.failures.length, this.budgetSpent);
+    return { status, message, details: { attempts: this.failures } };
   }
 }
 
 /** 503 with why each unavailable backend is so; Retry-After is when the first returns (at least 1 s). */
 export function noBackendAvailable(unavailable: Unavailability, nowMs: number): GiveUp {
-  const { total, ejected, busy, probing, firstReturnMs, busyUntil } = unavailable;
+  const { total, ejected, busy, probing, full, firstReturnMs, busyUntil } = unavailable;
   const retryAfterSeconds = firstReturnMs === undefined ? 1 : Math.max(1, Math.ceil((firstReturnMs - nowMs) / 1000));
-  const details = { backends: { total, ejected, busy, probing } };
+  const details = { backends: { total, ejected, busy, probing, full } };
   if (total === 0) return { status: 503, message: ERROR_MESSAGES.balancer.noBackends, retryAfterSeconds, details };
   const why: string[] = [];
   if (ejected > 0) why.push(`${ejected} ejected`);
   if (busy > 0) why.push(`${busy} busy until ${new Date(busyUntil!).toISOString()}`);
   if (probing > 0) why.push(`${probing} probing (one request at a time)`);
+  if (full > 0) why.push(`${full} full (no free slot by its load report)`);
   return {
     status: 503,
     message: ERROR_MESSAGES.balancer.noneAvailable(why.join(', ')),

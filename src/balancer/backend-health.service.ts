@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { lookup } from 'node:dns/promises';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { FleetSync } from '../cluster/fleet-sync.js';
+import { LOAD_REPORT_HEADER, parseLoadReport } from '../readiness/load-report.js';
 import { Upstreams } from './upstreams.js';
 import type { Backend } from './backend.js';
 
@@ -88,6 +89,9 @@ export class BackendHealthService implements OnApplicationBootstrap, OnModuleDes
       });
       await response.body.dump();
       ready = response.statusCode === 200;
+      // A check is not one of the backend's clients: the report counts this worker's in-flight requests only.
+      const report = parseLoadReport(response.headers[LOAD_REPORT_HEADER]);
+      if (report) backend.observeLoad(report, Date.now(), backend.inFlight);
     } catch {
       // Unready, not ejected: ejection is for failed traffic, so backends still booting
       // when the balancer starts are not locked out for RETRY_DOWNTIME_MS.

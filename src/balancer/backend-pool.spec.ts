@@ -16,7 +16,7 @@ describe('BackendPool round robin', () => {
     const pool = new BackendPool(urls);
     eject(pool.byUrl('http://b:1')!, 1000);
     expect(names(pool, 6, 10)).toBe('acdacd');
-    expect(pool.unavailability(10)).toMatchObject({ total: 4, ejected: 1, busy: 0, probing: 0, firstReturnMs: 1000 });
+    expect(pool.unavailability(10)).toMatchObject({ total: 4, ejected: 1, busy: 0, probing: 0, full: 0, firstReturnMs: 1000 });
     expect(names(pool, 4, 1000)).toBe('abcd');
   });
 
@@ -35,9 +35,17 @@ describe('BackendPool round robin', () => {
     b.busyUntil = 2000;
     c.halfOpen = true;
     c.probeInFlight = true;
-    expect(pool.unavailability(100)).toEqual({ total: 4, ejected: 1, busy: 1, probing: 1, firstReturnMs: 2000, busyUntil: 2000 });
+    expect(pool.unavailability(100)).toEqual({ total: 4, ejected: 1, busy: 1, probing: 1, full: 0, firstReturnMs: 2000, busyUntil: 2000 });
     c.probeInFlight = false; // its probe answered: available again
-    expect(pool.unavailability(2500)).toEqual({ total: 4, ejected: 1, busy: 0, probing: 0, firstReturnMs: 3000, busyUntil: undefined });
+    expect(pool.unavailability(2500)).toEqual({
+      total: 4,
+      ejected: 1,
+      busy: 0,
+      probing: 0,
+      full: 0,
+      firstReturnMs: 3000,
+      busyUntil: undefined,
+    });
   });
 
   it('reports panic only while every available backend is unready', () => {
@@ -117,5 +125,32 @@ describe('BackendPool least-latency (P2C on peak EWMA)', () => {
     }
     expect(counts['http://d:1'] ?? 0).toBe(0); // d loses every comparison it is drawn into
     expect(Object.keys(counts)).toHaveLength(3);
+  });
+});
+
+describe('BackendPool slow start', () => {
+  it('gives a backend that joins a serving fleet a share that ramps from 10% to full over the window', () => {
+    let seed = 1;
+    const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    const pool = new BackendPool(urls.slice(0, 2), 'round-robin', random, 10_000);
+    pool.replace([...urls.slice(0, 2), 'http://c:1'], 1_000);
+    const shareOfC = (now: number) => {
+      let c = 0;
+      for (let i = 0; i < 3_000; i += 1) if (pool.pick(now)?.url === 'http://c:1') c += 1;
+      return c / 3_000;
+    };
+    expect(shareOfC(1_000)).toBeLessThan(0.08); // a full share would be a third
+    expect(shareOfC(6_000)).toBeGreaterThan(0.12);
+    expect(shareOfC(6_000)).toBeLessThan(0.28);
+    expect(shareOfC(11_000)).toBeCloseTo(1 / 3, 1);
+  });
+
+  it('starts a fresh balancer with every backend at its full share, and never refuses for warming alone', () => {
+    const pool = new BackendPool(['http://a:1'], 'round-robin', () => 0.99, 10_000);
+    expect(pool.backends[0].weight(0, 10_000)).toBe(1);
+    pool.replace(['http://a:1', 'http://b:1'], 1_000);
+    pool.byUrl('http://a:1')!.ejectedUntil = 2_000;
+    // Only the warming one is left: it takes the request rather than none doing so.
+    expect(pool.pick(1_500)?.url).toBe('http://b:1');
   });
 });

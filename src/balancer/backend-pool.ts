@@ -9,6 +9,8 @@ export interface Unavailability {
   readonly busy: number;
   /** Half-open, their one probe request still in flight. */
   readonly probing: number;
+  /** Available but without a free slot by their load report. */
+  readonly full: number;
   /** When the first of them can take requests again (ms since epoch); none for probing ones. */
   readonly firstReturnMs?: number;
   /** When the last busy one stops being busy. */
@@ -16,9 +18,10 @@ export interface Unavailability {
 }
 
 /**
- * The set of backends and how the next one is chosen. Round robin skips backends that
- * are ejected, busy or half-open with their probe in flight, and those whose last /ready
- * check failed; least-latency is power of two
+ * The set of backends and how the next one is chosen. Both strategies take only backends with a
+ * free slot (see Backend.hasFreeSlot: a backend that sheds says how many it takes). Round robin
+ * skips backends that are ejected, busy or half-open with their probe in flight, and those whose
+ * last /ready check failed; least-latency is power of two
  * choices on peak-EWMA cost. If every available backend is unready (all in cooldown),
  * they are used anyway — a panic floor, as Envoy's — rather than refusing everything.
  * Pure: time and randomness are passed in.
@@ -31,6 +34,8 @@ export class BackendPool {
     urls: readonly string[],
     private readonly strategy: Strategy = 'round-robin',
     private readonly random: () => number = Math.random,
+    /** BALANCER_SLOW_START_MS: a backend that joins or comes back ramps its share over this long. */
+    private readonly slowStartMs = 0,
   ) {
     this.replace(urls);
   }
@@ -44,9 +49,17 @@ export class BackendPool {
   }
 
   /** Sets the backend list (DNS refresh), keeping the state of backends that stay. */
-  replace(urls: readonly string[]): { added: string[]; removed: string[] } {
+  replace(urls: readonly string[], nowMs = Date.now()): { added: string[]; removed: string[] } {
     const keep = new Map(this.list.map((backend) => [backend.url, backend]));
-    const next = urls.map((url) => keep.get(url) ?? new Backend(url));
+    // Joining a fleet that already serves, a new backend warms up; the first list starts whole.
+    const joining = this.list.length > 0;
+    const next = urls.map((url) => {
+      const known = keep.get(url);
+      if (known) return known;
+      const backend = new Backend(url);
+      if (joining) backend.warmingSince = nowMs;
+      return backend;
+    });
     const added = urls.filter((url) => !keep.has(url));
     const removed = this.list.filter((backend) => !urls.includes(backend.url)).map((backend) => backend.url);
     this.list = next;
@@ -57,17 +70,33 @@ export class BackendPool {
   /** The next backend to try, not in `tried`; undefined when none is available. */
   pick(nowMs: number, tried?: ReadonlySet<Backend>): Backend | undefined {
     if (this.strategy === 'round-robin') {
-      // Ready ones first; the second scan is the panic floor. No allocation: hot path.
-      return this.scanRoundRobin(nowMs, tried, true) ?? this.scanRoundRobin(nowMs, tried, false);
+      // Ready ones first; the second scan is the panic floor; a warming backend is passed over
+      // in proportion to its weight, unless nothing else can take the request. No allocation: hot path.
+      return (
+        this.scanRoundRobin(nowMs, tried, true, true) ??
+        this.scanRoundRobin(nowMs, tried, false, true) ??
+        this.scanRoundRobin(nowMs, tried, false, false)
+      );
     }
-    const available = this.list.filter((backend) => backend.available(nowMs) && !tried?.has(backend));
+    const available = this.list.filter((backend) => backend.available(nowMs) && backend.hasFreeSlot(nowMs) && !tried?.has(backend));
     if (available.length === 0) return undefined;
     const ready = available.filter((backend) => backend.ready);
-    return this.pickTwoChoices(ready.length > 0 ? ready : available);
+    return this.pickTwoChoices(ready.length > 0 ? ready : available, nowMs);
   }
 
   get strategyName(): Strategy {
     return this.strategy;
+  }
+
+  /**
+   * Some backend that could take this request is only full (no free slot by its load report):
+   * worth waiting a moment for, unlike one that is ejected.
+   */
+  someOnlyFull(nowMs: number, tried?: ReadonlySet<Backend>): boolean {
+    for (const backend of this.list) {
+      if (backend.available(nowMs) && !tried?.has(backend) && !backend.hasFreeSlot(nowMs)) return true;
+    }
+    return false;
   }
 
   /** Every available backend is unready, so unready ones take traffic (the panic floor). */
@@ -86,11 +115,14 @@ export class BackendPool {
    * return, and its body counts each kind, so "all ejected" is never said of busy or probing ones.
    */
   unavailability(nowMs: number): Unavailability {
-    const counts = { total: this.list.length, ejected: 0, busy: 0, probing: 0 };
+    const counts = { total: this.list.length, ejected: 0, busy: 0, probing: 0, full: 0 };
     let firstReturnMs: number | undefined;
     let busyUntil: number | undefined;
     for (const backend of this.list) {
-      if (backend.available(nowMs)) continue;
+      if (backend.available(nowMs)) {
+        if (!backend.hasFreeSlot(nowMs)) counts.full += 1;
+        continue;
+      }
       if (backend.isEjected(nowMs)) counts.ejected += 1;
       else if (backend.isBusy(nowMs)) {
         counts.busy += 1;
@@ -102,25 +134,32 @@ export class BackendPool {
     return { ...counts, firstReturnMs, busyUntil };
   }
 
-  private scanRoundRobin(nowMs: number, tried: ReadonlySet<Backend> | undefined, readyOnly: boolean): Backend | undefined {
+  private scanRoundRobin(
+    nowMs: number,
+    tried: ReadonlySet<Backend> | undefined,
+    readyOnly: boolean,
+    weighted: boolean,
+  ): Backend | undefined {
     const size = this.list.length;
     for (let step = 0; step < size; step += 1) {
       const index = (this.cursor + step) % size;
       const backend = this.list[index];
-      if (!backend.available(nowMs) || (readyOnly && !backend.ready) || tried?.has(backend)) continue;
+      if (!backend.available(nowMs) || (readyOnly && !backend.ready) || tried?.has(backend) || !backend.hasFreeSlot(nowMs)) continue;
+      if (weighted && this.slowStartMs > 0 && this.random() >= backend.weight(nowMs, this.slowStartMs)) continue;
       this.cursor = (index + 1) % size;
       return backend;
     }
     return undefined;
   }
 
-  private pickTwoChoices(candidates: readonly Backend[]): Backend {
+  private pickTwoChoices(candidates: readonly Backend[], nowMs: number): Backend {
     if (candidates.length === 1) return candidates[0];
     const first = Math.floor(this.random() * candidates.length);
     let second = Math.floor(this.random() * (candidates.length - 1));
     if (second >= first) second += 1;
     const a = candidates[first];
     const b = candidates[second];
-    return a.cost() <= b.cost() ? a : b;
+    // A warming backend looks as much dearer as its share is smaller.
+    return a.cost() / a.weight(nowMs, this.slowStartMs) <= b.cost() / b.weight(nowMs, this.slowStartMs) ? a : b;
   }
 }

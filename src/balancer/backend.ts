@@ -1,3 +1,4 @@
+import type { LoadReport } from '../readiness/load-report.js';
 import { PeakEwma } from './peak-ewma.js';
 import type { AttemptFailure } from './proxy-errors.js';
 
@@ -11,10 +12,28 @@ export function noOutcomes(): Record<AttemptOutcome, number> {
   return { success: 0, status_5xx: 0, connect: 0, timeout: 0, reset: 0, client_gone: 0 };
 }
 
+/** How long a load report's count of other clients (other workers, other balancers) is trusted. */
+export const LOAD_REPORT_TTL_MS = 1_000;
+
+/** What a backend last reported of its load, with the part that was not this worker's traffic. */
+export interface ReportedLoad {
+  /** Its clients in flight as it said. */
+  readonly clients: number;
+  /** Its clients that were not this worker's requests when it reported. */
+  readonly othersClients: number;
+  readonly maxClients: number;
+  readonly minClients: number;
+  readonly cooldown: boolean;
+  readonly shed: boolean;
+  readonly atMs: number;
+}
+
 /** Everything the balancer knows about one backend. Plain state, no I/O. */
 export class Backend {
   /** Passive ejection: skipped until this time (ms since epoch). */
   ejectedUntil = 0;
+  /** The ejection was for a timeout: a passing /ready cannot end it early (it cannot see slowness). */
+  ejectedForTimeout = false;
   /** Said "busy" (503 + Retry-After): skipped until this time, never ejected for it. */
   busyUntil = 0;
   /** Last active /ready check said 200 (true until a check says otherwise). */
@@ -28,8 +47,12 @@ export class Backend {
   ejections = 0;
   /** When it last came back healthy (its probe succeeded), for the multiplier's decay. */
   healthySince = 0;
+  /** When it last joined or came back (slow start ramps its share from then); 0: it has its full share. */
+  warmingSince = 0;
   /** Why it was last ejected or marked busy, for the status views. */
   lastVerdict = '';
+  /** Its last load report (x-ballast-load), if it sends them. */
+  reported?: ReportedLoad;
   inFlight = 0;
   requests = 0;
   failures = 0;
@@ -52,6 +75,44 @@ export class Backend {
     return !this.isEjected(nowMs) && !this.isBusy(nowMs) && !(this.halfOpen && this.probeInFlight);
   }
 
+  /**
+   * Records a load report. `oursCounted`: how many of this worker's requests to it the report
+   * counts — its in-flight ones, the one answered included, unless the backend refused that one
+   * while shedding (then it never was a client there).
+   */
+  observeLoad(report: LoadReport, nowMs: number, oursCounted: number): void {
+    this.reported = {
+      clients: report.clients,
+      othersClients: Math.max(0, report.clients - Math.max(0, oursCounted)),
+      maxClients: report.maxClients,
+      minClients: report.minClients,
+      cooldown: report.cooldown,
+      shed: report.shed,
+      atMs: nowMs,
+    };
+  }
+
+  /** Its clients now as far as this worker can tell: its own in-flight requests and the others' last reported. */
+  estimatedClients(nowMs: number): number {
+    const reported = this.reported;
+    if (!reported || nowMs - reported.atMs > LOAD_REPORT_TTL_MS) return this.inFlight;
+    return this.inFlight + reported.othersClients;
+  }
+
+  /**
+   * Whether one more request would be served rather than shed. Only a backend that reports it
+   * sheds has a limit: below its MAX (one short of cooldown), or, while its last report said
+   * cooldown, below its MIN (where its cooldown ends). Any other backend always has room.
+   */
+  hasFreeSlot(nowMs: number): boolean {
+    const reported = this.reported;
+    if (!reported?.shed) return true;
+    const clients = this.estimatedClients(nowMs);
+    const fresh = nowMs - reported.atMs <= LOAD_REPORT_TTL_MS;
+    if (fresh && reported.cooldown) return clients < reported.minClients;
+    return clients < Math.max(1, reported.maxClients - 1);
+  }
+
   /** When it can take requests again, if it cannot now. */
   returnsAt(nowMs: number): number | undefined {
     if (this.available(nowMs)) return undefined;
@@ -63,6 +124,17 @@ export class Backend {
     if (this.isBusy(nowMs)) return 'busy';
     if (this.halfOpen) return 'probing';
     return this.ready ? 'up' : 'unready';
+  }
+
+  /**
+   * Its share of new requests while it warms up (Envoy's slow_start with aggression 1, HAProxy's
+   * slowstart): from 10% when it joined or came back up to 100% after `slowStartMs`.
+   */
+  weight(nowMs: number, slowStartMs: number): number {
+    if (slowStartMs <= 0 || this.warmingSince === 0) return 1;
+    const elapsed = nowMs - this.warmingSince;
+    if (elapsed >= slowStartMs) return 1;
+    return Math.max(0.1, elapsed / slowStartMs);
   }
 
   /** Load-aware cost for least-latency selection (Finagle: latency x outstanding). */

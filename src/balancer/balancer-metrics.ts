@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Gauge } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import type { AdmissionQueue, QueueRejection } from './admission-queue.js';
 import { MetricsService } from '../ops/metrics.service.js';
 import type { Backend } from './backend.js';
 import { Upstreams } from './upstreams.js';
@@ -8,9 +9,14 @@ import { Upstreams } from './upstreams.js';
 @Injectable()
 export class BalancerMetrics {
   private readonly ejections: Counter<'backend'>;
+  private readonly queueWait: Histogram<'outcome'>;
+  private readonly rejectedTotal: Counter<'reason'>;
+  private readonly admitted: Counter;
+  private readonly registers: MetricsService['registry'][];
 
   constructor(metrics: MetricsService, upstreams: Upstreams) {
     const registers = [metrics.registry];
+    this.registers = registers;
     const pool = upstreams.pool;
     new Counter({
       name: 'ballast_balancer_attempts_total',
@@ -56,5 +62,74 @@ export class BalancerMetrics {
     perBackend('ballast_balancer_backend_ejected', '1 while passively ejected', (b) => (b.isEjected(Date.now()) ? 1 : 0), 'max');
     perBackend('ballast_balancer_backend_ready', '1 while its last /ready check passed', (b) => (b.ready ? 1 : 0), 'max');
     upstreams.onEjection((backend) => this.ejections.inc({ backend: backend.url }));
+    perBackend(
+      'ballast_balancer_backend_reported_clients',
+      'Clients in flight the backend last reported (x-ballast-load); -1 when it reports none',
+      (b) => b.reported?.clients ?? -1,
+      'max',
+    );
+
+    this.admitted = new Counter({
+      name: 'ballast_balancer_queue_admitted_total',
+      help: 'Requests sent to a backend after waiting in the admission queue',
+      registers,
+    });
+    this.rejectedTotal = new Counter({
+      name: 'ballast_balancer_rejected_total',
+      help: 'Requests the balancer answered itself: 503 queue_full, queue_timeout (every backend at capacity); 429 client_rate, client_concurrency (per-client limits)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.queueWait = new Histogram({
+      name: 'ballast_balancer_queue_wait_seconds',
+      help: 'Time requests waited in the admission queue, by how they left it (admitted, rejected)',
+      labelNames: ['outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    const budget = upstreams.retryBudget;
+    new Counter({
+      name: 'ballast_balancer_retries_total',
+      help: 'Retries sent to another backend (each took the retry budget)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(budget.started);
+      },
+    });
+    new Counter({
+      name: 'ballast_balancer_retry_budget_exhausted_total',
+      help: 'Retries not sent because the retry budget was spent (the failure went to the client as it was)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(budget.refused);
+      },
+    });
+  }
+
+  /** A request left the admission queue. */
+  queueOutcome(outcome: 'admitted' | QueueRejection, waitedMs: number): void {
+    if (outcome === 'admitted') this.admitted.inc();
+    else this.rejectedTotal.inc({ reason: outcome });
+    this.queueWait.observe({ outcome: outcome === 'admitted' ? 'admitted' : 'rejected' }, waitedMs / 1000);
+  }
+
+  /** A request answered by the balancer itself, for `reason`. */
+  rejected(reason: QueueRejection | 'client_rate' | 'client_concurrency'): void {
+    this.rejectedTotal.inc({ reason });
+  }
+
+  /** The admission queue's length, read at scrape time. */
+  watchQueue(queue: AdmissionQueue): void {
+    new Gauge({
+      name: 'ballast_balancer_queue_length',
+      help: 'Requests waiting in the admission queue',
+      registers: this.registers,
+      aggregator: 'sum',
+      collect() {
+        this.set(queue.length);
+      },
+    });
   }
 }

@@ -4,11 +4,23 @@ import type { Pool } from 'undici';
 import { FleetSync } from '../cluster/fleet-sync.js';
 import { DRAIN_ORDER, IdleWaiters, ShutdownCoordinator } from '../lifecycle/index.js';
 import type { Backend } from './backend.js';
+import { InjectConfig, type AppConfig } from '../config/index.js';
+import { AdmissionQueue, CODEL, type QueueClock, type QueueRejection } from './admission-queue.js';
 import type { AttemptLedger } from './backend-attempts.js';
+import { ERROR_MESSAGES } from '../errors/messages.js';
+import { writeErrorResponse } from '../ops/raw-error.js';
+import { BalancerMetrics } from './balancer-metrics.js';
+import { ClientLimits } from './client-limits.js';
 import { ProxyExchange, type ExchangeContext } from './proxy-exchange.js';
 import type { StickyRoute } from './sticky-route.js';
 import { StickyTable } from './sticky-table.js';
 import { Upstreams } from './upstreams.js';
+
+const TIMERS: QueueClock = {
+  now: () => performance.now(),
+  setTimer: (callback, ms) => setTimeout(callback, ms),
+  clearTimer: (timer) => clearTimeout(timer as NodeJS.Timeout),
+};
 
 /**
  * The balancer's data path: a plain (req, res) handler on the HTTP server, outside
@@ -21,14 +33,24 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
   private inFlight = 0;
   private readonly idle = new IdleWaiters();
   readonly workerId?: string;
+  readonly admission: AdmissionQueue;
+  private readonly clientLimits: ClientLimits;
+  private readonly limitSettings: AppConfig['balancer']['clientLimits'];
 
   constructor(
     private readonly upstreams: Upstreams,
     private readonly sticky: StickyTable,
     private readonly coordinator: ShutdownCoordinator,
     fleet: FleetSync,
+    @InjectConfig() config: AppConfig,
+    private readonly metrics: BalancerMetrics,
   ) {
     this.workerId = fleet.workerId === undefined ? undefined : String(fleet.workerId);
+    this.admission = new AdmissionQueue({ ...config.balancer.queue, ...CODEL }, TIMERS);
+    this.limitSettings = config.balancer.clientLimits;
+    this.clientLimits = new ClientLimits(this.limitSettings);
+    upstreams.onSlotFreed(() => this.admission.slotFreed());
+    metrics.watchQueue(this.admission);
   }
 
   onModuleInit(): void {
@@ -42,13 +64,50 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.inFlight += 1;
+    this.upstreams.retryBudget.requestStarted();
+    if (this.clientLimits.enabled && !this.admitClient(req, res)) return;
     new ProxyExchange(this, req, res).start();
   };
+
+  /** Per-client limits: true when the request may go on; otherwise it was answered 429. */
+  private admitClient(req: IncomingMessage, res: ServerResponse): boolean {
+    const key = this.clientKey(req);
+    const refusal = this.clientLimits.admit(key, Date.now());
+    if (!refusal) {
+      res.once('close', () => this.clientLimits.release(key));
+      return true;
+    }
+    res.once('close', () => this.exchangeClosed());
+    this.metrics.rejected(refusal.reason);
+    const { ratePerSecond, concurrency } = this.limitSettings;
+    const message =
+      refusal.reason === 'client_rate'
+        ? ERROR_MESSAGES.balancer.clientRate(ratePerSecond)
+        : ERROR_MESSAGES.balancer.clientConcurrency(concurrency);
+    writeErrorResponse(req, res, 429, message, { retryAfterSeconds: refusal.retryAfterSeconds, details: { reason: refusal.reason } });
+    return false;
+  }
+
+  /** What makes a client: its address, or the configured header (its address when the header is absent). */
+  private clientKey(req: IncomingMessage): string {
+    const key = this.limitSettings.key;
+    if (key.kind === 'header') {
+      const value = req.headers[key.name];
+      const text = Array.isArray(value) ? value[0] : value;
+      if (text) return `h:${text}`;
+    }
+    return `a:${req.socket.remoteAddress ?? ''}`;
+  }
 
   /** Called once per exchange, when the client's response closes (finished or not). */
   exchangeClosed(): void {
     this.inFlight -= 1;
+    this.upstreams.retryBudget.requestEnded();
     if (this.inFlight === 0) this.idle.release();
+  }
+
+  queueOutcome(outcome: 'admitted' | QueueRejection, waitedMs: number): void {
+    this.metrics.queueOutcome(outcome, waitedMs);
   }
 
   whenIdle(): Promise<void> {

@@ -10,6 +10,30 @@ export class AttemptOutcomesDto {
   @ApiProperty({ description: 'The client left before the answer' }) client_gone!: number;
 }
 
+export class ReportedLoadDto {
+  @ApiProperty({ description: 'Clients in flight the backend last reported (x-ballast-load)' })
+  clients!: number;
+  @ApiProperty({ description: 'Its READY_MAX_CLIENTS: cooldown starts there' })
+  maxClients!: number;
+  @ApiProperty({ description: 'Its READY_MIN_CLIENTS: cooldown ends below it' })
+  minClients!: number;
+  @ApiProperty()
+  cooldown!: boolean;
+  @ApiProperty({ description: 'It refuses requests in cooldown (READY_SHED): the balancer keeps it below its MAX' })
+  shed!: boolean;
+  @ApiProperty({ description: 'How old the report is, ms' })
+  ageMs!: number;
+  @ApiProperty({ description: "It takes another request now, by this worker's count and its report" })
+  freeSlot!: boolean;
+}
+
+export class QueueStatusDto {
+  @ApiProperty({ description: 'Requests waiting for a free slot, every worker' })
+  waiting!: number;
+  @ApiProperty({ description: 'BALANCER_QUEUE_MS: the longest any waits' })
+  maxWaitMs!: number;
+}
+
 export class BackendStatusDto {
   @ApiProperty({ example: 'http://127.0.0.1:8000' })
   url!: string;
@@ -45,6 +69,12 @@ export class BackendStatusDto {
   outcomes!: AttemptOutcomesDto;
   @ApiProperty({ description: 'Items it owns in the sticky table' })
   stickyItems!: number;
+  @ApiProperty({
+    type: ReportedLoadDto,
+    nullable: true,
+    description: "Its last load report (this worker's view), or null if it sends none",
+  })
+  reportedLoad!: ReportedLoadDto | null;
 }
 
 export class BalancerStatusDto {
@@ -67,4 +97,6 @@ export class BalancerStatusDto {
   backends!: BackendStatusDto[];
   @ApiProperty({ description: 'Items with a recorded owner backend' })
   stickyItems!: number;
+  @ApiProperty({ type: QueueStatusDto, description: 'The admission queue' })
+  queue!: QueueStatusDto;
 }

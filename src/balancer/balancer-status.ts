@@ -1,8 +1,10 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { FleetSync } from '../cluster/fleet-sync.js';
+import { InjectConfig, type AppConfig } from '../config/index.js';
 import { mergeWorkerCounters, type BackendCounters, type WorkerCounters } from '../cluster/worker-counters.js';
 import { noOutcomes } from './backend.js';
 import type { BalancerStatusDto } from './balancer-status.dto.js';
+import { BalancerProxy } from './balancer-proxy.js';
 import { StickyTable } from './sticky-table.js';
 import { Upstreams } from './upstreams.js';
 import { WebSocketTunnels } from './websocket-tunnel.js';
@@ -20,7 +22,13 @@ export class BalancerStatus implements OnModuleInit {
     private readonly sticky: StickyTable,
     private readonly tunnels: WebSocketTunnels,
     private readonly fleet: FleetSync,
-  ) {}
+    private readonly proxy: BalancerProxy,
+    @InjectConfig() config: AppConfig,
+  ) {
+    this.queueSettings = config.balancer.queue;
+  }
+
+  private readonly queueSettings: AppConfig['balancer']['queue'];
 
   onModuleInit(): void {
     this.fleet.reportCountersWith(() => this.ownCounters());
@@ -57,9 +65,21 @@ export class BalancerStatus implements OnModuleInit {
           failures: traffic.failures,
           outcomes: { ...noOutcomes(), ...traffic.outcomes },
           stickyItems: this.sticky.ownedBy(backend.url),
+          reportedLoad: backend.reported
+            ? {
+                clients: backend.reported.clients,
+                maxClients: backend.reported.maxClients,
+                minClients: backend.reported.minClients,
+                cooldown: backend.reported.cooldown,
+                shed: backend.reported.shed,
+                ageMs: Math.max(0, now - backend.reported.atMs),
+                freeSlot: backend.hasFreeSlot(now),
+              }
+            : null,
         };
       }),
       stickyItems: this.sticky.size,
+      queue: { waiting: reports.reduce((sum, report) => sum + (report.queued ?? 0), 0), maxWaitMs: this.queueSettings.maxWaitMs },
     };
   }
 
@@ -75,6 +95,7 @@ export class BalancerStatus implements OnModuleInit {
   private ownCounters(): WorkerCounters {
     return {
       worker: this.fleet.workerId ?? 0,
+      queued: this.proxy.admission.length,
       backends: this.upstreams.pool.backends.map((backend) => ({
         url: backend.url,
         inFlight: backend.inFlight,

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { LOAD_REPORT_HEADER } from '../readiness/load-report.js';
 
 /** Hop-by-hop fields (RFC 9110 7.6.1), never forwarded in either direction. */
 const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -50,12 +51,15 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, client: Cl
   return out;
 }
 
-/** Headers to send to the client: the upstream's minus hop-by-hop ones, plus x-app-url, in a fresh object. */
+/** Between a service and the balancer only: its load report is for the balancer, not the client. */
+const NOT_TO_CLIENT = new Set([...HOP_BY_HOP, LOAD_REPORT_HEADER]);
+
+/** Headers to send to the client: the upstream's minus hop-by-hop ones and the load report, plus x-app-url, in a fresh object. */
 export function clientResponseHeaders(upstream: IncomingHttpHeaders, backendUrl: string): OutgoingHttpHeaders {
   const named = namedByConnection(upstream.connection);
   const out: OutgoingHttpHeaders = {};
   for (const name in upstream) {
-    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    if (NOT_TO_CLIENT.has(name) || named?.has(name)) continue;
     out[name] = upstream[name];
   }
   out['x-app-url'] = backendUrl;

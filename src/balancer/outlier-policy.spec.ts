@@ -133,13 +133,40 @@ describe('OutlierPolicy', () => {
     expect(policy.activeCheckPassed(b, 300)).toBe(false); // nothing to end
   });
 
-  it('honours Retry-After up to maxBusyMs', () => {
+  it('does not let a passing /ready end an ejection for a timeout: traffic earns that back', () => {
     const { fleet, policy } = fleetOf(4);
-    expect(policy.record(fleet[0], busy(3), 0, true, fleet)).toEqual({ action: 'busy', forMs: 3000 });
-    expect(fleet[0].available(2999)).toBe(false);
-    expect(fleet[0].available(3000)).toBe(true);
-    expect(policy.record(fleet[1], busy(3600), 0, true, fleet)).toEqual({ action: 'busy', forMs: 10_000 });
-    expect(fleet[1].returnsAt(0)).toBe(10_000);
+    const [slow, refusing] = fleet;
+    policy.record(slow, { kind: 'failure', failure: 'timeout' }, 0, true, fleet);
+    policy.record(refusing, { kind: 'failure', failure: 'connect' }, 0, true, fleet);
+    expect(policy.activeCheckPassed(slow, 100)).toBe(false);
+    expect(slow.isEjected(100)).toBe(true);
+    expect(policy.activeCheckPassed(refusing, 100)).toBe(true);
+    // Once its ejection runs out it is half-open like any other: one probe request.
+    expect(slow.available(1_000)).toBe(true);
+    policy.attemptStarted(slow);
+    expect(slow.available(1_000)).toBe(false);
+  });
+
+  it('backs a busy backend off for about its own service time, never for the client-facing Retry-After', () => {
+    const { fleet, policy } = fleetOf(4);
+    // No latency known yet: the 5 ms floor.
+    expect(policy.record(fleet[0], busy(3), 0, true, fleet)).toEqual({ action: 'busy', forMs: 5 });
+    expect(fleet[0].available(4)).toBe(false);
+    expect(fleet[0].available(5)).toBe(true);
+    // A backend that answers in about 20 ms is skipped for about 20 ms, not the hour it asked for.
+    for (let i = 0; i < 50; i += 1) fleet[1].latency.observe(20, i * 100);
+    const verdict = policy.record(fleet[1], busy(3600), 10_000, true, fleet);
+    expect(verdict.action).toBe('busy');
+    expect((verdict as { forMs: number }).forMs).toBeGreaterThanOrEqual(19);
+    expect((verdict as { forMs: number }).forMs).toBeLessThanOrEqual(21);
+    expect(fleet[1].lastVerdict).toMatch(/^busy \(503 with Retry-After: backing off \d+ ms\)$/);
+    // However slow the backend, at most maxBusyMs; and a shorter Retry-After is kept.
+    for (let i = 0; i < 50; i += 1) fleet[2].latency.observe(60_000, i * 100);
+    expect(policy.record(fleet[2], busy(3600), 10_000, true, fleet)).toEqual({ action: 'busy', forMs: 10_000 });
+    expect(policy.record(fleet[3], { kind: 'status_5xx', status: 503, retryAfterMs: 2 }, 0, true, fleet)).toEqual({
+      action: 'busy',
+      forMs: 2,
+    });
   });
 });
 
@@ -155,5 +182,22 @@ describe('retryAfterMs', () => {
     ['soon', undefined],
   ])('reads %j as %p ms (at t=1 s)', (value, ms) => {
     expect(retryAfterMs(value, 1000)).toBe(ms);
+  });
+});
+
+describe('OutlierPolicy and full backends', () => {
+  it('neither ejects nor marks busy a backend whose 503 says it sheds at capacity', () => {
+    const policy = new OutlierPolicy({
+      baseEjectionMs: 1000,
+      maxEjectionMs: 10_000,
+      consecutive5xx: 2,
+      maxEjectionPercent: 100,
+      maxBusyMs: 1000,
+    });
+    const fleet = [new Backend('http://a:1'), new Backend('http://b:1')];
+    const full = { kind: 'status_5xx', status: 503, retryAfterMs: 1000, full: true } as const;
+    for (let i = 0; i < 5; i += 1) expect(policy.record(fleet[0], full, 0, true, fleet)).toEqual({ action: 'none' });
+    expect(fleet[0]).toMatchObject({ ejectedUntil: 0, busyUntil: 0, consecutive5xx: 0 });
+    expect(fleet[0].lastVerdict).toMatch(/^full/);
   });
 });

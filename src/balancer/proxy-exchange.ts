@@ -5,8 +5,10 @@ import { ERROR_MESSAGES } from '../errors/messages.js';
 import { lingerAfterEarlyAnswer } from '../ops/lingering-close.js';
 import { writeErrorResponse } from '../ops/raw-error.js';
 import type { Backend } from './backend.js';
+import type { AdmissionQueue, QueueRejection, QueueTicket, QueueWaiter } from './admission-queue.js';
 import { BackendAttempts, type Attempt, type AttemptLedger, type RequestProgress } from './backend-attempts.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarding-headers.js';
+import { LOAD_REPORT_HEADER, parseLoadReport } from '../readiness/load-report.js';
 import { retryAfterMs } from './outlier-policy.js';
 import { classifyUpstreamError } from './proxy-errors.js';
 import { stickyRoute, type StickyRoute } from './sticky-route.js';
@@ -14,6 +16,10 @@ import { stickyRoute, type StickyRoute } from './sticky-route.js';
 /** What one exchange needs of the balancer (BalancerProxy provides it). */
 export interface ExchangeContext {
   readonly ledger: AttemptLedger;
+  /** Where a request waits when every backend is full. */
+  readonly admission: AdmissionQueue;
+  /** A queued request was admitted, or turned away (for the metrics). */
+  queueOutcome(outcome: 'admitted' | QueueRejection, waitedMs: number): void;
   readonly maxResponseDelayMs: number;
   /** Set in a balancer cluster: sent as x-balancer-worker, so a client (or test) sees which worker answered. */
   readonly workerId?: string;
@@ -28,7 +34,7 @@ export interface ExchangeContext {
  * One client request and its upstream attempts: the HTTP side of the attempt loop
  * (BackendAttempts decides which backend and whether another try is safe; this class streams).
  */
-export class ProxyExchange implements RequestProgress {
+export class ProxyExchange implements RequestProgress, QueueWaiter {
   private readonly method: string;
   private readonly hasBody: boolean;
   private target = '/';
@@ -36,6 +42,9 @@ export class ProxyExchange implements RequestProgress {
   private route: StickyRoute = { kind: 'none' };
   private attempts!: BackendAttempts;
   private current?: Dispatcher.DispatchController;
+  /** Set while it waits in the admission queue. */
+  private ticket?: QueueTicket;
+  private queuedAt = 0;
   committed = false;
   clientGone = false;
   /** The client's body began flowing to an upstream: it cannot be sent again. */
@@ -59,11 +68,6 @@ export class ProxyExchange implements RequestProgress {
       return;
     }
     this.target = target;
-    this.upstreamHeaders = upstreamRequestHeaders(this.req.headers, {
-      ip: this.req.socket.remoteAddress,
-      proto: 'http',
-      host: this.req.headers.host,
-    });
     this.route = stickyRoute(this.method, target);
     // Reads, writes and deletes of a mapped item go to its owner; so does a create of an id
     // already mapped, which the owner answers 400 "exists" (round robin would let a second
@@ -86,20 +90,66 @@ export class ProxyExchange implements RequestProgress {
   private readonly onClose = (): void => {
     if (!this.res.writableFinished) {
       this.clientGone = true;
+      this.ticket?.cancel();
       this.current?.abort(new Error('client went away'));
     }
     this.proxy.exchangeClosed();
   };
 
-  /** Sends the request to the next backend the loop allows, or answers that none is left. */
+  /**
+   * Sends the request to the next backend the loop allows. A first attempt that finds every
+   * backend full (or others already waiting) waits in the admission queue; otherwise, with no
+   * backend left, the answer says why.
+   */
   next(): void {
     // One wall-clock read per attempt (picking and the latency sample's time) and one monotonic.
     const now = Date.now();
+    const mayWait = this.attempts.notStarted && !this.attempts.pinned;
+    // Arrival order: with others waiting, a new request queues behind them.
+    if (mayWait && this.proxy.admission.length > 0 && !this.admitted) return this.wait();
     const attempt = this.attempts.next(now);
-    if (!attempt) {
-      this.giveUp();
+    if (attempt) return this.dispatch(attempt, now);
+    if (mayWait && this.proxy.ledger.pool.someOnlyFull(now)) return this.wait();
+    this.giveUp();
+  }
+
+  /** Set once the queue admitted it: it may take a slot ahead of the queue. */
+  private admitted = false;
+
+  private wait(): void {
+    if (this.admitted) {
+      // Admitted, but the slot went elsewhere: back to the head, keeping its wait.
+      this.admitted = false;
+      this.ticket = this.proxy.admission.putBack(this, this.queuedAt);
       return;
     }
+    this.queuedAt = performance.now();
+    this.ticket = this.proxy.admission.offer(this);
+    if (!this.ticket) this.reject('queue_full', 0);
+  }
+
+  admit(waitedMs: number): void {
+    this.ticket = undefined;
+    if (this.clientGone) return;
+    this.admitted = true;
+    const now = Date.now();
+    const attempt = this.attempts.next(now);
+    if (!attempt) return this.wait();
+    this.admitted = false;
+    this.proxy.queueOutcome('admitted', waitedMs);
+    this.dispatch(attempt, now);
+  }
+
+  reject(reason: QueueRejection, waitedMs: number): void {
+    this.ticket = undefined;
+    this.proxy.queueOutcome(reason, waitedMs);
+    if (this.clientGone) return;
+    const message = reason === 'queue_full' ? ERROR_MESSAGES.balancer.queueFull : ERROR_MESSAGES.balancer.queueTimeout(waitedMs);
+    writeErrorResponse(this.req, this.res, 503, message, { retryAfterSeconds: 1, details: { reason } });
+  }
+
+  /** Sends an attempt on its way. */
+  private dispatch(attempt: Attempt, now: number): void {
     const connections = this.proxy.connectionsTo(attempt.backend);
     if (!connections) {
       // It left the backend list since it was picked: as good as a refused connection.
@@ -107,6 +157,12 @@ export class ProxyExchange implements RequestProgress {
       this.attemptFailed(attempt, 'connect');
       return;
     }
+    // Made at the first attempt, not on arrival: a request turned away never needs them.
+    this.upstreamHeaders ??= upstreamRequestHeaders(this.req.headers, {
+      ip: this.req.socket.remoteAddress,
+      proto: 'http',
+      host: this.req.headers.host,
+    });
     // A pass-through per attempt, so an upstream failure destroys it and not the
     // client's socket; the client's body flows into it only once a connection is up.
     const body = this.hasBody ? new PassThrough() : null;
@@ -130,6 +186,11 @@ export class ProxyExchange implements RequestProgress {
       this.bodyStarted = true;
       this.req.pipe(body);
     }
+  }
+
+  /** A retry already started (its backend picked): on its way. */
+  retryWith(attempt: Attempt, now: number): void {
+    this.dispatch(attempt, now);
   }
 
   /** An attempt got no usable response: the next backend when that is safe, else the answer that none is left. */
@@ -181,12 +242,22 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     const proxy = exchange.proxy;
     const elapsed = performance.now() - this.startedAt;
     backend.latency.observe(elapsed, this.startedAtWallMs + elapsed);
+    const report = parseLoadReport(headers[LOAD_REPORT_HEADER]);
+    // A request the backend refused while shedding was never one of its clients.
+    const refused = report !== undefined && statusCode === 503 && report.cooldown && report.shed;
+    if (report) backend.observeLoad(report, this.startedAtWallMs + elapsed, refused ? backend.inFlight - 1 : backend.inFlight);
     if (statusCode >= 500) {
-      const busyMs = statusCode === 503 ? retryAfterMs(headers['retry-after'], Date.now()) : undefined;
-      if (this.attempts.failed(attempt, { kind: 'status_5xx', status: statusCode, retryAfterMs: busyMs }, exchange)) {
+      const now = Date.now();
+      const busyMs = statusCode === 503 ? retryAfterMs(headers['retry-after'], now) : undefined;
+      const result = { kind: 'status_5xx', status: statusCode, retryAfterMs: busyMs, full: refused } as const;
+      const mayMoveOn = this.attempts.failed(attempt, result, exchange);
+      // Another backend only if one has room and the retry budget allows; else this answer,
+      // the backend's own (its 503 and Retry-After included), is the client's.
+      const following = mayMoveOn ? this.attempts.next(now) : undefined;
+      if (following) {
         this.discarded = true;
         this.settle();
-        exchange.next();
+        exchange.retryWith(following, now);
         return;
       }
     } else {

@@ -7,11 +7,12 @@ import type { Backend } from './backend.js';
 import { BackendPool } from './backend-pool.js';
 import type { AttemptOutcome } from './backend.js';
 import { OutlierPolicy, type AttemptResult } from './outlier-policy.js';
+import { RetryBudget } from './retry-budget.js';
 
 /** Envoy's max_ejection_time default: repeated ejections grow up to this. */
 const MAX_EJECTION_MS = 300_000;
-/** Longest a backend's "busy" Retry-After is honoured. */
-const MAX_BUSY_MS = 60_000;
+/** Longest a backend's "busy" 503 keeps it skipped: a shedding backend's next slot frees within its service time. */
+const MAX_BUSY_MS = 1_000;
 
 /**
  * The backends and everything the balancer keeps about them: the pool (selection), one undici
@@ -28,13 +29,16 @@ export class Upstreams implements OnApplicationShutdown {
   private readonly connectionPools = new Map<string, Pool>();
   private readonly settings: AppConfig['balancer'];
   private readonly ejectionListeners: ((backend: Backend) => void)[] = [];
+  private readonly slotListeners: (() => void)[] = [];
+  /** Retries in flight against requests in flight, this worker's (a share holds over every worker). */
+  readonly retryBudget: RetryBudget;
 
   constructor(
     @InjectConfig() config: AppConfig,
     private readonly fleet: FleetSync,
   ) {
     this.settings = config.balancer;
-    this.pool = new BackendPool([], this.settings.strategy);
+    this.pool = new BackendPool([], this.settings.strategy, Math.random, this.settings.slowStartMs);
     this.outliers = new OutlierPolicy({
       baseEjectionMs: this.settings.retryDowntimeMs,
       maxEjectionMs: MAX_EJECTION_MS,
@@ -42,16 +46,19 @@ export class Upstreams implements OnApplicationShutdown {
       maxEjectionPercent: this.settings.maxEjectionPercent,
       maxBusyMs: MAX_BUSY_MS,
     });
+    this.retryBudget = new RetryBudget(this.settings.retryBudget);
     this.setBackends(this.settings.backends);
     // Another worker's verdicts and checks count here too (BALANCER_WORKERS > 1).
     fleet.on('backend-state', (event) => {
       const backend = this.pool.byUrl(event.url);
       if (!backend) return;
       backend.ejectedUntil = event.ejectedUntil;
+      backend.ejectedForTimeout = event.ejectedForTimeout;
       backend.busyUntil = event.busyUntil;
       backend.ejections = event.ejections;
       backend.halfOpen = event.halfOpen;
       backend.lastVerdict = event.lastVerdict;
+      if (backend.halfOpen && !event.halfOpen) backend.warmingSince = Date.now();
       backend.ready = event.ready;
     });
     fleet.on('backend-list', (event) => this.setBackends(event.urls));
@@ -64,6 +71,7 @@ export class Upstreams implements OnApplicationShutdown {
       kind: 'backend-state',
       url: backend.url,
       ejectedUntil: backend.ejectedUntil,
+      ejectedForTimeout: backend.ejectedForTimeout,
       busyUntil: backend.busyUntil,
       ejections: backend.ejections,
       halfOpen: backend.halfOpen,
@@ -121,9 +129,15 @@ export class Upstreams implements OnApplicationShutdown {
     backend.requests += 1;
   }
 
-  /** The attempt no longer occupies the backend: its response ended, or it failed. */
+  /** The attempt no longer occupies the backend: its response ended, or it failed. A slot may have freed. */
   attemptEnded(backend: Backend): void {
     backend.inFlight -= 1;
+    for (const listener of this.slotListeners) listener();
+  }
+
+  /** Called whenever an attempt ends (the admission queue admits its head then). */
+  onSlotFreed(listener: () => void): void {
+    this.slotListeners.push(listener);
   }
 
   /**

@@ -6,6 +6,7 @@ export type FleetEvent =
       readonly kind: 'backend-state';
       readonly url: string;
       readonly ejectedUntil: number;
+      readonly ejectedForTimeout: boolean;
       readonly busyUntil: number;
       readonly ejections: number;
       readonly halfOpen: boolean;

@@ -14,6 +14,8 @@ export interface BackendCounters {
 export interface WorkerCounters {
   readonly worker: number;
   readonly backends: readonly BackendCounters[];
+  /** Requests waiting in this worker's admission queue. */
+  readonly queued?: number;
 }
 
 /**

@@ -52,6 +52,21 @@ export interface AppConfig {
     readonly connectionsPerBackend: number;
     /** node:cluster workers sharing the port (BALANCER_WORKERS; `auto` = cores). */
     readonly workers: number;
+    /** Admission queue for requests that find every backend full: longest wait and most waiting (per worker). */
+    readonly queue: { readonly maxWaitMs: number; readonly maxLength: number };
+    /** Retries in flight at most this share of requests in flight, and always `minConcurrency`. */
+    readonly retryBudget: { readonly percent: number; readonly minConcurrency: number };
+    /** A new or returning backend's share ramps up over this long (0: at once). */
+    readonly slowStartMs: number;
+    /** Per-client limits (0: off): request rate with a burst, and requests in flight; keyed by address or a header. */
+    readonly clientLimits: {
+      readonly ratePerSecond: number;
+      readonly burst: number;
+      readonly concurrency: number;
+      readonly key: { readonly kind: 'address' } | { readonly kind: 'header'; readonly name: string };
+    };
+    /** The balancer's own server: time to receive a request's headers, idle keep-alive time, open connections. */
+    readonly server: { readonly headersTimeoutMs: number; readonly idleTimeoutMs: number; readonly maxConnections: number };
   };
   readonly smart: {
     /** Unset: this instance's own /api/work (so `npm start` works offline). */

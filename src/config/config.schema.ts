@@ -82,6 +82,21 @@ export const envSchema = z
     HEALTH_CHECK_INTERVAL_MS: int(0, HOUR_MS).default(2_000),
     STICKY_MAX_ENTRIES: int(1, 10_000_000).default(100_000),
     BALANCER_CONNECTIONS: int(1, 10_000).default(128),
+    BALANCER_QUEUE_MS: int(0, 60_000).default(50),
+    BALANCER_QUEUE_MAX: int(0, 1_000_000).default(1_000),
+    BALANCER_RETRY_BUDGET_PERCENT: int(0, 100).default(20),
+    BALANCER_RETRY_BUDGET_MIN: int(0, 10_000).default(10),
+    BALANCER_SLOW_START_MS: int(0, HOUR_MS).default(0),
+    BALANCER_CLIENT_RATE: int(0, 1_000_000).default(0),
+    BALANCER_CLIENT_BURST: int(0, 1_000_000).optional(),
+    BALANCER_CLIENT_CONCURRENCY: int(0, 1_000_000).default(0),
+    BALANCER_CLIENT_KEY: z
+      .string()
+      .regex(/^(address|header:[A-Za-z0-9-]+)$/, { error: 'must be address or header:<name>' })
+      .default('address'),
+    BALANCER_HEADERS_TIMEOUT_MS: int(100, 10 * 60_000).default(10_000),
+    BALANCER_IDLE_TIMEOUT_MS: int(100, 10 * 60_000).default(72_000),
+    BALANCER_MAX_CONNECTIONS: int(1, 10_000_000).default(10_000),
     BALANCER_WORKERS: z
       .string()
       .regex(/^(auto|[1-9]\d?)$/, { error: 'must be auto or an integer from 1 to 64' })

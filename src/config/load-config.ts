@@ -65,6 +65,23 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       stickyMaxEntries: e.STICKY_MAX_ENTRIES,
       workers: e.BALANCER_WORKERS ?? 1,
       connectionsPerBackend: e.BALANCER_CONNECTIONS,
+      queue: { maxWaitMs: e.BALANCER_QUEUE_MS, maxLength: e.BALANCER_QUEUE_MAX },
+      retryBudget: { percent: e.BALANCER_RETRY_BUDGET_PERCENT, minConcurrency: e.BALANCER_RETRY_BUDGET_MIN },
+      slowStartMs: e.BALANCER_SLOW_START_MS,
+      clientLimits: {
+        ratePerSecond: e.BALANCER_CLIENT_RATE,
+        burst: e.BALANCER_CLIENT_BURST ?? e.BALANCER_CLIENT_RATE,
+        concurrency: e.BALANCER_CLIENT_CONCURRENCY,
+        key:
+          e.BALANCER_CLIENT_KEY === 'address'
+            ? { kind: 'address' }
+            : { kind: 'header', name: e.BALANCER_CLIENT_KEY.slice('header:'.length).toLowerCase() },
+      },
+      server: {
+        headersTimeoutMs: e.BALANCER_HEADERS_TIMEOUT_MS,
+        idleTimeoutMs: e.BALANCER_IDLE_TIMEOUT_MS,
+        maxConnections: e.BALANCER_MAX_CONNECTIONS,
+      },
     },
     smart: {
       upstreamUrl: e.SMART_UPSTREAM_URL,

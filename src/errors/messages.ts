@@ -31,8 +31,14 @@ export const ERROR_MESSAGES = {
     noBackends: 'No backend configured (BACKENDS or BACKENDS_DNS resolved to none)',
     /** `why` lists each kind of unavailability with its count, e.g. "2 ejected, 1 busy until 12:00:01Z". */
     noneAvailable: (why: string) => `No backend available: ${why}`,
-    attemptsFailed: (count: number) => `All ${count} attempts failed`,
+    attemptsFailed: (count: number, budgetSpent = false) =>
+      budgetSpent ? `${count} attempts failed and the retry budget allows no more` : `All ${count} attempts failed`,
+    queueTimeout: (waitedMs: number) => `Every backend is at capacity: no slot freed within ${Math.round(waitedMs)} ms; retry shortly`,
+    queueFull: 'Every backend is at capacity and the admission queue is full; retry shortly',
+    clientRate: (ratePerSecond: number) => `This client sends more than its share (${ratePerSecond} requests per second); retry later`,
+    clientConcurrency: (concurrency: number) => `This client has ${concurrency} requests in flight, its share; retry once one has answered`,
     shuttingDown: 'The balancer is shutting down',
+    tooManyConnections: (max: number) => `The balancer holds its most client connections (${max}); retry shortly`,
     notWebSocket: 'Only WebSocket upgrades are proxied',
   },
   gateway: {

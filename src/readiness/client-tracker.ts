@@ -9,6 +9,7 @@ import { errorBody } from '../ops/error-body.js';
 import { MetricsService } from '../ops/metrics.service.js';
 import { OPERATIONAL_PATH_PREFIXES } from '../ops/operational-paths.js';
 import { LoadHysteresis, type LoadSnapshot } from './load-hysteresis.js';
+import { formatLoadReport, LOAD_REPORT_HEADER } from './load-report.js';
 
 /** Route templates that are not clients: operational paths, and the upstream simulator. */
 export const UNTRACKED_ROUTE_PREFIXES = [...OPERATIONAL_PATH_PREFIXES, '/api/work'];
@@ -98,6 +99,14 @@ export class ClientTracker implements OnModuleInit {
       reply.raw.on('close', this.onResponseClosed);
       done();
     });
+    if (this.enabled) {
+      // Every response says how loaded this instance is as it leaves (probes too, so an idle
+      // backend's load is known from the balancer's checks): the balancer sends by it.
+      fastify.addHook('onSend', (_request, reply, payload, done) => {
+        void reply.header(LOAD_REPORT_HEADER, formatLoadReport(this.load, this.shed));
+        done(null, payload);
+      });
+    }
   }
 
   private readonly onResponseClosed = (): void => this.leave();

@@ -18,6 +18,16 @@ function stateCell(backend, now) {
   return cell;
 }
 
+/** What the backend says of its own load (x-ballast-load): clients of its MAX, cooldown, full. */
+function loadCell(load) {
+  if (!load) return el('td', { class: 'muted' }, 'none reported');
+  const tone = load.cooldown ? 'bad' : load.freeSlot ? 'ok' : 'warn';
+  const cell = el('td', {}, el('span', { class: `badge ${tone}`, 'data-testid': 'load' }, `${load.clients} of ${load.maxClients}`));
+  const notes = [load.cooldown ? 'cooldown' : '', load.shed ? 'sheds' : '', load.freeSlot ? '' : 'full'].filter(Boolean);
+  if (notes.length > 0) cell.append(el('div', { class: 'muted' }, notes.join(', ')));
+  return cell;
+}
+
 function outcomeChips(outcomes) {
   const chips = Object.entries(outcomes)
     .filter(([, count]) => count > 0)
@@ -35,6 +45,7 @@ function row(backend, now) {
     el('td', { class: 'mono' }, backend.url),
     stateCell(backend, now),
     num(backend.inFlight),
+    loadCell(backend.reportedLoad),
     num(backend.tunnels),
     num(backend.ewmaLatencyMs.toFixed(1)),
     num(backend.requests),
@@ -55,6 +66,7 @@ async function refresh() {
     $('strategy').textContent = status.strategy;
     $('up').textContent = `${up} of ${status.backends.length}`;
     $('sticky').textContent = status.stickyItems;
+    $('queue').textContent = `${status.queue.waiting} (at most ${status.queue.maxWaitMs} ms each)`;
     $('refreshed').textContent = new Date(now).toLocaleTimeString();
     $('panic').hidden = !status.panic;
     const summary = $('summary');

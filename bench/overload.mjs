@@ -1,0 +1,174 @@
+// bench:overload — the fleet at and beyond its capacity, ballast's balancer and nginx in front of
+// the same services in one run. Three services that protect themselves (READY_SHED: 503 +
+// Retry-After in cooldown, entered at READY_MAX_CLIENTS=8, left below READY_MIN_CLIENTS=6), each
+// request holding a slot for SERVICE_MS (GET /long_task). Capacity = 3 x (8 - 1) / service time,
+// the service time measured on one backend unloaded. An open-loop client (fixed arrival rate)
+// offers 0.5x, 1x, 2x, 3x and 5x of capacity to each front in turn. Per row: served/s as a share
+// of capacity, p50/p99 of served, p99 of the rest, retries per request (ballast), what clients
+// got. Then two clients, one at 10x its fair share and one polite, with per-client limits on
+// both fronts (ballast: BALANCER_CLIENT_RATE; nginx: limit_req). Bounded: about two minutes.
+// OVERLOAD_SECONDS (5) per row, OVERLOAD_FACTORS (0.5,1,2,3,5), BALANCER_WORKERS (1).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { printSummary, startService } from './lib/harness.mjs';
+import { NGINX, startNginx } from './lib/nginx.mjs';
+import { OPEN_LOOP_AGENT, openLoop, percentile, summariseRun } from './lib/open-loop.mjs';
+
+const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 5);
+const FACTORS = (process.env.OVERLOAD_FACTORS ?? '0.5,1,2,3,5').split(',').map(Number);
+const SERVICE_MS = Number(process.env.SERVICE_MS ?? 20);
+const WORKERS = process.env.BALANCER_WORKERS ?? '1';
+const MAX_CLIENTS = 8;
+const SERVICES = 3;
+const PATH = `/long_task?ms=${SERVICE_MS}`;
+
+const stops = [];
+const balancerMetric = async (url, name) => {
+  const text = await (await request(`${url}/_balancer/metrics`)).body.text();
+  return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+};
+
+try {
+  const services = await Promise.all(
+    Array.from({ length: SERVICES }, () =>
+      startService({ READY_SHED: 'true', READY_MAX_CLIENTS: String(MAX_CLIENTS), READY_MIN_CLIENTS: '6', LOG_LEVEL: 'error' }),
+    ),
+  );
+  stops.push(...services.map((s) => s.stop));
+  const backends = services.map((s) => s.url);
+
+  // The service time a request really takes here (timer granularity and the framework included).
+  const direct = [];
+  for (let i = 0; i < 60; i += 1) {
+    const started = performance.now();
+    await (await request(`${backends[0]}${PATH}`, { dispatcher: OPEN_LOOP_AGENT })).body.dump();
+    if (i >= 10) direct.push(performance.now() - started);
+  }
+  const serviceMs = percentile(direct, 50);
+  const capacity = (SERVICES * (MAX_CLIENTS - 1) * 1000) / serviceMs;
+
+  const ballast = await startService({
+    ROLE: 'balancer',
+    BACKENDS: backends.join(','),
+    HEALTH_CHECK_INTERVAL_MS: '500',
+    BALANCER_WORKERS: WORKERS,
+    LOG_LEVEL: 'error',
+  });
+  stops.push(ballast.stop);
+  const fronts = { ballast: ballast.url };
+  if (NGINX) {
+    const nginx = await startNginx(backends, { probePath: '/ping' });
+    stops.push(nginx.stop);
+    fronts.nginx = nginx.url;
+  } else console.log('nginx not installed (apt-get install nginx): its column is left out');
+
+  const run = async (front, rate, seconds, headers) => openLoop({ url: `${fronts[front]}${PATH}`, rate, seconds, headers });
+  // Until the services are idle again, so one row's backlog is not the next one's load.
+  const settle = () => sleep(300 + 2 * SERVICE_MS);
+
+  const rows = [];
+  const figures = {};
+  for (const [index, factor] of FACTORS.entries()) {
+    const rate = Math.round(capacity * factor);
+    const row = { offered: `${factor}x = ${rate}/s` };
+    // Alternate which front goes first, so neither always meets the machine warmer.
+    const order = Object.keys(fronts);
+    if (index % 2 === 1) order.reverse();
+    for (const front of order) {
+      await run(front, rate, 1); // warm-up at this rate (JIT, connections), not counted
+      await settle();
+      const retriesBefore = front === 'ballast' ? await balancerMetric(ballast.url, 'ballast_balancer_retries_total') : 0;
+      const summary = summariseRun(await run(front, rate, SECONDS), SECONDS);
+      const retries = front === 'ballast' ? (await balancerMetric(ballast.url, 'ballast_balancer_retries_total')) - retriesBefore : undefined;
+      figures[`${front} ${factor}`] = { ...summary, retriesPerRequest: retries === undefined ? undefined : retries / summary.offered };
+      row[`${front} served`] = `${Math.round(summary.servedPerSecond)}/s (${Math.round((100 * summary.servedPerSecond) / capacity)}%)`;
+      row[`${front} p50/p99`] = `${summary.p50?.toFixed(1)}/${summary.p99?.toFixed(1)} ms`;
+      row[`${front} rest p99`] = summary.rejectedP99 === undefined ? '' : `${summary.rejectedP99.toFixed(1)} ms`;
+      row[`${front} answers`] = Object.entries(summary.statuses)
+        .map(([status, n]) => `${n}x${status}`)
+        .join(' ');
+      if (retries !== undefined) row['ballast retries/req'] = (retries / summary.offered).toFixed(3);
+      await settle();
+    }
+    rows.push(row);
+  }
+
+  console.log(
+    `\nOpen-loop GET ${PATH}: ${SERVICES} services (READY_SHED, MAX ${MAX_CLIENTS}, MIN 6), service time ${serviceMs.toFixed(1)} ms, capacity ${Math.round(capacity)}/s; ballast balancer (${WORKERS} worker${WORKERS === '1' ? '' : 's'}) and nginx (1 worker), ${SECONDS} s per row\n`,
+  );
+  console.table(rows);
+
+  // Two clients: one at 10x its fair share, one polite (0.8x), told apart by a header.
+  const fair = capacity / 2;
+  const limited = await startService({
+    ROLE: 'balancer',
+    BACKENDS: backends.join(','),
+    HEALTH_CHECK_INTERVAL_MS: '500',
+    BALANCER_WORKERS: WORKERS,
+    BALANCER_CLIENT_KEY: 'header:x-client',
+    BALANCER_CLIENT_RATE: String(Math.round(fair)),
+    LOG_LEVEL: 'error',
+  });
+  stops.push(limited.stop);
+  const fairFronts = { ballast: limited.url };
+  if (NGINX) {
+    const nginx = await startNginx(backends, {
+      probePath: '/ping',
+      http: `limit_req_zone $http_x_client zone=clients:1m rate=${Math.round(fair)}r/s; limit_req_status 429;`,
+      location: `limit_req zone=clients burst=${Math.round(fair / 10)} nodelay;`,
+    });
+    stops.push(nginx.stop);
+    fairFronts.nginx = nginx.url;
+  }
+  const fairness = [];
+  for (const [front, url] of Object.entries(fairFronts)) {
+    const loop = (rate, client) => openLoop({ url: `${url}${PATH}`, rate: Math.round(rate), seconds: 1, headers: { 'x-client': client } });
+    await Promise.all([loop(10 * fair, 'greedy'), loop(0.8 * fair, 'polite')]);
+    await settle();
+    const [greedy, polite] = await Promise.all(
+      [
+        [10 * fair, 'greedy'],
+        [0.8 * fair, 'polite'],
+      ].map(([rate, client]) =>
+        openLoop({ url: `${url}${PATH}`, rate: Math.round(rate), seconds: SECONDS, headers: { 'x-client': client } }).then((r) =>
+          summariseRun(r, SECONDS),
+        ),
+      ),
+    );
+    figures[`${front} fairness`] = { greedy, polite };
+    fairness.push({
+      front,
+      'greedy served': `${Math.round(greedy.servedPerSecond)}/s of ${Math.round(10 * fair)}/s (fair share ${Math.round(fair)}/s)`,
+      'polite success': `${(100 * polite.servedShare).toFixed(1)}% of ${Math.round(0.8 * fair)}/s`,
+      'polite p99': `${polite.p99?.toFixed(1)} ms`,
+      'greedy answers': Object.entries(greedy.statuses)
+        .map(([status, n]) => `${n}x${status}`)
+        .join(' '),
+    });
+    await settle();
+  }
+  console.log('\nTwo clients: one at 10x its fair share (half the capacity), one polite at 0.8x, per-client limits on both fronts\n');
+  console.table(fairness);
+
+  const at = (front, factor) => figures[`${front} ${factor}`];
+  const unloaded = at('ballast', FACTORS[0])?.p99;
+  const overloadFactors = FACTORS.filter((f) => f >= 1);
+  const worst = (pick) => Math.min(...overloadFactors.map((f) => pick(f)));
+  const share = (front, f) => at(front, f).servedPerSecond / capacity;
+  const parts = [
+    `capacity ${Math.round(capacity)}/s (service ${serviceMs.toFixed(1)} ms)`,
+    `ballast served at 1-5x: ${overloadFactors.map((f) => `${Math.round(100 * share('ballast', f))}%`).join(', ')} of capacity`,
+  ];
+  if (fronts.nginx) parts.push(`nginx: ${overloadFactors.map((f) => `${Math.round(100 * share('nginx', f))}%`).join(', ')}`);
+  parts.push(
+    `ballast p99 served at most ${Math.max(...overloadFactors.map((f) => at('ballast', f).p99)).toFixed(1)} ms (unloaded ${unloaded?.toFixed(1)} ms)`,
+    `p99 of rejections at most ${Math.max(...overloadFactors.map((f) => at('ballast', f).rejectedP99 ?? 0)).toFixed(1)} ms`,
+    `retries per request at most ${Math.max(...overloadFactors.map((f) => at('ballast', f).retriesPerRequest)).toFixed(3)}`,
+    `polite client ${(100 * figures['ballast fairness'].polite.servedShare).toFixed(1)}% served beside a greedy one at 10x`,
+  );
+  if (fronts.nginx) parts.push(`ballast / nginx served, worst row: ${worst((f) => share('ballast', f) / share('nginx', f)).toFixed(2)}x`);
+  printSummary(parts.join('; '));
+} finally {
+  for (const stop of stops.reverse()) await stop();
+  await OPEN_LOOP_AGENT.close();
+}

@@ -1,0 +1,125 @@
+import { describe, expect, it } from '@jest/globals';
+import { AdmissionQueue, type QueueClock, type QueueRejection } from './admission-queue.js';
+
+/** A clock the test moves, with the timers it holds. */
+function testClock() {
+  let now = 1_000;
+  const timers: { at: number; callback: () => void; id: number }[] = [];
+  let nextId = 0;
+  const clock: QueueClock = {
+    now: () => now,
+    setTimer: (callback, ms) => {
+      const id = nextId++;
+      timers.push({ at: now + ms, callback, id });
+      return id;
+    },
+    clearTimer: (id) => {
+      const index = timers.findIndex((timer) => timer.id === id);
+      if (index >= 0) timers.splice(index, 1);
+    },
+  };
+  const advance = (ms: number) => {
+    const until = now + ms;
+    for (;;) {
+      timers.sort((a, b) => a.at - b.at);
+      const due = timers[0];
+      if (!due || due.at > until) break;
+      timers.shift();
+      now = due.at;
+      due.callback();
+    }
+    now = until;
+  };
+  return { clock, advance };
+}
+
+/** A waiter that records what happened to it; an admitted one takes the slot. */
+function waiterLog() {
+  const admitted: number[] = [];
+  const rejected: { reason: QueueRejection; waited: number }[] = [];
+  const waiter = () => ({
+    admit: (waited: number) => admitted.push(waited),
+    reject: (reason: QueueRejection, waited: number) => rejected.push({ reason, waited }),
+  });
+  return { admitted, rejected, waiter };
+}
+
+const settings = { maxWaitMs: 50, maxLength: 1_000, targetMs: 5 };
+
+describe('AdmissionQueue', () => {
+  it('admits in arrival order as slots free', () => {
+    const { clock, advance } = testClock();
+    const queue = new AdmissionQueue(settings, clock);
+    const order: string[] = [];
+    for (const name of ['a', 'b', 'c']) queue.offer({ admit: () => order.push(name), reject: () => order.push(`-${name}`) });
+    advance(3);
+    queue.slotFreed();
+    queue.slotFreed();
+    expect(order).toEqual(['a', 'b']);
+    expect(queue.length).toBe(1);
+  });
+
+  it('turns a request away once it waited maxWaitMs, on its own timer', () => {
+    const { clock, advance } = testClock();
+    const queue = new AdmissionQueue(settings, clock);
+    const log = waiterLog();
+    queue.offer(log.waiter());
+    advance(10);
+    queue.offer(log.waiter());
+    advance(40);
+    expect(log.rejected).toEqual([{ reason: 'queue_timeout', waited: 50 }]);
+    advance(10);
+    expect(log.rejected.map((r) => r.waited)).toEqual([50, 50]);
+    expect(queue.length).toBe(0);
+  });
+
+  it('refuses at once past maxLength', () => {
+    const { clock } = testClock();
+    const queue = new AdmissionQueue({ ...settings, maxLength: 1 }, clock);
+    expect(queue.offer(waiterLog().waiter())).toBeDefined();
+    expect(queue.offer(waiterLog().waiter())).toBeUndefined();
+  });
+
+  it('skips a waiter whose client left', () => {
+    const { clock } = testClock();
+    const queue = new AdmissionQueue(settings, clock);
+    const log = waiterLog();
+    queue.offer(log.waiter())!.cancel();
+    queue.offer(log.waiter());
+    queue.slotFreed();
+    expect(log.admitted).toEqual([0]);
+    expect(log.rejected).toEqual([]);
+  });
+
+  it('under sustained overload serves the newest: short waits for those served, the rest told at the bound', () => {
+    const { clock, advance } = testClock();
+    const queue = new AdmissionQueue(settings, clock);
+    const log = waiterLog();
+    // Two arrivals and one free slot every millisecond, for two seconds.
+    for (let ms = 0; ms < 2_000; ms += 1) {
+      queue.offer(log.waiter());
+      queue.offer(log.waiter());
+      queue.slotFreed();
+      advance(1);
+    }
+    // Every slot served someone: the fleet kept its capacity.
+    expect(log.admitted).toHaveLength(2_000);
+    // Once standing, those served waited next to nothing.
+    expect(Math.max(...log.admitted.slice(50))).toBeLessThanOrEqual(1);
+    // The rest left at the bound, never later; the queue never grew past what the bound holds.
+    expect(log.rejected.every((r) => r.reason === 'queue_timeout' && r.waited === settings.maxWaitMs)).toBe(true);
+    expect(log.rejected.length).toBeGreaterThan(1_900);
+    expect(queue.length).toBeLessThanOrEqual(2 * settings.maxWaitMs);
+  });
+
+  it('admits a burst that drains in time, newest first once its oldest waited past the target', () => {
+    const { clock, advance } = testClock();
+    const queue = new AdmissionQueue(settings, clock);
+    const order: number[] = [];
+    for (let i = 0; i < 10; i += 1) queue.offer({ admit: () => order.push(i), reject: () => order.push(-1) });
+    queue.slotFreed(); // the oldest waited 0 ms: arrival order
+    advance(6);
+    for (let i = 0; i < 9; i += 1) queue.slotFreed(); // now it stands: newest first
+    expect(order).toEqual([0, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+  });
+});

@@ -1,0 +1,146 @@
+/** Why a waiting request was turned away. */
+export type QueueRejection = 'queue_full' | 'queue_timeout';
+
+/** A request waiting for a free slot. */
+export interface QueueWaiter {
+  /** A slot may be free: try to send the request now (call the queue's `putBack` if none was after all). */
+  admit(waitedMs: number): void;
+  /** It waited too long, or the queue is full: answer 503 now. */
+  reject(reason: QueueRejection, waitedMs: number): void;
+}
+
+export interface AdmissionSettings {
+  /** Longest a request waits (BALANCER_QUEUE_MS). */
+  readonly maxWaitMs: number;
+  /** Most requests waiting at once (BALANCER_QUEUE_MAX). */
+  readonly maxLength: number;
+  /** A queue whose oldest request waited longer than this is standing: newest first then. */
+  readonly targetMs: number;
+}
+
+/** CoDel's target (Nichols & Jacobson), which Facebook's servers also use to switch to LIFO. */
+export const CODEL = { targetMs: 5 } as const;
+
+/** A timer the queue can arm; injected so the logic runs on a test's clock. */
+export interface QueueClock {
+  now(): number;
+  setTimer(callback: () => void, ms: number): unknown;
+  clearTimer(timer: unknown): void;
+}
+
+interface Entry {
+  readonly waiter: QueueWaiter;
+  readonly enqueuedAt: number;
+  cancelled: boolean;
+}
+
+/** Lets a waiter leave the queue (its client went away). */
+export interface QueueTicket {
+  cancel(): void;
+}
+
+/**
+ * The balancer's bounded admission queue: requests that found no backend with a free slot wait
+ * here for the first slot that frees, at most `maxWaitMs` and `maxLength`. While the queue drains
+ * they are admitted in arrival order. Once the oldest has waited longer than the target, the
+ * queue is standing — arrivals outpace the slots — and the newest is admitted instead (Facebook's
+ * adaptive LIFO, beside CoDel's 5 ms target): a request served then waited next to nothing, its
+ * client is still there, and the older ones leave at `maxWaitMs` with a 503 rather than all
+ * waiting long and most being served late. No I/O but the injected timer.
+ */
+export class AdmissionQueue {
+  /** Oldest first. CoDel keeps it short, so shifting the array is cheap. */
+  private readonly entries: Entry[] = [];
+  private timer: unknown;
+  private timerAt = Infinity;
+  constructor(
+    private readonly settings: AdmissionSettings,
+    private readonly clock: QueueClock,
+  ) {}
+
+  get length(): number {
+    return this.entries.length;
+  }
+
+  /** Whether its oldest waiter has waited longer than the target: newest first then. */
+  standing(now: number = this.clock.now()): boolean {
+    const head = this.entries.find((entry) => !entry.cancelled);
+    return head !== undefined && now - head.enqueuedAt > this.settings.targetMs;
+  }
+
+  /** Queues a waiter at the back; undefined (and the waiter is not kept) when the queue is full. */
+  offer(waiter: QueueWaiter): QueueTicket | undefined {
+    if (this.entries.length >= this.settings.maxLength) return undefined;
+    const entry: Entry = { waiter, enqueuedAt: this.clock.now(), cancelled: false };
+    this.entries.push(entry);
+    this.arm();
+    return { cancel: () => (entry.cancelled = true) };
+  }
+
+  /** A waiter that was admitted but found no slot after all goes back to the head, keeping its place and its wait. */
+  putBack(waiter: QueueWaiter, enqueuedAt: number): QueueTicket {
+    const entry: Entry = { waiter, enqueuedAt, cancelled: false };
+    this.entries.unshift(entry);
+    this.arm();
+    return { cancel: () => (entry.cancelled = true) };
+  }
+
+  /** A slot freed somewhere: admit the head, after turning away the heads a standing queue would not serve. */
+  slotFreed(): void {
+    if (this.entries.length === 0) return;
+    const now = this.clock.now();
+    this.expire(now);
+    const newestFirst = this.standing(now);
+    while (this.entries.length > 0) {
+      const entry = newestFirst ? this.entries.pop()! : this.entries.shift()!;
+      if (entry.cancelled) continue;
+      entry.waiter.admit(now - entry.enqueuedAt);
+      break;
+    }
+    this.arm();
+  }
+
+  /** Turns away every waiter (shutdown). */
+  rejectAll(): void {
+    const now = this.clock.now();
+    for (const entry of this.entries.splice(0)) if (!entry.cancelled) entry.waiter.reject('queue_timeout', now - entry.enqueuedAt);
+    this.disarm();
+  }
+
+  /** Heads past their deadline leave with a 503 (arrival order: the head's deadline is the earliest). */
+  private expire(now: number): void {
+    while (this.entries.length > 0) {
+      const head = this.entries[0];
+      if (!head.cancelled && now - head.enqueuedAt < this.settings.maxWaitMs) return;
+      this.entries.shift();
+      if (!head.cancelled) head.waiter.reject('queue_timeout', now - head.enqueuedAt);
+    }
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    this.expire(this.clock.now());
+    this.arm();
+  };
+
+  /** One timer, for the head's deadline. */
+  private arm(): void {
+    const head = this.entries.find((entry) => !entry.cancelled);
+    if (!head) {
+      this.disarm();
+      return;
+    }
+    const at = head.enqueuedAt + this.settings.maxWaitMs;
+    if (this.timer !== undefined && at >= this.timerAt) return;
+    this.disarm();
+    this.timerAt = at;
+    this.timer = this.clock.setTimer(this.onTimer, Math.max(0, at - this.clock.now()));
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+}
