@@ -187,4 +187,3 @@ function tableOf(results) {
   }
   return rows;
 }
-

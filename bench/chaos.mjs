@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import WebSocket from 'ws';
 import { freePort, MAIN, startRedisServer, untilAnswers } from '../test/support/spawn.mjs';
+import { openLoop, percentile, summariseRun } from './lib/open-loop.mjs';
 
 const SERVICES = 3;
 const BALANCER_WORKERS = process.env.CHAOS_BALANCER_WORKERS ?? '2';
@@ -144,6 +145,7 @@ const SCENARIOS = {
   'redis-restart': ['Redis restart (SIGTERM) with tasks in flight', () => redisOutage('SIGTERM')],
   'redis-crash': ['Redis crash (kill -9) with tasks in flight', () => redisOutage('SIGKILL')],
   rolling: ['rolling SIGTERM of 2 services, then the balancer, 10 WebSocket clients', rollingRestart],
+  overload: ['3x the fleet for 20 s (open loop), a SIGTERM and a kill -9 in the middle', overloadWithFaults],
   drain: ['SIGTERM: 3 services, then the balancer', drainAll],
 };
 
@@ -468,7 +470,82 @@ async function rollingRestart() {
   };
 }
 
-// 8. Drain: SIGTERM to every service, then the balancer.
+// 8. Three times what the fleet can serve, at a fixed arrival rate, while one service is
+//    restarted with SIGTERM and another killed -9. The services shed (READY_SHED, MAX 8, MIN 6)
+//    for this one: they are restarted so, and back without it after.
+async function overloadWithFaults() {
+  const shedding = { READY_SHED: 'true', READY_MAX_CLIENTS: '8', READY_MIN_CLIENTS: '6' };
+  for (const service of services) {
+    await service.kill('SIGTERM');
+    await service.start(shedding);
+  }
+  await untilAllUp(balancer);
+  const path = '/long_task?ms=20';
+  const direct = [];
+  for (let i = 0; i < 40; i += 1) {
+    const started = performance.now();
+    await call(`${services[0].url}${path}`);
+    if (i >= 10) direct.push(performance.now() - started);
+  }
+  const serviceMs = percentile(direct, 50);
+  const capacity = (SERVICES * 7 * 1000) / serviceMs;
+  const rate = Math.round(3 * capacity);
+  // A warm-up at the same rate first: the client's connections are opened before counting (thousands
+  // of connects at once overflow the listen backlog, and a SYN retried a second later is the client's delay).
+  await openLoop({ url: `${base()}${path}`, rate, seconds: 2 });
+  const exitCodes = [];
+  const faults = (async () => {
+    await sleep(5_000);
+    const t0 = performance.now();
+    exitCodes.push((await services[0].kill('SIGTERM')).code);
+    const t1 = performance.now();
+    await services[0].start(shedding);
+    const t2 = performance.now();
+    await sleep(3_000);
+    await services[1].kill('SIGKILL');
+    const t3 = performance.now();
+    await services[1].start(shedding);
+    console.log(
+      `overload: drain ${Math.round(t1 - t0)} ms, boot ${Math.round(t2 - t1)} ms; kill, boot ${Math.round(performance.now() - t3)} ms`,
+    );
+  })();
+  const seconds = 20;
+  const records = await openLoop({ url: `${base()}${path}`, rate, seconds });
+  await faults;
+  const summary = summariseRun(records, seconds);
+  const perSecond = Array.from({ length: seconds }, () => 0);
+  const interval = 1000 / rate;
+  records.forEach((r, i) => r.status === 200 && (perSecond[Math.floor((i * interval) / 1000)] += 1));
+  console.log(`overload: served per second ${perSecond.join(' ')}`);
+  const count = (status) => summary.statuses[status] ?? 0;
+  for (const service of services) {
+    await service.kill('SIGTERM');
+    await service.start();
+  }
+  await untilAllUp(balancer);
+  const other = Object.keys(summary.statuses).filter((status) => status !== '503' && status !== '429');
+  for (const [body, n] of summary.errorBodies) console.log(`overload: ${n}x ${body}`);
+  return {
+    figures: {
+      'requests ok': records.length - Object.values(summary.statuses).reduce((a, b) => a + b, 0),
+      failed: Object.entries(summary.statuses)
+        .map(([status, n]) => `${n}x ${status}`)
+        .join(', '),
+      served: `${Math.round(summary.servedPerSecond)}/s = ${Math.round((100 * summary.servedPerSecond) / capacity)}% of ${Math.round(capacity)}/s; p99 ${summary.p99?.toFixed(1)} ms, rest p99 ${summary.rejectedP99?.toFixed(1)} ms`,
+      'exit codes': exitCodes.join(' '),
+      'refusals without Retry-After': summary.withoutRetryAfter,
+    },
+    verdict: verdict({
+      'every refusal a 503 or 429 with Retry-After, no 502, no connection error':
+        other.length === 0 && summary.withoutRetryAfter === 0 && count(0) === 0,
+      // At most one service is down at a time, so two thirds of the capacity is always there.
+      'the fleet served at least two thirds of its capacity through the faults': summary.servedPerSecond >= (2 / 3) * capacity,
+      'the SIGTERMed service exited 0': exitCodes.every((code) => code === 0),
+    }),
+  };
+}
+
+// 9. Drain: SIGTERM to every service, then the balancer.
 async function drainAll() {
   const codes = [];
   for (const service of services) codes.push((await service.kill('SIGTERM')).code);

@@ -79,7 +79,8 @@ try {
       await settle();
       const retriesBefore = front === 'ballast' ? await balancerMetric(ballast.url, 'ballast_balancer_retries_total') : 0;
       const summary = summariseRun(await run(front, rate, SECONDS), SECONDS);
-      const retries = front === 'ballast' ? (await balancerMetric(ballast.url, 'ballast_balancer_retries_total')) - retriesBefore : undefined;
+      const retries =
+        front === 'ballast' ? (await balancerMetric(ballast.url, 'ballast_balancer_retries_total')) - retriesBefore : undefined;
       figures[`${front} ${factor}`] = { ...summary, retriesPerRequest: retries === undefined ? undefined : retries / summary.offered };
       row[`${front} served`] = `${Math.round(summary.servedPerSecond)}/s (${Math.round((100 * summary.servedPerSecond) / capacity)}%)`;
       row[`${front} p50/p99`] = `${summary.p50?.toFixed(1)}/${summary.p99?.toFixed(1)} ms`;

@@ -5,7 +5,13 @@
 import { Agent, request } from 'undici';
 
 /** One connection pool for all runs: enough connections that none waits for another. */
-export const OPEN_LOOP_AGENT = new Agent({ connections: 4096, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 30_000, bodyTimeout: 30_000 });
+export const OPEN_LOOP_AGENT = new Agent({
+  connections: 4096,
+  pipelining: 1,
+  keepAliveTimeout: 30_000,
+  headersTimeout: 30_000,
+  bodyTimeout: 30_000,
+});
 
 /**
  * `rate` requests per second to `url` for `seconds` (at most rate x seconds requests). Resolves
@@ -22,8 +28,14 @@ export async function openLoop({ url, rate, seconds, headers = {} }) {
   const fire = (index, due) =>
     request(url, { dispatcher: OPEN_LOOP_AGENT, headers })
       .then(async (response) => {
-        await response.body.dump();
-        records[index] = { status: response.statusCode, ms: performance.now() - due, retryAfter: response.headers['retry-after'] };
+        // The body of an error is kept (its reason); a success's is read and dropped.
+        const body = response.statusCode >= 500 && response.statusCode !== 503 ? await response.body.text() : await response.body.dump();
+        records[index] = {
+          status: response.statusCode,
+          ms: performance.now() - due,
+          retryAfter: response.headers['retry-after'],
+          ...(typeof body === 'string' && { body }),
+        };
       })
       .catch(() => {
         records[index] = { status: 0, ms: performance.now() - due };
@@ -61,10 +73,23 @@ export function summariseRun(records, seconds) {
     offered: records.length,
     servedPerSecond: served.length / seconds,
     servedShare: served.length / records.length,
-    p50: percentile(served.map((r) => r.ms), 50),
-    p99: percentile(served.map((r) => r.ms), 99),
-    rejectedP99: percentile(rest.map((r) => r.ms), 99),
+    p50: percentile(
+      served.map((r) => r.ms),
+      50,
+    ),
+    p99: percentile(
+      served.map((r) => r.ms),
+      99,
+    ),
+    rejectedP99: percentile(
+      rest.map((r) => r.ms),
+      99,
+    ),
     withoutRetryAfter: rest.filter((r) => r.status !== 0 && r.retryAfter === undefined).length,
     statuses,
+    /** The distinct bodies of 5xx answers other than 503, with their counts. */
+    errorBodies: Object.entries(
+      rest.filter((r) => r.body).reduce((seen, r) => ({ ...seen, [r.body.slice(0, 200)]: (seen[r.body.slice(0, 200)] ?? 0) + 1 }), {}),
+    ),
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { AdmissionQueue, type QueueClock, type QueueRejection } from './admission-queue.js';
+import { AdmissionQueue, type QueueClock, type QueueRejection, type QueueWaiter } from './admission-queue.js';
 
 /** A clock the test moves, with the timers it holds. */
 function testClock() {
@@ -33,18 +33,32 @@ function testClock() {
   return { clock, advance };
 }
 
-/** A waiter that records what happened to it; an admitted one takes the slot. */
-function waiterLog() {
+/**
+ * Waiters that record what happened to them, over a count of free slots: an admitted waiter
+ * takes a slot if one is free, and otherwise goes back (as the proxy's exchange does).
+ */
+function waiterLog(queue: () => AdmissionQueue, clock: QueueClock) {
   const admitted: number[] = [];
   const rejected: { reason: QueueRejection; waited: number }[] = [];
-  const waiter = () => ({
-    admit: (waited: number) => admitted.push(waited),
+  let free = 0;
+  const waiter = (enqueuedAt = clock.now()): QueueWaiter => ({
+    admit: (waited: number) => {
+      if (free > 0) {
+        free -= 1;
+        admitted.push(waited);
+      } else queue().putBack(waiter(enqueuedAt), enqueuedAt);
+    },
     reject: (reason: QueueRejection, waited: number) => rejected.push({ reason, waited }),
   });
-  return { admitted, rejected, waiter };
+  /** A slot frees: the queue is told, as the proxy tells it. */
+  const freeSlot = () => {
+    free += 1;
+    queue().slotFreed();
+  };
+  return { admitted, rejected, waiter, freeSlot };
 }
 
-const settings = { maxWaitMs: 50, maxLength: 1_000, targetMs: 5 };
+const settings = { maxWaitMs: 50, maxLength: 1_000, targetMs: 5, recheckMs: 5 };
 
 describe('AdmissionQueue', () => {
   it('admits in arrival order as slots free', () => {
@@ -62,7 +76,7 @@ describe('AdmissionQueue', () => {
   it('turns a request away once it waited maxWaitMs, on its own timer', () => {
     const { clock, advance } = testClock();
     const queue = new AdmissionQueue(settings, clock);
-    const log = waiterLog();
+    const log = waiterLog(() => queue, clock);
     queue.offer(log.waiter());
     advance(10);
     queue.offer(log.waiter());
@@ -76,17 +90,43 @@ describe('AdmissionQueue', () => {
   it('refuses at once past maxLength', () => {
     const { clock } = testClock();
     const queue = new AdmissionQueue({ ...settings, maxLength: 1 }, clock);
-    expect(queue.offer(waiterLog().waiter())).toBeDefined();
-    expect(queue.offer(waiterLog().waiter())).toBeUndefined();
+    const log = waiterLog(() => queue, clock);
+    expect(queue.offer(log.waiter())).toBeDefined();
+    expect(queue.offer(log.waiter())).toBeUndefined();
+  });
+
+  it('looks for a slot every recheckMs while requests wait, and an admitted one that found none keeps its place', () => {
+    const { clock, advance } = testClock();
+    const queue = new AdmissionQueue(settings, clock);
+    const seen: string[] = [];
+    let slotFree = false;
+    const waiter = (name: string): QueueWaiter => ({
+      admit: () => {
+        seen.push(name);
+        if (!slotFree) queue.putBack(waiter(name), name === 'a' ? 1_000 : 1_001);
+      },
+      reject: () => seen.push(`-${name}`),
+    });
+    queue.offer(waiter('a'));
+    advance(1);
+    queue.offer(waiter('b'));
+    advance(5); // a recheck: 'a' tries, finds no slot, goes back first in line
+    expect(seen).toEqual(['a']);
+    slotFree = true;
+    advance(5); // the oldest has waited past the target: newest first
+    expect(seen).toEqual(['a', 'b']);
+    expect(queue.length).toBe(1);
+    advance(50);
+    expect(seen).toEqual(['a', 'b', 'a']); // rechecks go on until it is served (or its bound)
   });
 
   it('skips a waiter whose client left', () => {
     const { clock } = testClock();
     const queue = new AdmissionQueue(settings, clock);
-    const log = waiterLog();
+    const log = waiterLog(() => queue, clock);
     queue.offer(log.waiter())!.cancel();
     queue.offer(log.waiter());
-    queue.slotFreed();
+    log.freeSlot();
     expect(log.admitted).toEqual([0]);
     expect(log.rejected).toEqual([]);
   });
@@ -94,12 +134,12 @@ describe('AdmissionQueue', () => {
   it('under sustained overload serves the newest: short waits for those served, the rest told at the bound', () => {
     const { clock, advance } = testClock();
     const queue = new AdmissionQueue(settings, clock);
-    const log = waiterLog();
+    const log = waiterLog(() => queue, clock);
     // Two arrivals and one free slot every millisecond, for two seconds.
     for (let ms = 0; ms < 2_000; ms += 1) {
       queue.offer(log.waiter());
       queue.offer(log.waiter());
-      queue.slotFreed();
+      log.freeSlot();
       advance(1);
     }
     // Every slot served someone: the fleet kept its capacity.
@@ -114,11 +154,22 @@ describe('AdmissionQueue', () => {
 
   it('admits a burst that drains in time, newest first once its oldest waited past the target', () => {
     const { clock, advance } = testClock();
-    const queue = new AdmissionQueue(settings, clock);
+    const queue = new AdmissionQueue({ ...settings, recheckMs: 1_000 }, clock); // no recheck in between
     const order: number[] = [];
-    for (let i = 0; i < 10; i += 1) queue.offer({ admit: () => order.push(i), reject: () => order.push(-1) });
+    let free = 0;
+    const waiter = (i: number, at: number): QueueWaiter => ({
+      admit: () => {
+        if (free === 0) return void queue.putBack(waiter(i, at), at);
+        free -= 1;
+        order.push(i);
+      },
+      reject: () => order.push(-1),
+    });
+    for (let i = 0; i < 10; i += 1) queue.offer(waiter(i, clock.now()));
+    free = 1;
     queue.slotFreed(); // the oldest waited 0 ms: arrival order
     advance(6);
+    free = 9;
     for (let i = 0; i < 9; i += 1) queue.slotFreed(); // now it stands: newest first
     expect(order).toEqual([0, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
   });

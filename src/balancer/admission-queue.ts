@@ -16,10 +16,15 @@ export interface AdmissionSettings {
   readonly maxLength: number;
   /** A queue whose oldest request waited longer than this is standing: newest first then. */
   readonly targetMs: number;
+  /**
+   * While requests wait, how often to look for a slot anyway: slots also free where this
+   * worker cannot see it happen (another worker's or balancer's requests ending).
+   */
+  readonly recheckMs: number;
 }
 
-/** CoDel's target (Nichols & Jacobson), which Facebook's servers also use to switch to LIFO. */
-export const CODEL = { targetMs: 5 } as const;
+/** CoDel's target (Nichols & Jacobson), which Facebook's servers also use to switch to LIFO; a recheck as often. */
+export const CODEL = { targetMs: 5, recheckMs: 5 } as const;
 
 /** A timer the queue can arm; injected so the logic runs on a test's clock. */
 export interface QueueClock {
@@ -77,10 +82,12 @@ export class AdmissionQueue {
     return { cancel: () => (entry.cancelled = true) };
   }
 
-  /** A waiter that was admitted but found no slot after all goes back to the head, keeping its place and its wait. */
+  /** A waiter that was admitted but found no slot after all goes back to its place in arrival order, keeping its wait. */
   putBack(waiter: QueueWaiter, enqueuedAt: number): QueueTicket {
     const entry: Entry = { waiter, enqueuedAt, cancelled: false };
-    this.entries.unshift(entry);
+    let index = this.entries.length;
+    while (index > 0 && this.entries[index - 1].enqueuedAt > enqueuedAt) index -= 1;
+    this.entries.splice(index, 0, entry);
     this.arm();
     return { cancel: () => (entry.cancelled = true) };
   }
@@ -121,21 +128,24 @@ export class AdmissionQueue {
     this.timer = undefined;
     this.timerAt = Infinity;
     this.expire(this.clock.now());
-    this.arm();
+    // A slot may have freed unseen: the head tries (and goes back to its place if there is none).
+    if (this.entries.length > 0) this.slotFreed();
+    else this.arm();
   };
 
-  /** One timer, for the head's deadline. */
+  /** One timer, for the head's deadline or the next recheck, whichever comes first. */
   private arm(): void {
     const head = this.entries.find((entry) => !entry.cancelled);
     if (!head) {
       this.disarm();
       return;
     }
-    const at = head.enqueuedAt + this.settings.maxWaitMs;
+    const now = this.clock.now();
+    const at = Math.min(head.enqueuedAt + this.settings.maxWaitMs, now + this.settings.recheckMs);
     if (this.timer !== undefined && at >= this.timerAt) return;
     this.disarm();
     this.timerAt = at;
-    this.timer = this.clock.setTimer(this.onTimer, Math.max(0, at - this.clock.now()));
+    this.timer = this.clock.setTimer(this.onTimer, Math.max(0, at - now));
   }
 
   private disarm(): void {

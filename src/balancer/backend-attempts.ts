@@ -122,6 +122,12 @@ export class BackendAttempts {
     this.ledger.attemptEnded(attempt.backend);
   }
 
+  /** The backends this request already tried (none, or only the first, is kept without a set). */
+  get triedSet(): ReadonlySet<Backend> | undefined {
+    if (this.tried) return this.tried;
+    return this.firstTried ? new Set([this.firstTried]) : undefined;
+  }
+
   /** No attempt made yet. */
   get notStarted(): boolean {
     return this.firstTried === undefined;

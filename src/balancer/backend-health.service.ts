@@ -87,11 +87,15 @@ export class BackendHealthService implements OnApplicationBootstrap, OnModuleDes
         method: 'GET',
         headersTimeout: Math.min(this.settings.maxResponseDelayMs, this.settings.healthCheckIntervalMs),
       });
-      await response.body.dump();
-      ready = response.statusCode === 200;
       // A check is not one of the backend's clients: the report counts this worker's in-flight requests only.
       const report = parseLoadReport(response.headers[LOAD_REPORT_HEADER]);
       if (report) backend.observeLoad(report, Date.now(), backend.inFlight);
+      ready = response.statusCode === 200;
+      if (!ready && report) {
+        // Down for load alone (cooldown) is what its load report already says, fresher with every
+        // response: capacity is judged by the report, so the backend stays in rotation for it.
+        ready = onlyLoadIsDown(await response.body.json().catch(() => undefined));
+      } else await response.body.dump();
     } catch {
       // Unready, not ejected: ejection is for failed traffic, so backends still booting
       // when the balancer starts are not locked out for RETRY_DOWNTIME_MS.
@@ -99,4 +103,12 @@ export class BackendHealthService implements OnApplicationBootstrap, OnModuleDes
     }
     this.upstreams.recordCheck(backend, ready);
   }
+}
+
+/** Whether a terminus /ready body says down for the `load` indicator and nothing else. */
+function onlyLoadIsDown(body: unknown): boolean {
+  const error = (body as { error?: Record<string, unknown> } | undefined)?.error;
+  if (!error || typeof error !== 'object') return false;
+  const down = Object.keys(error);
+  return down.length === 1 && down[0] === 'load';
 }

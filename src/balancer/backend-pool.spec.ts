@@ -154,3 +154,36 @@ describe('BackendPool slow start', () => {
     expect(pool.pick(1_500)?.url).toBe('http://b:1');
   });
 });
+
+describe('Backend load reports', () => {
+  const report = (clients: number, cooldown = false) => ({ clients, maxClients: 8, minClients: 6, cooldown, shed: true, draining: false });
+
+  it('keeps a shedding backend one short of its MAX, counting its own in-flight requests and the others reported', () => {
+    const [b] = new BackendPool(['http://b:1']).backends;
+    b.inFlight = 2;
+    b.observeLoad(report(5), 1_000, 2); // 3 clients of others'
+    expect(b.estimatedClients(1_000)).toBe(5);
+    expect(b.hasFreeSlot(1_000)).toBe(true);
+    b.inFlight = 4;
+    expect(b.hasFreeSlot(1_000)).toBe(false); // 4 + 3 = 7 = MAX - 1
+    // Others' requests end within about a service time: their share fades out.
+    expect(b.hasFreeSlot(1_000 + 1_000)).toBe(true);
+  });
+
+  it('in cooldown waits for the backend to say its clients dropped below MIN', () => {
+    const [b] = new BackendPool(['http://b:1']).backends;
+    b.observeLoad(report(8, true), 1_000, 0);
+    expect(b.hasFreeSlot(1_050)).toBe(false); // no fading in cooldown
+    expect(b.hasFreeSlot(3_000)).toBe(true); // the report aged out
+    b.observeLoad(report(5), 3_000, 0);
+    expect(b.hasFreeSlot(3_000)).toBe(true);
+  });
+
+  it('gives a draining backend nothing, and a backend without reports no limit', () => {
+    const [b, c] = new BackendPool(['http://b:1', 'http://c:1']).backends;
+    b.observeLoad({ ...report(0), draining: true }, 1_000, 0);
+    expect(b.hasFreeSlot(1_000)).toBe(false);
+    c.inFlight = 10_000;
+    expect(c.hasFreeSlot(1_000)).toBe(true);
+  });
+});

@@ -72,16 +72,16 @@ export class BackendPool {
     if (this.strategy === 'round-robin') {
       // Ready ones first; the second scan is the panic floor; a warming backend is passed over
       // in proportion to its weight, unless nothing else can take the request. No allocation: hot path.
-      return (
-        this.scanRoundRobin(nowMs, tried, true, true) ??
-        this.scanRoundRobin(nowMs, tried, false, true) ??
-        this.scanRoundRobin(nowMs, tried, false, false)
-      );
+      // Unready ones only in panic: ready ones that are merely full are waited for, not bypassed.
+      const panic = this.inPanic(nowMs);
+      return this.scanRoundRobin(nowMs, tried, !panic, true) ?? this.scanRoundRobin(nowMs, tried, !panic, false);
     }
-    const available = this.list.filter((backend) => backend.available(nowMs) && backend.hasFreeSlot(nowMs) && !tried?.has(backend));
-    if (available.length === 0) return undefined;
-    const ready = available.filter((backend) => backend.ready);
-    return this.pickTwoChoices(ready.length > 0 ? ready : available, nowMs);
+    const panic = this.inPanic(nowMs);
+    const candidates = this.list.filter(
+      (backend) => backend.available(nowMs) && (panic || backend.ready) && backend.hasFreeSlot(nowMs) && !tried?.has(backend),
+    );
+    if (candidates.length === 0) return undefined;
+    return this.pickTwoChoices(candidates, nowMs);
   }
 
   get strategyName(): Strategy {
@@ -93,8 +93,9 @@ export class BackendPool {
    * worth waiting a moment for, unlike one that is ejected.
    */
   someOnlyFull(nowMs: number, tried?: ReadonlySet<Backend>): boolean {
+    const panic = this.inPanic(nowMs);
     for (const backend of this.list) {
-      if (backend.available(nowMs) && !tried?.has(backend) && !backend.hasFreeSlot(nowMs)) return true;
+      if (backend.available(nowMs) && (panic || backend.ready) && !tried?.has(backend) && !backend.hasFreeSlot(nowMs)) return true;
     }
     return false;
   }

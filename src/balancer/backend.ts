@@ -12,6 +12,12 @@ export function noOutcomes(): Record<AttemptOutcome, number> {
   return { success: 0, status_5xx: 0, connect: 0, timeout: 0, reset: 0, client_gone: 0 };
 }
 
+/** Requests of this worker's a backend's report may miss (on their way there or back) that it still counts as room. */
+const TRANSIT_SLACK = 1;
+
+/** The shortest time others' reported clients fade over (a backend's quick refusals pull its latency down). */
+const MIN_FADE_MS = 10;
+
 /** How long a load report's count of other clients (other workers, other balancers) is trusted. */
 export const LOAD_REPORT_TTL_MS = 1_000;
 
@@ -19,12 +25,13 @@ export const LOAD_REPORT_TTL_MS = 1_000;
 export interface ReportedLoad {
   /** Its clients in flight as it said. */
   readonly clients: number;
-  /** Its clients that were not this worker's requests when it reported. */
+  /** Its clients that were not this worker's requests when it reported (below zero: ours it had not counted). */
   readonly othersClients: number;
   readonly maxClients: number;
   readonly minClients: number;
   readonly cooldown: boolean;
   readonly shed: boolean;
+  readonly draining: boolean;
   readonly atMs: number;
 }
 
@@ -83,32 +90,49 @@ export class Backend {
   observeLoad(report: LoadReport, nowMs: number, oursCounted: number): void {
     this.reported = {
       clients: report.clients,
-      othersClients: Math.max(0, report.clients - Math.max(0, oursCounted)),
+      // Below zero when some of ours had not reached it yet, or had already left it: that many
+      // more fit than this worker counts (at most TRANSIT_SLACK, to stay clear of its MAX).
+      othersClients: Math.max(-TRANSIT_SLACK, report.clients - Math.max(0, oursCounted)),
       maxClients: report.maxClients,
       minClients: report.minClients,
       cooldown: report.cooldown,
       shed: report.shed,
+      draining: report.draining,
       atMs: nowMs,
     };
   }
 
-  /** Its clients now as far as this worker can tell: its own in-flight requests and the others' last reported. */
+  /**
+   * Its clients now as far as this worker can tell: its own in-flight requests, and the others'
+   * as last reported, fading out over one service time (each of theirs is done by then on
+   * average, and this worker hears nothing of it until the backend next answers it).
+   */
   estimatedClients(nowMs: number): number {
     const reported = this.reported;
-    if (!reported || nowMs - reported.atMs > LOAD_REPORT_TTL_MS) return this.inFlight;
-    return this.inFlight + reported.othersClients;
+    if (!reported || reported.othersClients === 0) return this.inFlight;
+    const age = nowMs - reported.atMs;
+    if (age > LOAD_REPORT_TTL_MS) return this.inFlight;
+    // In cooldown it sheds until its own clients drop below MIN: no guessing that they have,
+    // until it says so (a response, or a check) or the report ages out.
+    if (reported.cooldown) return this.inFlight + reported.othersClients;
+    const fading = Math.max(0, 1 - age / Math.max(MIN_FADE_MS, this.latency.ms));
+    const others = reported.othersClients * fading;
+    return this.inFlight + (others > 0 ? Math.ceil(others) : Math.trunc(others));
   }
 
   /**
-   * Whether one more request would be served rather than shed. Only a backend that reports it
-   * sheds has a limit: below its MAX (one short of cooldown), or, while its last report said
+   * Whether one more request would be served rather than shed. A backend that says it is
+   * draining has no room; otherwise only a backend that reports it sheds has a limit: below its MAX (one short of cooldown), or, while its last report said
    * cooldown, below its MIN (where its cooldown ends). Any other backend always has room.
    */
   hasFreeSlot(nowMs: number): boolean {
     const reported = this.reported;
-    if (!reported?.shed) return true;
-    const clients = this.estimatedClients(nowMs);
+    if (!reported) return true;
     const fresh = nowMs - reported.atMs <= LOAD_REPORT_TTL_MS;
+    // Shutting down, it takes no new work (its checks will say so too, a little later).
+    if (fresh && reported.draining) return false;
+    if (!reported.shed) return true;
+    const clients = this.estimatedClients(nowMs);
     if (fresh && reported.cooldown) return clients < reported.minClients;
     return clients < Math.max(1, reported.maxClients - 1);
   }

@@ -104,12 +104,14 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
   next(): void {
     // One wall-clock read per attempt (picking and the latency sample's time) and one monotonic.
     const now = Date.now();
-    const mayWait = this.attempts.notStarted && !this.attempts.pinned;
+    // A sticky request has one backend to wait for, and no queue to wait in.
+    const mayWait = !this.attempts.pinned;
     // Arrival order: with others waiting, a new request queues behind them.
-    if (mayWait && this.proxy.admission.length > 0 && !this.admitted) return this.wait();
+    if (mayWait && this.attempts.notStarted && this.proxy.admission.length > 0) return this.wait();
     const attempt = this.attempts.next(now);
     if (attempt) return this.dispatch(attempt, now);
-    if (mayWait && this.proxy.ledger.pool.someOnlyFull(now)) return this.wait();
+    // Every backend full (not broken): wait for a slot, a retry too, unless the retry budget is spent.
+    if (mayWait && !this.attempts.budgetSpent && this.proxy.ledger.pool.someOnlyFull(now, this.attempts.triedSet)) return this.wait();
     this.giveUp();
   }
 
@@ -134,7 +136,13 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
     this.admitted = true;
     const now = Date.now();
     const attempt = this.attempts.next(now);
-    if (!attempt) return this.wait();
+    if (!attempt) {
+      if (this.attempts.budgetSpent) {
+        this.admitted = false;
+        return this.giveUp();
+      }
+      return this.wait();
+    }
     this.admitted = false;
     this.proxy.queueOutcome('admitted', waitedMs);
     this.dispatch(attempt, now);

@@ -16,7 +16,9 @@ const lingering = new WeakSet<Socket>();
  * reads it: the client sees EPIPE or ECONNRESET instead of the status.
  */
 export function lingerAfterEarlyAnswer(req: IncomingMessage, res: ServerResponse): void {
-  if (req.complete) return;
+  // Nothing left to read: a request without a body keeps its connection (before its handler
+  // returns, Node has not yet marked even a bodiless request complete).
+  if (req.complete || !announcesBody(req)) return;
   if (!res.headersSent) res.setHeader('connection', 'close');
   // Whatever was reading the body (a parser, a pipe to an upstream) is done with it: drop the rest.
   res.once('finish', () => {
@@ -46,4 +48,11 @@ export function lingerAfterEarlyAnswer(req: IncomingMessage, res: ServerResponse
     });
     this.resume();
   };
+}
+
+/** Whether the request says a body follows (RFC 9112 §6.3: a length above zero, or chunked). */
+function announcesBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return length !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
 }

@@ -103,7 +103,7 @@ export class ClientTracker implements OnModuleInit {
       // Every response says how loaded this instance is as it leaves (probes too, so an idle
       // backend's load is known from the balancer's checks): the balancer sends by it.
       fastify.addHook('onSend', (_request, reply, payload, done) => {
-        void reply.header(LOAD_REPORT_HEADER, formatLoadReport(this.load, this.shed));
+        void reply.header(LOAD_REPORT_HEADER, formatLoadReport(this.load, this.shed, !this.coordinator.accepting));
         done(null, payload);
       });
     }

@@ -3,7 +3,8 @@ import type { LoadSnapshot } from './load-hysteresis.js';
 /**
  * The header a service reports its load in on every response, for the balancer (which removes
  * it before the client sees it): `<clients>/<max>;min=<min>`, then `;cooldown` while in
- * cooldown and `;shed` when the service answers 503 to requests that arrive in cooldown. ORCA's
+ * cooldown, `;shed` when the service answers 503 to requests that arrive in cooldown, and
+ * `;draining` once it is shutting down (it takes no new work: send it none). ORCA's
  * idea (a backend's load on every response) in a form cheap to write and to parse.
  */
 export const LOAD_REPORT_HEADER = 'x-ballast-load';
@@ -16,10 +17,16 @@ export interface LoadReport {
   readonly cooldown: boolean;
   /** Requests that arrive in cooldown are refused (READY_SHED): the backend's capacity is a hard limit. */
   readonly shed: boolean;
+  /** It is shutting down. */
+  readonly draining: boolean;
 }
 
-export function formatLoadReport(load: Pick<LoadSnapshot, 'clients' | 'maxClients' | 'minClients' | 'cooldown'>, shed: boolean): string {
-  return `${load.clients}/${load.maxClients};min=${load.minClients}${load.cooldown ? ';cooldown' : ''}${shed ? ';shed' : ''}`;
+export function formatLoadReport(
+  load: Pick<LoadSnapshot, 'clients' | 'maxClients' | 'minClients' | 'cooldown'>,
+  shed: boolean,
+  draining = false,
+): string {
+  return `${load.clients}/${load.maxClients};min=${load.minClients}${load.cooldown ? ';cooldown' : ''}${shed ? ';shed' : ''}${draining ? ';draining' : ''}`;
 }
 
 /** The report in a header value, or undefined when there is none or it does not read as one. Pure. */
@@ -38,5 +45,12 @@ export function parseLoadReport(value: string | string[] | undefined): LoadRepor
     return undefined;
   }
   const flags = minEnd < 0 ? '' : text.slice(minEnd);
-  return { clients, maxClients, minClients, cooldown: flags.includes(';cooldown'), shed: flags.includes(';shed') };
+  return {
+    clients,
+    maxClients,
+    minClients,
+    cooldown: flags.includes(';cooldown'),
+    shed: flags.includes(';shed'),
+    draining: flags.includes(';draining'),
+  };
 }

@@ -1,0 +1,194 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { Agent, request } from 'undici';
+import { startFleet } from './support/fleet.js';
+import { http } from './support/http.js';
+import { stopProcess, useProcesses } from './support/process.js';
+import { waitFor } from './support/wait.js';
+
+/**
+ * The balancer under load and against greedy or slow clients, with real processes: it admits by
+ * what the services report, turns the excess away with a reason, holds each client to its share
+ * and does not let slow clients hold connections. Speed is for bench:overload; these count.
+ */
+
+const cooldownEntries = async (url: string) =>
+  Number(/^ballast_cooldown_entries_total (\d+)$/m.exec((await http(`${url}/metrics`)).text)?.[1]);
+
+describe('admission by reported load', () => {
+  const processes = useProcesses();
+  afterEach(() => processes.stopAll());
+
+  it('every service reports its load, and the balancer keeps it from the client', async () => {
+    const { services, balancer } = await startFleet(processes, { services: 1, serviceEnv: () => ({ READY_SHED: 'true' }) });
+    const direct = await http(`${services[0].baseUrl}/ping`);
+    expect(direct.headers['x-ballast-load']).toBe('1/4;min=3;shed');
+    const probe = await http(`${services[0].baseUrl}/ready`);
+    expect(probe.headers['x-ballast-load']).toBe('0/4;min=3;shed'); // a probe is no client
+    const proxied = await http(`${balancer.baseUrl}/ping`);
+    expect(proxied.status).toBe(200);
+    expect(proxied.headers['x-ballast-load']).toBeUndefined();
+  });
+
+  it('three times the fleet at once: nothing past any service MAX, the rest 503 with Retry-After and a reason, no 502', async () => {
+    // Three services that shed at 4 clients (MIN 3): together they hold 3 x 3 requests without cooldown.
+    const { services, balancer } = await startFleet(processes, {
+      services: 3,
+      serviceEnv: () => ({ READY_SHED: 'true', READY_MAX_CLIENTS: '4', READY_MIN_CLIENTS: '3' }),
+      balancerEnv: { BALANCER_QUEUE_MS: '100' },
+    });
+    // 27 requests at once, each holding its slot 2 s: three times what fits.
+    const agent = new Agent({ connections: 64 });
+    const answers = await Promise.all(
+      Array.from({ length: 27 }, async () => {
+        const response = await request(`${balancer.baseUrl}/long_task?ms=2000`, { dispatcher: agent });
+        return { status: response.statusCode, retryAfter: response.headers['retry-after'], body: (await response.body.json()) as any };
+      }),
+    );
+    await agent.close();
+    const served = answers.filter((a) => a.status === 200);
+    const refused = answers.filter((a) => a.status !== 200);
+    // The first nine got the nine slots; the rest waited 100 ms for one that did not free in time.
+    expect(served).toHaveLength(9);
+    expect(refused.every((a) => a.status === 503 && a.retryAfter === '1' && a.body.reason === 'queue_timeout')).toBe(true);
+    // No service was ever sent past its MAX - 1: none entered cooldown, none had to shed.
+    expect(await Promise.all(services.map((s) => cooldownEntries(s.baseUrl)))).toEqual([0, 0, 0]);
+    const metrics = (await http(`${balancer.baseUrl}/_balancer/metrics`)).text;
+    expect(metrics).toMatch(/^ballast_balancer_rejected_total\{reason="queue_timeout"\} 18$/m);
+    const status = (await http(`${balancer.baseUrl}/_balancer/backends`)).body;
+    expect(status.queue).toEqual({ waiting: 0, maxWaitMs: 100 });
+    for (const backend of status.backends) expect(backend.reportedLoad).toMatchObject({ maxClients: 4, minClients: 3, shed: true });
+  });
+
+  it('a request that waits is served when a slot frees within the bound', async () => {
+    const { balancer } = await startFleet(processes, {
+      services: 1,
+      serviceEnv: () => ({ READY_SHED: 'true', READY_MAX_CLIENTS: '2', READY_MIN_CLIENTS: '1' }),
+      balancerEnv: { BALANCER_QUEUE_MS: '10000' },
+    });
+    // MAX 2: one at a time without cooldown. The second waits for the first's slot, then is served.
+    const [first, second] = await Promise.all([http(`${balancer.baseUrl}/long_task?ms=200`), http(`${balancer.baseUrl}/long_task?ms=1`)]);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const metrics = (await http(`${balancer.baseUrl}/_balancer/metrics`)).text;
+    expect(metrics).toMatch(/^ballast_balancer_queue_admitted_total 1$/m);
+  });
+});
+
+describe('per-client limits', () => {
+  const processes = useProcesses();
+  afterEach(() => processes.stopAll());
+
+  it('holds a greedy client to its rate with 429 + Retry-After while another client is served', async () => {
+    const { balancer } = await startFleet(processes, {
+      services: 1,
+      balancerEnv: { BALANCER_CLIENT_RATE: '1', BALANCER_CLIENT_BURST: '5', BALANCER_CLIENT_KEY: 'header:x-client' },
+    });
+    const as = (client: string) => http(`${balancer.baseUrl}/ping`, { headers: { 'x-client': client } });
+    const greedy = [];
+    for (let i = 0; i < 8; i += 1) greedy.push(await as('greedy'));
+    expect(greedy.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+    expect(greedy[5].headers['retry-after']).toBe('1');
+    expect(greedy[5].body).toMatchObject({ statusCode: 429, reason: 'client_rate' });
+    expect(greedy[5].body.message).toMatch(/more than its share \(1 requests per second\)/);
+    expect((await as('polite')).status).toBe(200);
+    const metrics = (await http(`${balancer.baseUrl}/_balancer/metrics`)).text;
+    expect(metrics).toMatch(/^ballast_balancer_rejected_total\{reason="client_rate"\} 3$/m);
+  });
+
+  it('caps one client at its requests in flight', async () => {
+    const { balancer } = await startFleet(processes, { services: 1, balancerEnv: { BALANCER_CLIENT_CONCURRENCY: '1' } });
+    const holder = http(`${balancer.baseUrl}/long_task?ms=1000`);
+    await waitFor(async () => ((await http(`${balancer.baseUrl}/_balancer/backends`)).body.backends[0].inFlight === 1 ? true : undefined));
+    const second = await http(`${balancer.baseUrl}/ping`);
+    expect(second.status).toBe(429);
+    expect(second.body.reason).toBe('client_concurrency');
+    expect((await holder).status).toBe(200);
+    expect((await http(`${balancer.baseUrl}/ping`)).status).toBe(200); // its slot came back
+  });
+});
+
+describe('slow and numerous clients', () => {
+  const processes = useProcesses();
+  const sockets: Socket[] = [];
+  afterEach(async () => {
+    for (const socket of sockets.splice(0)) socket.destroy();
+    await processes.stopAll();
+  });
+
+  const open = async (port: number) => {
+    const socket = connect(port, '127.0.0.1');
+    sockets.push(socket);
+    await once(socket, 'connect');
+    return socket;
+  };
+  const answerOf = (socket: Socket) =>
+    new Promise<string>((resolve) => {
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk.toString()));
+      socket.on('close', () => resolve(data));
+    });
+
+  it('answers a client that trickles its headers 408 and closes it', async () => {
+    const { balancer } = await startFleet(processes, { services: 1, balancerEnv: { BALANCER_HEADERS_TIMEOUT_MS: '500' } });
+    const socket = await open(balancer.port);
+    const answer = answerOf(socket);
+    socket.write('GET /ping HTTP/1.1\r\nHost: x\r\n');
+    // One header byte every 100 ms, forever: only the balancer ends this.
+    const trickle = setInterval(() => socket.writable && socket.write('X'), 100);
+    try {
+      expect(await answer).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      clearInterval(trickle);
+    }
+  });
+
+  it('answers connections past BALANCER_MAX_CONNECTIONS with 503 instead of dropping them', async () => {
+    const { balancer } = await startFleet(processes, { services: 1, balancerEnv: { BALANCER_MAX_CONNECTIONS: '2' } });
+    const [a, b] = [await open(balancer.port), await open(balancer.port)];
+    const third = await open(balancer.port);
+    const answer = await answerOf(third);
+    expect(answer).toMatch(/^HTTP\/1\.1 503 /);
+    expect(answer).toMatch(/retry-after: 1/i);
+    expect(answer).toContain('most client connections (2)');
+    // Closing one makes room again.
+    a.destroy();
+    await once(a, 'close');
+    await waitFor(async () => ((await http(`${balancer.baseUrl}/ping`)).status === 200 ? true : undefined));
+    b.destroy();
+  });
+});
+
+describe('timeouts are earned back by traffic', () => {
+  const processes = useProcesses();
+  afterEach(() => processes.stopAll());
+
+  it('a passing /ready ends an ejection for refused connections, not one for a timeout', async () => {
+    const { urls, services, balancer } = await startFleet(processes, {
+      services: 3,
+      serviceEnv: (i) => (i === 1 ? { FAULT_MODE: 'slow', FAULT_DELAY_MS: '5000' } : {}),
+      balancerEnv: {
+        HEALTH_CHECK_INTERVAL_MS: '100',
+        MAX_RESPONSE_DELAY_MS: '300',
+        RETRY_DOWNTIME_MS: '60000',
+        MAX_EJECTION_PERCENT: '100',
+      },
+    });
+    const backendsOf = async () => (await http(`${balancer.baseUrl}/_balancer/backends`)).body.backends as any[];
+    const port0 = Number(new URL(urls[0]).port);
+    await stopProcess(services[0]);
+    // Round robin reaches both faulty ones within three requests: one refuses, one times out.
+    for (let i = 0; i < 3; i += 1) expect((await http(`${balancer.baseUrl}/ping`)).status).toBe(200);
+    const ejected = await backendsOf();
+    expect(ejected[0].lastVerdict).toMatch(/connect/);
+    expect(ejected[1].lastVerdict).toMatch(/timeout/);
+    await processes.start({ PORT: String(port0) });
+    // The restarted one's passing check brings it back, long before its 60 s...
+    await waitFor(async () => ((await backendsOf())[0].ejectedUntil === null ? true : undefined), { timeoutMs: 10_000 });
+    // ...while the slow one, whose /ready passes just as well, stays out until traffic shows it is fast.
+    const [, slow] = await backendsOf();
+    expect(slow.ready).toBe(true);
+    expect(slow.state).toBe('ejected');
+    expect(Date.parse(slow.ejectedUntil)).toBeGreaterThan(Date.now() + 30_000);
+  });
+});
