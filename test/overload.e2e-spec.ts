@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { Agent, request } from 'undici';
-import { startFleet } from './support/fleet.js';
+import { itemOwnedBy, startFleet } from './support/fleet.js';
 import { http } from './support/http.js';
 import { stopProcess, useProcesses } from './support/process.js';
 import { waitFor } from './support/wait.js';
@@ -176,8 +176,11 @@ describe('timeouts are earned back by traffic', () => {
     });
     const backendsOf = async () => (await http(`${balancer.baseUrl}/_balancer/backends`)).body.backends as any[];
     const port0 = Number(new URL(urls[0]).port);
+    // An item on the first pins a read to it whatever the checks have seen; the read finds it refusing.
+    const itemId = await itemOwnedBy(balancer.baseUrl, urls[0]);
     await stopProcess(services[0]);
-    // Round robin reaches both faulty ones within three requests: one refuses, one times out.
+    expect((await http(`${balancer.baseUrl}/items/${itemId}`)).status).toBe(502);
+    // The slow one passes /ready, so round robin reaches it within three requests: it times out.
     for (let i = 0; i < 3; i += 1) expect((await http(`${balancer.baseUrl}/ping`)).status).toBe(200);
     const ejected = await backendsOf();
     expect(ejected[0].lastVerdict).toMatch(/connect/);

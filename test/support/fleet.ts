@@ -1,3 +1,4 @@
+import { http } from './http.js';
 import { freePort } from './spawn.mjs';
 import type { ProcessSet, ServiceProcess } from './process.js';
 
@@ -46,4 +47,16 @@ export async function startFleet(processes: ProcessSet, options: FleetOptions = 
 
 function definedOnly(env: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
+
+/**
+ * Creates items through the balancer until one lands on the backend at `url`, and returns its
+ * id: reads of it are pinned there (sticky), whatever the balancer's checks think of it.
+ */
+export async function itemOwnedBy(base: string, url: string): Promise<number> {
+  for (let id = 1_000; id < 1_030; id += 1) {
+    const created = await http(`${base}/items/?item_id=${id}`, { method: 'POST', json: { name: 'pin', price: 1 } });
+    if (created.status === 200 && created.headers['x-app-url'] === url) return id;
+  }
+  throw new Error(`no item landed on ${url}`);
 }
