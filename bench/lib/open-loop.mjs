@@ -88,8 +88,13 @@ export function summariseRun(records, seconds) {
     withoutRetryAfter: rest.filter((r) => r.status !== 0 && r.retryAfter === undefined).length,
     statuses,
     /** The distinct bodies of 5xx answers other than 503, with their counts. */
-    errorBodies: Object.entries(
-      rest.filter((r) => r.body).reduce((seen, r) => ({ ...seen, [r.body.slice(0, 200)]: (seen[r.body.slice(0, 200)] ?? 0) + 1 }), {}),
-    ),
+    errorBodies: [...countBy(rest.filter((r) => r.body).map((r) => r.body.slice(0, 200)))],
   };
+}
+
+/** How often each value occurs, in first-seen order. */
+function countBy(values) {
+  const counts = new Map();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  return counts;
 }

@@ -107,13 +107,6 @@ export class AdmissionQueue {
     this.arm();
   }
 
-  /** Turns away every waiter (shutdown). */
-  rejectAll(): void {
-    const now = this.clock.now();
-    for (const entry of this.entries.splice(0)) if (!entry.cancelled) entry.waiter.reject('queue_timeout', now - entry.enqueuedAt);
-    this.disarm();
-  }
-
   /** Heads past their deadline leave with a 503 (arrival order: the head's deadline is the earliest). */
   private expire(now: number): void {
     while (this.entries.length > 0) {
@@ -127,10 +120,9 @@ export class AdmissionQueue {
   private readonly onTimer = (): void => {
     this.timer = undefined;
     this.timerAt = Infinity;
-    this.expire(this.clock.now());
-    // A slot may have freed unseen: the head tries (and goes back to its place if there is none).
-    if (this.entries.length > 0) this.slotFreed();
-    else this.arm();
+    // Heads past their deadline leave; and a slot may have freed unseen: the next in line tries
+    // (and goes back to its place if there is none).
+    this.slotFreed();
   };
 
   /** One timer, for the head's deadline or the next recheck, whichever comes first. */

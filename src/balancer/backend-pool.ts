@@ -70,11 +70,10 @@ export class BackendPool {
   /** The next backend to try, not in `tried`; undefined when none is available. */
   pick(nowMs: number, tried?: ReadonlySet<Backend>): Backend | undefined {
     if (this.strategy === 'round-robin') {
-      // Ready ones first; the second scan is the panic floor; a warming backend is passed over
-      // in proportion to its weight, unless nothing else can take the request. No allocation: hot path.
-      // Unready ones only in panic: ready ones that are merely full are waited for, not bypassed.
-      const panic = this.inPanic(nowMs);
-      return this.scanRoundRobin(nowMs, tried, !panic, true) ?? this.scanRoundRobin(nowMs, tried, !panic, false);
+      // Ready ones first; unready ones only in panic (ready ones that are merely full are waited
+      // for, not bypassed), so the panic check runs only when no ready one had room. No
+      // allocation: hot path.
+      return this.scanRound(nowMs, tried, true) ?? (this.inPanic(nowMs) ? this.scanRound(nowMs, tried, false) : undefined);
     }
     const panic = this.inPanic(nowMs);
     const candidates = this.list.filter(
@@ -135,6 +134,12 @@ export class BackendPool {
     return { ...counts, firstReturnMs, busyUntil };
   }
 
+  /** One round-robin scan; with slow start, warming backends are passed over by weight first, then taken if nothing else can. */
+  private scanRound(nowMs: number, tried: ReadonlySet<Backend> | undefined, readyOnly: boolean): Backend | undefined {
+    if (this.slowStartMs <= 0) return this.scanRoundRobin(nowMs, tried, readyOnly, false);
+    return this.scanRoundRobin(nowMs, tried, readyOnly, true) ?? this.scanRoundRobin(nowMs, tried, readyOnly, false);
+  }
+
   private scanRoundRobin(
     nowMs: number,
     tried: ReadonlySet<Backend> | undefined,
@@ -146,7 +151,7 @@ export class BackendPool {
       const index = (this.cursor + step) % size;
       const backend = this.list[index];
       if (!backend.available(nowMs) || (readyOnly && !backend.ready) || tried?.has(backend) || !backend.hasFreeSlot(nowMs)) continue;
-      if (weighted && this.slowStartMs > 0 && this.random() >= backend.weight(nowMs, this.slowStartMs)) continue;
+      if (weighted && this.random() >= backend.weight(nowMs, this.slowStartMs)) continue;
       this.cursor = (index + 1) % size;
       return backend;
     }

@@ -112,16 +112,7 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
     this.giveUp();
   }
 
-  /** Set once the queue admitted it: it may take a slot ahead of the queue. */
-  private admitted = false;
-
   private wait(): void {
-    if (this.admitted) {
-      // Admitted, but the slot went elsewhere: back to the head, keeping its wait.
-      this.admitted = false;
-      this.ticket = this.proxy.admission.putBack(this, this.queuedAt);
-      return;
-    }
     this.queuedAt = performance.now();
     this.ticket = this.proxy.admission.offer(this);
     if (!this.ticket) this.reject('queue_full', 0);
@@ -130,19 +121,15 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
   admit(waitedMs: number): void {
     this.ticket = undefined;
     if (this.clientGone) return;
-    this.admitted = true;
     const now = Date.now();
     const attempt = this.attempts.next(now);
-    if (!attempt) {
-      if (this.attempts.budgetSpent) {
-        this.admitted = false;
-        return this.giveUp();
-      }
-      return this.wait();
+    if (attempt) {
+      this.proxy.queueOutcome('admitted', waitedMs);
+      return this.dispatch(attempt, now);
     }
-    this.admitted = false;
-    this.proxy.queueOutcome('admitted', waitedMs);
-    this.dispatch(attempt, now);
+    if (this.attempts.budgetSpent) return this.giveUp();
+    // The slot went elsewhere: back to its place in line, keeping its wait.
+    this.ticket = this.proxy.admission.putBack(this, this.queuedAt);
   }
 
   reject(reason: QueueRejection, waitedMs: number): void {

@@ -48,8 +48,4 @@ export class RetryBudget {
   retryEnded(): void {
     this.retries -= 1;
   }
-
-  get inFlight(): { requests: number; retries: number } {
-    return { requests: this.requests, retries: this.retries };
-  }
 }
