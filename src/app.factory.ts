@@ -2,7 +2,6 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { LogController } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { AppModule } from './app.module.js';
@@ -23,7 +22,8 @@ import { writeErrorToSocket } from './ops/raw-error.js';
 import { ERROR_MESSAGES } from './errors/messages.js';
 import type { Socket } from 'node:net';
 import { declarePlatformResponses } from './ops/openapi-responses.js';
-import { isOperationalPath } from './ops/operational-paths.js';
+import { AccessLog } from './ops/access-log.js';
+import { RequestLogController } from './ops/request-log-controller.js';
 import { createRootLogger, PinoNestLogger, requestIdFor } from './ops/logger.js';
 
 export interface CreateAppOptions {
@@ -38,14 +38,14 @@ export interface CreateAppOptions {
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
   const logger = options.logger ?? createRootLogger(config.logLevel);
   const dataPath = config.role === 'balancer' ? new LateBoundHandler(config.balancer.server) : undefined;
+  const requestLog = new RequestLogController();
   const adapter = new FastifyAdapter({
     ...(dataPath && { serverFactory: dataPath.serverFactory }),
     loggerInstance: logger,
     genReqId: requestIdFor,
     bodyLimit: config.http.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true },
-    // Probes and scrapes would drown the request log; their outcome is in metrics.
-    logController: new LogController({ disableRequestLogging: (request) => isOperationalPath(request.url) }),
+    logController: requestLog,
   });
   hardenHttp(adapter.getInstance(), { maxJsonDepth: config.http.bodyMaxDepth });
 
@@ -55,6 +55,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     // Fastify's own JSON parser is all the API takes; other content types get 415.
     bodyParser: false,
   });
+  requestLog.use(app.get(AccessLog));
   app.getHttpServer().on('connect', refuseConnect);
   if (dataPath) dataPath.bind(app.get(BalancerProxy).handle, app.get(WebSocketTunnels).handleUpgrade);
   else app.useWebSocketAdapter(new WsAdapter(app));

@@ -67,6 +67,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     }
     const res = exchange.res;
     exchange.committed = true;
+    exchange.answeredBy = backend.url;
     this.streaming = true;
     const length = headers['content-length'];
     if (typeof length === 'string') this.remaining = Number(length);
@@ -82,6 +83,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (!this.streaming || this.ended) return;
+    this.exchange.bytesOut += chunk.length;
     if (this.remaining === chunk.length) {
       // Headers and the whole (small) body leave in one write instead of two.
       this.ended = true;
@@ -98,7 +100,9 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.settle();
-    if (this.streaming && !this.ended) this.exchange.res.end();
+    if (!this.streaming) return;
+    this.exchange.upstreamMs = performance.now() - this.startedAt;
+    if (!this.ended) this.exchange.res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {

@@ -137,6 +137,11 @@ export class BackendAttempts {
     return this.pinnedTo !== undefined;
   }
 
+  /** The failed attempts so far, in order. */
+  get failedAttempts(): readonly AttemptRecord[] {
+    return this.failures;
+  }
+
   /** How many attempts failed so far. */
   get failedCount(): number {
     return this.failures.length;

@@ -5,6 +5,8 @@ import { MetricsService } from '../ops/metrics.service.js';
 import type { Backend } from './backend.js';
 import { Upstreams } from './upstreams.js';
 
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /** The balancer's Prometheus series: attempts by outcome, ejections, and per-backend gauges read at scrape time. */
 @Injectable()
 export class BalancerMetrics {
@@ -13,6 +15,12 @@ export class BalancerMetrics {
   private readonly rejectedTotal: Counter<'reason'>;
   private readonly admitted: Counter;
   private readonly registers: MetricsService['registry'][];
+  private readonly requests: Counter<'code'>;
+  private readonly requestDuration: Histogram;
+  private readonly upstreamDuration: Histogram<'backend'>;
+  /** Label children made once per status code and backend: a request pays no label hashing. */
+  private readonly requestsByCode = new Map<number, Counter.Internal>();
+  private readonly upstreamByBackend = new Map<string, Histogram.Internal<'backend'>>();
 
   constructor(metrics: MetricsService, upstreams: Upstreams) {
     const registers = [metrics.registry];
@@ -69,6 +77,16 @@ export class BalancerMetrics {
       'max',
     );
 
+    new Gauge({
+      name: 'ballast_balancer_panic',
+      help: '1 while every available backend is unready, so unready ones take traffic (the panic floor)',
+      registers,
+      aggregator: 'max',
+      collect() {
+        this.set(pool.inPanic(Date.now()) ? 1 : 0);
+      },
+    });
+
     this.admitted = new Counter({
       name: 'ballast_balancer_queue_admitted_total',
       help: 'Requests sent to a backend after waiting in the admission queue',
@@ -85,6 +103,25 @@ export class BalancerMetrics {
       help: 'Time requests waited in the admission queue, by how they left it (admitted, rejected)',
       labelNames: ['outcome'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.requests = new Counter({
+      name: 'ballast_balancer_requests_total',
+      help: 'Requests through the balancer by the status the client got (499: it left before the answer)',
+      labelNames: ['code'],
+      registers,
+    });
+    this.requestDuration = new Histogram({
+      name: 'ballast_balancer_request_duration_seconds',
+      help: 'Time from a request reaching the balancer to its response closing',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.upstreamDuration = new Histogram({
+      name: 'ballast_balancer_upstream_duration_seconds',
+      help: 'Time from sending a request to a backend to the last byte of the answer the client got, by backend',
+      labelNames: ['backend'],
+      buckets: LATENCY_BUCKETS,
       registers,
     });
     const budget = upstreams.retryBudget;
@@ -106,6 +143,24 @@ export class BalancerMetrics {
         this.inc(budget.refused);
       },
     });
+  }
+
+  /** A request's response closed: counted by status, timed overall and at the backend that answered. */
+  requestFinished(status: number, totalMs: number, backend: string | undefined, upstreamMs: number | undefined): void {
+    let byCode = this.requestsByCode.get(status);
+    if (!byCode) {
+      byCode = this.requests.labels({ code: String(status) });
+      this.requestsByCode.set(status, byCode);
+    }
+    byCode.inc();
+    this.requestDuration.observe(totalMs / 1000);
+    if (backend === undefined || upstreamMs === undefined) return;
+    let upstream = this.upstreamByBackend.get(backend);
+    if (!upstream) {
+      upstream = this.upstreamDuration.labels({ backend });
+      this.upstreamByBackend.set(backend, upstream);
+    }
+    upstream.observe(upstreamMs / 1000);
   }
 
   /** A request left the admission queue. */

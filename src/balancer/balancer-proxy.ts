@@ -8,7 +8,7 @@ import { InjectConfig, type AppConfig } from '../config/index.js';
 import { AdmissionQueue, CODEL, type QueueClock, type QueueRejection } from './admission-queue.js';
 import type { AttemptLedger } from './backend-attempts.js';
 import { ERROR_MESSAGES } from '../errors/messages.js';
-import { writeErrorResponse } from '../ops/raw-error.js';
+import { AccessLog } from '../ops/access-log.js';
 import { BalancerMetrics } from './balancer-metrics.js';
 import { ClientLimits } from './client-limits.js';
 import { ProxyExchange, type ExchangeContext } from './proxy-exchange.js';
@@ -44,6 +44,7 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
     fleet: FleetSync,
     @InjectConfig() config: AppConfig,
     private readonly metrics: BalancerMetrics,
+    private readonly accessLog: AccessLog,
   ) {
     this.workerId = fleet.workerId === undefined ? undefined : String(fleet.workerId);
     this.admission = new AdmissionQueue({ ...config.balancer.queue, ...CODEL }, TIMERS);
@@ -65,26 +66,26 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.inFlight += 1;
     this.upstreams.retryBudget.requestStarted();
-    if (this.clientLimits.enabled && !this.admitClient(req, res)) return;
-    new ProxyExchange(this, req, res).start();
+    const exchange = new ProxyExchange(this, req, res);
+    if (this.clientLimits.enabled && !this.admitClient(exchange)) return;
+    exchange.start();
   };
 
   /** Per-client limits: true when the request may go on; otherwise it was answered 429. */
-  private admitClient(req: IncomingMessage, res: ServerResponse): boolean {
-    const key = this.clientKey(req);
+  private admitClient(exchange: ProxyExchange): boolean {
+    const key = this.clientKey(exchange.req);
     const refusal = this.clientLimits.admit(key, Date.now());
     if (!refusal) {
-      res.once('close', () => this.clientLimits.release(key));
+      exchange.res.once('close', () => this.clientLimits.release(key));
       return true;
     }
-    res.once('close', () => this.exchangeClosed());
     this.metrics.rejected(refusal.reason);
     const { ratePerSecond, concurrency } = this.limitSettings;
     const message =
       refusal.reason === 'client_rate'
         ? ERROR_MESSAGES.balancer.clientRate(ratePerSecond)
         : ERROR_MESSAGES.balancer.clientConcurrency(concurrency);
-    writeErrorResponse(req, res, 429, message, { retryAfterSeconds: refusal.retryAfterSeconds, details: { reason: refusal.reason } });
+    exchange.answer(refusal.reason, 429, message, { retryAfterSeconds: refusal.retryAfterSeconds, details: { reason: refusal.reason } });
     return false;
   }
 
@@ -99,11 +100,33 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
     return `a:${req.socket.remoteAddress ?? ''}`;
   }
 
-  /** Called once per exchange, when the client's response closes (finished or not). */
-  exchangeClosed(): void {
+  /** Called once per exchange, when the client's response closes (finished or not): counted and logged. */
+  exchangeClosed(exchange: ProxyExchange): void {
     this.inFlight -= 1;
     this.upstreams.retryBudget.requestEnded();
     if (this.inFlight === 0) this.idle.release();
+    const { req, res } = exchange;
+    // 499: the client left before it had the response's head (nginx's convention).
+    const status = res.headersSent ? res.statusCode : 499;
+    const totalMs = performance.now() - exchange.startedAt;
+    this.metrics.requestFinished(status, totalMs, exchange.answeredBy, exchange.upstreamMs);
+    if (!this.accessLog.wants(status, exchange.troubled)) return;
+    this.accessLog.write({
+      requestId: exchange.requestId,
+      startedAtMs: exchange.startedAtMs,
+      client: req.socket.remoteAddress ?? '',
+      method: req.method ?? '',
+      target: req.url ?? '',
+      status,
+      totalMs,
+      bytesIn: exchange.bytesIn,
+      bytesOut: exchange.bytesOut,
+      backend: exchange.answeredBy,
+      attempts: exchange.trail,
+      upstreamMs: exchange.upstreamMs,
+      rejected: exchange.rejected,
+      worker: this.workerId,
+    });
   }
 
   queueOutcome(outcome: 'admitted' | QueueRejection, waitedMs: number): void {

@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import { ERROR_MESSAGES } from '../errors/messages.js';
-import { writeErrorResponse } from '../ops/raw-error.js';
+import type { AttemptTrail } from '../ops/access-log.js';
+import { REQUEST_ID_HEADER, requestIdFor } from '../ops/logger.js';
+import { writeErrorResponse, type RawErrorOptions } from '../ops/raw-error.js';
 import type { Backend } from './backend.js';
 import type { AdmissionQueue, QueueRejection, QueueTicket, QueueWaiter } from './admission-queue.js';
 import { BackendAttempts, type Attempt, type AttemptLedger, type RequestProgress } from './backend-attempts.js';
@@ -24,8 +26,13 @@ export interface ExchangeContext {
   /** The backend that owns a sticky item, if one is recorded and still in the list. */
   stickyOwner(itemId: string): Backend | undefined;
   recordSticky(route: StickyRoute, backend: Backend, status: number): void;
-  exchangeClosed(): void;
+  /** Once per exchange, when the client's response closes (finished or not). */
+  exchangeClosed(exchange: ProxyExchange): void;
 }
+
+/** Why the balancer answered a request itself (the access log's `rejected`). */
+export type BalancerRejection =
+  QueueRejection | 'client_rate' | 'client_concurrency' | 'bad_target' | 'owner_ejected' | 'no_backend' | 'attempts_failed';
 
 /**
  * One client request and its upstream attempts: the HTTP side of the attempt loop
@@ -46,6 +53,16 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
   clientGone = false;
   /** The client's body began flowing to an upstream: it cannot be sent again. */
   bodyStarted = false;
+  /** The client's or a new one, sent upstream and logged on both sides. */
+  readonly requestId: string;
+  readonly startedAt = performance.now();
+  readonly startedAtMs = Date.now();
+  bytesIn = 0;
+  bytesOut = 0;
+  /** The backend whose answer the client got, and how long that attempt took to its last byte. */
+  answeredBy?: string;
+  upstreamMs?: number;
+  rejected?: BalancerRejection;
 
   constructor(
     readonly proxy: ExchangeContext,
@@ -55,15 +72,13 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
     this.method = req.method ?? 'GET';
     this.hasBody =
       req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    this.requestId = requestIdFor(req);
+    res.on('close', this.onClose);
   }
 
   start(): void {
-    this.res.on('close', this.onClose);
     const target = originForm(this.req.url ?? '/');
-    if (target === undefined) {
-      writeErrorResponse(this.req, this.res, 400, ERROR_MESSAGES.framing.notAPath);
-      return;
-    }
+    if (target === undefined) return this.answer('bad_target', 400, ERROR_MESSAGES.framing.notAPath);
     this.target = target;
     this.route = stickyRoute(this.method, target);
     // Reads, writes and deletes of a mapped item go to its owner; so does a create of an id
@@ -74,10 +89,7 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
       const now = Date.now();
       if (owner.isEjected(now)) {
         const retryAfterSeconds = Math.max(1, Math.ceil((owner.ejectedUntil - now) / 1000));
-        writeErrorResponse(this.req, this.res, 503, ERROR_MESSAGES.balancer.ownerEjected(this.route.itemId, owner.url), {
-          retryAfterSeconds,
-        });
-        return;
+        return this.answer('owner_ejected', 503, ERROR_MESSAGES.balancer.ownerEjected(this.route.itemId, owner.url), { retryAfterSeconds });
       }
     }
     this.attempts = new BackendAttempts(this.proxy.ledger, this.method, owner);
@@ -90,8 +102,27 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
       this.ticket?.cancel();
       this.current?.abort(new Error('client went away'));
     }
-    this.proxy.exchangeClosed();
+    this.proxy.exchangeClosed(this);
   };
+
+  /** The balancer's own answer to the request, and why. */
+  answer(reason: BalancerRejection, status: number, message: string, options: RawErrorOptions = {}): void {
+    this.rejected = reason;
+    const headers = { ...options.headers, [REQUEST_ID_HEADER]: this.requestId };
+    this.bytesOut = writeErrorResponse(this.req, this.res, status, message, { ...options, headers });
+  }
+
+  /** Every attempt and its outcome, the answering one last. */
+  get trail(): AttemptTrail[] {
+    const trail: AttemptTrail[] = this.attempts ? [...this.attempts.failedAttempts] : [];
+    if (this.answeredBy !== undefined) trail.push({ backend: this.answeredBy, status: this.res.statusCode });
+    return trail;
+  }
+
+  /** An attempt failed on the way, whatever the client got. */
+  get troubled(): boolean {
+    return this.attempts !== undefined && this.attempts.failedCount > 0;
+  }
 
   /**
    * Sends the request to the next backend the loop allows. A first attempt that finds every
@@ -137,7 +168,7 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
     this.proxy.queueOutcome(reason, waitedMs);
     if (this.clientGone) return;
     const message = reason === 'queue_full' ? ERROR_MESSAGES.balancer.queueFull : ERROR_MESSAGES.balancer.queueTimeout(waitedMs);
-    writeErrorResponse(this.req, this.res, 503, message, { retryAfterSeconds: 1, details: { reason } });
+    this.answer(reason, 503, message, { retryAfterSeconds: 1, details: { reason } });
   }
 
   /** Sends an attempt on its way. */
@@ -150,11 +181,14 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
       return;
     }
     // Made at the first attempt, not on arrival: a request turned away never needs them.
-    this.upstreamHeaders ??= upstreamRequestHeaders(this.req.headers, {
-      ip: this.req.socket.remoteAddress,
-      proto: 'http',
-      host: this.req.headers.host,
-    });
+    if (!this.upstreamHeaders) {
+      this.upstreamHeaders = upstreamRequestHeaders(this.req.headers, {
+        ip: this.req.socket.remoteAddress,
+        proto: 'http',
+        host: this.req.headers.host,
+      });
+      this.upstreamHeaders[REQUEST_ID_HEADER] = this.requestId;
+    }
     // A pass-through per attempt, so an upstream failure destroys it and not the
     // client's socket; the client's body flows into it only once a connection is up.
     const body = this.hasBody ? new PassThrough() : null;
@@ -177,6 +211,8 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
     if (body && !this.bodyStarted) {
       this.bodyStarted = true;
       this.req.pipe(body);
+      // After pipe: the request already flows, so one more 'data' listener only counts.
+      this.req.on('data', (chunk: Buffer) => (this.bytesIn += chunk.length));
     }
   }
 
@@ -199,7 +235,7 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
   giveUp(): void {
     if (this.clientGone) return;
     const { status, message, retryAfterSeconds, details } = this.attempts.giveUp(Date.now());
-    writeErrorResponse(this.req, this.res, status, message, { retryAfterSeconds, details });
+    this.answer(this.attempts.failedCount > 0 ? 'attempts_failed' : 'no_backend', status, message, { retryAfterSeconds, details });
   }
 }
 

@@ -1,11 +1,14 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Gauge } from 'prom-client';
 import { ERROR_MESSAGES } from '../errors/messages.js';
 import { DRAIN_ORDER, ShutdownCoordinator } from '../lifecycle/index.js';
 import { MetricsService } from '../ops/metrics.service.js';
-import { responseHead, writeErrorToSocket } from '../ops/raw-error.js';
+import { AccessLog } from '../ops/access-log.js';
+import { REQUEST_ID_HEADER, requestIdFor } from '../ops/logger.js';
+import { responseHead, writeErrorToSocket, type RawErrorOptions } from '../ops/raw-error.js';
 import { requestFramingProblem } from '../ops/request-framing.js';
 import type { Backend } from './backend.js';
 import { BackendAttempts, type Attempt } from './backend-attempts.js';
@@ -14,6 +17,31 @@ import { retryAfterMs } from './outlier-policy.js';
 import { classifyUpstreamError } from './proxy-errors.js';
 import { Tunnel } from './tunnel.js';
 import { Upstreams } from './upstreams.js';
+
+/** What the access log says of one upgrade: filled in as it goes, written when the client's socket closes. */
+class UpgradeOutcome {
+  readonly requestId: string;
+  readonly startedAt = performance.now();
+  readonly startedAtMs = Date.now();
+  attempts?: BackendAttempts;
+  status = 499;
+  backend?: string;
+  rejected?: string;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly client: Duplex,
+  ) {
+    this.requestId = requestIdFor(req);
+  }
+
+  /** The balancer refused the upgrade itself, for `reason`. */
+  refuse(reason: string, status: number, message: string, options: RawErrorOptions = {}): void {
+    this.rejected = reason;
+    this.status = status;
+    writeErrorToSocket(this.client, status, message, { ...options, headers: { [REQUEST_ID_HEADER]: this.requestId } });
+  }
+}
 
 /** An upgrade has sent nothing to the client before its 101, whatever the backend did. */
 const NOTHING_SENT_YET = { clientGone: false, committed: false, bodyStarted: false } as const;
@@ -35,6 +63,7 @@ export class WebSocketTunnels implements OnModuleInit {
     private readonly upstreams: Upstreams,
     private readonly coordinator: ShutdownCoordinator,
     metrics: MetricsService,
+    private readonly accessLog: AccessLog,
   ) {
     const tunnels = this.perBackend;
     const pool = this.upstreams.pool;
@@ -69,27 +98,64 @@ export class WebSocketTunnels implements OnModuleInit {
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
-    if (!this.coordinator.accepting) return writeErrorToSocket(socket, 503, ERROR_MESSAGES.balancer.shuttingDown, { retryAfterSeconds: 5 });
+    const outcome = new UpgradeOutcome(req, socket);
+    socket.once('close', () => this.logUpgrade(outcome));
+    if (!this.coordinator.accepting)
+      return outcome.refuse('shutting_down', 503, ERROR_MESSAGES.balancer.shuttingDown, { retryAfterSeconds: 5 });
     const problem = requestFramingProblem(req);
-    if (problem) return writeErrorToSocket(socket, 400, problem);
+    if (problem) return outcome.refuse('bad_request', 400, problem);
     if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket')
-      return writeErrorToSocket(socket, 400, ERROR_MESSAGES.balancer.notWebSocket);
+      return outcome.refuse('bad_request', 400, ERROR_MESSAGES.balancer.notWebSocket);
     const headers = upstreamRequestHeaders({ ...req.headers }, { ip: req.socket.remoteAddress, proto: 'http', host: req.headers.host });
     headers.connection = 'upgrade';
     headers.upgrade = 'websocket';
-    this.next(new BackendAttempts(this.upstreams, 'GET'), req.url ?? '/', headers, socket, head);
+    headers[REQUEST_ID_HEADER] = outcome.requestId;
+    outcome.attempts = new BackendAttempts(this.upstreams, 'GET');
+    this.next(outcome, outcome.attempts, req.url ?? '/', headers, socket, head);
   };
 
+  /** One access line per upgrade, when the client's socket closes: the tunnel's whole life, or its refusal. */
+  private logUpgrade(outcome: UpgradeOutcome): void {
+    const troubled = (outcome.attempts?.failedCount ?? 0) > 0;
+    if (!this.accessLog.wants(outcome.status, troubled)) return;
+    const socket = outcome.client as Socket;
+    const attempts = outcome.attempts ? [...outcome.attempts.failedAttempts] : [];
+    if (outcome.backend !== undefined) attempts.push({ backend: outcome.backend, status: outcome.status });
+    this.accessLog.write({
+      requestId: outcome.requestId,
+      startedAtMs: outcome.startedAtMs,
+      client: outcome.req.socket.remoteAddress ?? '',
+      method: outcome.req.method ?? 'GET',
+      target: outcome.req.url ?? '',
+      status: outcome.status,
+      totalMs: performance.now() - outcome.startedAt,
+      bytesIn: socket.bytesRead ?? 0,
+      bytesOut: socket.bytesWritten ?? 0,
+      backend: outcome.backend,
+      attempts,
+      rejected: outcome.rejected,
+      tunnel: true,
+    });
+  }
+
   /** Sends the upgrade to the next backend the attempt loop allows, or refuses it when none is left. */
-  private next(attempts: BackendAttempts, path: string, headers: Record<string, string | string[]>, client: Duplex, head: Buffer): void {
+  private next(
+    outcome: UpgradeOutcome,
+    attempts: BackendAttempts,
+    path: string,
+    headers: Record<string, string | string[]>,
+    client: Duplex,
+    head: Buffer,
+  ): void {
     if (client.destroyed) return;
     const attempt = attempts.next(Date.now());
-    if (attempt) return this.send(attempts, attempt, path, headers, client, head);
+    if (attempt) return this.send(outcome, attempts, attempt, path, headers, client, head);
     const { status, message, retryAfterSeconds, details } = attempts.giveUp(Date.now());
-    writeErrorToSocket(client, status, message, { retryAfterSeconds, details });
+    outcome.refuse(attempts.failedCount > 0 ? 'attempts_failed' : 'no_backend', status, message, { retryAfterSeconds, details });
   }
 
   private send(
+    outcome: UpgradeOutcome,
     attempts: BackendAttempts,
     attempt: Attempt,
     path: string,
@@ -122,6 +188,8 @@ export class WebSocketTunnels implements OnModuleInit {
       end();
       attempts.succeeded(attempt);
       if (client.destroyed) return upstream.destroy();
+      outcome.status = 101;
+      outcome.backend = backend.url;
       client.write(
         responseHead(101, clientResponseHeaders(responseHeaders(response), backend.url), ['Connection: Upgrade', 'Upgrade: websocket']),
       );
@@ -141,11 +209,13 @@ export class WebSocketTunnels implements OnModuleInit {
         const following = mayMoveOn && !client.destroyed ? attempts.next(Date.now()) : undefined;
         if (following) {
           response.resume();
-          return this.send(attempts, following, path, headers, client, head);
+          return this.send(outcome, attempts, following, path, headers, client, head);
         }
       } else {
         attempts.succeeded(attempt);
       }
+      outcome.status = status;
+      outcome.backend = backend.url;
       this.passRefusalOn(response, backend, client);
     });
     upstreamRequest.on('error', (error: Error & { code?: string }) => {
@@ -153,7 +223,7 @@ export class WebSocketTunnels implements OnModuleInit {
       if (client.destroyed) return attempts.abandoned(attempt);
       // Nothing of the upgrade reached the client yet: safe to try the next backend.
       attempts.failed(attempt, { kind: 'failure', failure: classifyUpstreamError(error) }, NOTHING_SENT_YET);
-      this.next(attempts, path, headers, client, head);
+      this.next(outcome, attempts, path, headers, client, head);
     });
     upstreamRequest.end();
   }

@@ -13,6 +13,17 @@ export interface AppConfig {
     readonly bodyMaxDepth: number;
   };
   readonly logLevel: LogLevel;
+  /** One JSON line per request (the balancer: per proxied request or tunnel). */
+  readonly accessLog: {
+    /** `errors`: status >= 400, or an attempt that failed on the way. */
+    readonly mode: 'off' | 'all' | 'errors';
+    /** Share of the other requests logged in `all` mode (0-1). */
+    readonly sampleSuccesses: number;
+    /** Log the query string with the path. */
+    readonly includeQuery: boolean;
+    /** Append to this file; standard output when unset. */
+    readonly file?: string;
+  };
   readonly readiness: {
     /** Leave cooldown once in-flight clients drop below this. */
     readonly minClients: number;

@@ -32,6 +32,10 @@ export const envSchema = z
         error: 'must be one of fatal, error, warn, info, debug, trace, silent',
       })
       .default('info'),
+    ACCESS_LOG: z.enum(['off', 'all', 'errors'], { error: 'must be off, all or errors' }).default('all'),
+    ACCESS_LOG_SAMPLE: rate.default(1),
+    ACCESS_LOG_QUERY: bool.default(false),
+    ACCESS_LOG_FILE: z.string().min(1).optional(),
     BODY_LIMIT_BYTES: int(1, 64 * 1024 * 1024).default(1024 * 1024),
     BODY_MAX_DEPTH: int(1, 10_000).default(64),
 

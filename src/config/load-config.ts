@@ -44,6 +44,7 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       bodyMaxDepth: e.BODY_MAX_DEPTH,
     },
     logLevel: e.LOG_LEVEL,
+    accessLog: { mode: e.ACCESS_LOG, sampleSuccesses: e.ACCESS_LOG_SAMPLE, includeQuery: e.ACCESS_LOG_QUERY, file: e.ACCESS_LOG_FILE },
     readiness: {
       minClients: e.READY_MIN_CLIENTS,
       maxClients: e.READY_MAX_CLIENTS,

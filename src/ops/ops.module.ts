@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { GlobalExceptionFilter } from './global-exception.filter.js';
 import { HttpMetricsHook } from './http-metrics.hook.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
+import { AccessLog } from './access-log.js';
 import { AdminAccess } from './admin-access.js';
 import { AdminGuard } from './admin.guard.js';
 import { FleetSync } from '../cluster/fleet-sync.js';
@@ -10,7 +11,7 @@ import { FaultInjector } from './fault-injector.js';
 import { metricsControllerAt } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
 
-/** Cross-cutting operations: metrics, the exception filter, fault injection. Docs: app.factory. */
+/** Cross-cutting operations: metrics, the access log, the exception filter, fault injection. Docs: app.factory. */
 @Global()
 @Module({})
 export class OpsModule {
@@ -22,13 +23,14 @@ export class OpsModule {
       providers: [
         MetricsService,
         HttpMetricsHook,
+        AccessLog,
         { provide: AdminAccess, useFactory: (appConfig: AppConfig) => new AdminAccess(appConfig.admin.token), inject: [APP_CONFIG] },
         AdminGuard,
         FleetSync,
         { provide: APP_FILTER, useClass: GlobalExceptionFilter },
         ...(balancer ? [] : [FaultInjector]),
       ],
-      exports: [MetricsService, AdminAccess, AdminGuard, FleetSync],
+      exports: [MetricsService, AccessLog, AdminAccess, AdminGuard, FleetSync],
     };
   }
 }

@@ -30,17 +30,21 @@ function rawError(status: number, message: string, options: RawErrorOptions): { 
   return { headers, payload };
 }
 
-/** Answers an HTTP request with a JSON error; the unread rest of its body is drained, not reset. */
+/**
+ * Answers an HTTP request with a JSON error; the unread rest of its body is drained, not reset.
+ * Returns the body's length in bytes (for the access log).
+ */
 export function writeErrorResponse(
   req: IncomingMessage,
   res: ServerResponse,
   status: number,
   message: string,
   options: RawErrorOptions = {},
-): void {
+): number {
   const { headers, payload } = rawError(status, message, options);
   lingerAfterEarlyAnswer(req, res);
   res.writeHead(status, headers).end(payload);
+  return Number(headers['content-length']);
 }
 
 /** Answers on a socket that has no HTTP response object (an upgrade, CONNECT), then closes it. */

@@ -18,7 +18,7 @@ let insideTest = false;
 
 /** The real application on a free 127.0.0.1 port, built from env like production. */
 export async function startApp(env: Record<string, string | undefined> = {}): Promise<RunningApp> {
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', ACCESS_LOG: 'off', ...env });
   const app = await createApp(config, { logger: pino({ level: env.LOG_LEVEL ?? 'silent' }) });
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();

@@ -1,0 +1,56 @@
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { AccessLog } from './access-log.js';
+import { REQUEST_ID_HEADER } from './logger.js';
+import { isOperationalPath } from './operational-paths.js';
+
+/**
+ * Fastify's request logging, shaped as the balancer's access log: one `log: "access"` line per
+ * request when its response is sent, under the request id the balancer passed on, instead of
+ * Fastify's two lines ("incoming request" now at debug only). Probes and scrapes are left out
+ * unless they carry a request id (then a client sent them through the balancer, which logged them).
+ */
+export class RequestLogController extends LogController {
+  /** Made by Nest after Fastify: bound before the server listens. */
+  private accessLog?: AccessLog;
+
+  constructor() {
+    super({
+      disableRequestLogging: (request: FastifyRequest) =>
+        isOperationalPath(request.url) && request.headers[REQUEST_ID_HEADER] === undefined,
+    });
+  }
+
+  use(accessLog: AccessLog): void {
+    this.accessLog = accessLog;
+  }
+
+  override incomingRequest(request: FastifyRequest): void {
+    if (!this.isLogDisabled(request)) request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return;
+    if (error) reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    const accessLog = this.accessLog;
+    const status = reply.raw.headersSent ? reply.statusCode : 499;
+    if (!accessLog?.wants(status, false)) return;
+    const totalMs = reply.elapsedTime;
+    accessLog.write({
+      requestId: request.id,
+      startedAtMs: Date.now() - totalMs,
+      client: request.ip,
+      method: request.method,
+      target: request.url,
+      route: request.routeOptions.url,
+      status,
+      totalMs,
+      bytesIn: byteCount(request.headers['content-length']),
+      bytesOut: byteCount(reply.getHeader('content-length')),
+    });
+  }
+}
+
+function byteCount(header: unknown): number {
+  const count = Number(header);
+  return Number.isFinite(count) ? count : 0;
+}
