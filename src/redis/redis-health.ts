@@ -1,7 +1,9 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { Counter, Gauge } from 'prom-client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectConfig, type AppConfig } from '../config/index.js';
+import { MetricsService } from '../ops/metrics.service.js';
 import { assessDurability, parseInfo, type DurabilityReport } from './durability.js';
 import { InjectRedis } from './redis.constants.js';
 
@@ -16,6 +18,8 @@ export class RedisHealth implements OnApplicationShutdown {
   private error = '';
   private report?: DurabilityReport;
   private everReady = false;
+  /** Connected since the last close: a close then is one disconnect, however many retries follow. */
+  private wasReady = false;
   private readonly firstWaitMs: number;
   /** One promise for every request waiting on the first connection (not a listener each). */
   private readonly firstReady: Promise<boolean>;
@@ -23,7 +27,26 @@ export class RedisHealth implements OnApplicationShutdown {
   constructor(
     @InjectRedis() readonly client: Redis,
     @InjectConfig() config: AppConfig,
+    metrics: MetricsService,
   ) {
+    const reachable = () => this.reachable;
+    new Gauge({
+      name: 'ballast_redis_up',
+      help: '1 while the connection to Redis is up (ready for commands)',
+      registers: [metrics.registry],
+      collect() {
+        this.set(reachable() ? 1 : 0);
+      },
+    });
+    const lost = new Counter({
+      name: 'ballast_redis_disconnects_total',
+      help: 'Times the connection to Redis was lost',
+      registers: [metrics.registry],
+    });
+    client.on('close', () => {
+      if (this.everReady && this.wasReady) lost.inc();
+      this.wasReady = false;
+    });
     this.firstWaitMs = config.redis?.commandTimeoutMs ?? 1_000;
     // Not events.once: it rejects on the first 'error', and a Redis still booting emits those.
     this.firstReady = new Promise((resolve) => client.once('ready', () => resolve(true)));
@@ -34,11 +57,13 @@ export class RedisHealth implements OnApplicationShutdown {
     });
     client.on('ready', () => {
       this.everReady = true;
+      this.wasReady = true;
       this.error = '';
       void this.checkDurability();
     });
     if (client.status === 'ready') {
       this.everReady = true;
+      this.wasReady = true;
       void this.checkDurability();
     }
   }

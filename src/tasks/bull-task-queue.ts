@@ -10,7 +10,7 @@ import { whileStoreReachable } from '../redis/while-store-reachable.js';
 import { ClientTaskIndex } from './client-task-index.js';
 import type { TaskSpec, TaskUpdate, TaskView } from './task.js';
 import { TaskEventSequencer } from './task-event-sequencer.js';
-import { TaskQueue, type TaskListQuery } from './task-queue.js';
+import { TaskQueue, type TaskCounts, type TaskListQuery } from './task-queue.js';
 import { byLatestActivity, JOB_STATES_OF, jobView, queuedView } from './task-view.js';
 import { TASK_QUEUE_NAME, TASK_WORKER, type TaskJobData, type TaskWorkerHandle } from './tasks.constants.js';
 
@@ -116,6 +116,21 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
 
   onUpdate(listener: (update: TaskUpdate) => void): void {
     this.listeners.push(listener);
+  }
+
+  async counts(nowMs: number): Promise<TaskCounts> {
+    const [counts, [oldest]] = await Promise.all([
+      this.queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'completed', 'failed'),
+      // The oldest waiting job: the far end of the wait list (asc reads it from there).
+      this.queue.getJobs(['wait'], 0, 0, true),
+    ]);
+    return {
+      queued: counts.wait + counts.prioritized + counts.delayed,
+      active: counts.active,
+      completed: counts.completed,
+      failed: counts.failed,
+      oldestQueuedMs: oldest ? Math.max(0, nowMs - oldest.timestamp) : 0,
+    };
   }
 
   async drain(): Promise<void> {

@@ -66,4 +66,25 @@ describe('MemoryTaskQueue', () => {
   it('answers undefined for an unknown id', async () => {
     expect(await new MemoryTaskQueue(1).get('nope')).toBeUndefined();
   });
+
+  it('counts tasks by status and the oldest wait, and tells its observer when each starts and ends', async () => {
+    const runs: string[] = [];
+    const queue = new MemoryTaskQueue(1, {
+      started: (createdAtMs, nowMs) => runs.push(`started after >= 0: ${nowMs - createdAtMs >= 0}`),
+      finished: (outcome, runMs) => runs.push(`${outcome} in >= 20 ms: ${runMs >= 19}`),
+    });
+    expect(await queue.counts(Date.now())).toEqual({ queued: 0, active: 0, completed: 0, failed: 0, oldestQueuedMs: 0 });
+    const first = await queue.add({ durationMs: 20 });
+    await queue.add({ durationMs: 20 });
+    await queue.add({ durationMs: 20 });
+    // The first is running once the pump has run (a microtask after add).
+    await Promise.resolve();
+    const createdAt = Date.parse(first.createdAt);
+    const counts = await queue.counts(createdAt + 5_000);
+    expect(counts).toMatchObject({ queued: 2, active: 1, completed: 0, failed: 0 });
+    expect(counts.oldestQueuedMs).toBeGreaterThanOrEqual(4_990);
+    await queue.drain();
+    expect(await queue.counts(Date.now())).toEqual({ queued: 0, active: 0, completed: 3, failed: 0, oldestQueuedMs: 0 });
+    expect(runs).toEqual(Array(3).fill(['started after >= 0: true', 'completed in >= 20 ms: true']).flat());
+  });
 });

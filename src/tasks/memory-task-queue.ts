@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { IdleWaiters } from '../lifecycle/idle-waiters.js';
 import { doDemoWork } from './demo-work.js';
 import type { TaskSpec, TaskUpdate, TaskView } from './task.js';
-import { TaskQueue, type TaskListQuery } from './task-queue.js';
+import { TaskQueue, type TaskCounts, type TaskListQuery, type TaskRunObserver } from './task-queue.js';
 import { byLatestActivity, taskView, type StoredTask } from './task-view.js';
 
 interface Entry {
@@ -25,7 +25,10 @@ export class MemoryTaskQueue extends TaskQueue {
   private readonly listeners: ((update: TaskUpdate) => void)[] = [];
   private readonly idle = new IdleWaiters();
 
-  constructor(private readonly concurrency: number) {
+  constructor(
+    private readonly concurrency: number,
+    private readonly observer?: TaskRunObserver,
+  ) {
     super();
   }
 
@@ -67,6 +70,19 @@ export class MemoryTaskQueue extends TaskQueue {
     return this.idle.until(this.live.size === 0);
   }
 
+  async counts(nowMs: number): Promise<TaskCounts> {
+    let completed = 0;
+    for (const view of this.finished.values()) if (view.status === 'completed') completed += 1;
+    const oldest = this.waiting[0];
+    return {
+      queued: this.waiting.length,
+      active: this.running,
+      completed,
+      failed: this.finished.size - completed,
+      oldestQueuedMs: oldest ? nowMs - oldest.stored.createdAt : 0,
+    };
+  }
+
   pending(): string | undefined {
     return this.live.size > 0 ? `${this.running} tasks active, ${this.waiting.length} waiting (in memory)` : undefined;
   }
@@ -85,11 +101,15 @@ export class MemoryTaskQueue extends TaskQueue {
 
   private async run(entry: Entry): Promise<void> {
     this.update(entry, { status: 'active' });
+    const startedAt = Date.now();
+    this.observer?.started(entry.stored.createdAt, startedAt);
     try {
       const result = await doDemoWork(entry.spec.durationMs, entry.spec.payload, (progress) => this.update(entry, { progress }));
       this.finish(entry, { status: 'completed', progress: 100, result });
+      this.observer?.finished('completed', Date.now() - startedAt);
     } catch (error) {
       this.finish(entry, { status: 'failed', error: (error as Error).message });
+      this.observer?.finished('failed', Date.now() - startedAt);
     }
   }
 

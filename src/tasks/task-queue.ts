@@ -6,6 +6,23 @@ export interface TaskListQuery {
   readonly limit: number;
 }
 
+/** The queue's state, for the metrics. */
+export interface TaskCounts {
+  readonly queued: number;
+  readonly active: number;
+  /** Finished tasks still kept. */
+  readonly completed: number;
+  readonly failed: number;
+  /** How long the task waiting longest has waited; 0 when none waits. */
+  readonly oldestQueuedMs: number;
+}
+
+/** Told when this instance starts and ends a task (TaskRunMetrics). */
+export interface TaskRunObserver {
+  started(createdAtMs: number, nowMs: number): void;
+  finished(outcome: 'completed' | 'failed', runMs: number): void;
+}
+
 /** The task queue port: a BullMQ driver with Redis, an in-process one without. */
 export abstract class TaskQueue {
   /** Resolves once the task is durably queued. */
@@ -26,6 +43,8 @@ export abstract class TaskQueue {
    * other instances; in memory the local queue is drained.
    */
   abstract drain(): Promise<void>;
+  /** Tasks per status and the oldest wait (read by the metrics at most once a second). */
+  abstract counts(nowMs: number): Promise<TaskCounts>;
   /** What is still running, for the grace-period log line. */
   abstract pending(): string | undefined;
 }

@@ -2,6 +2,7 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
 import type { ConnectionOptions, Job } from 'bullmq';
 import { doDemoWork } from './demo-work.js';
+import { TaskRunMetrics } from './task-metrics.js';
 import { TASK_QUEUE_NAME, type TaskJobData, type TaskWorkerHandle } from './tasks.constants.js';
 
 const logger = new Logger('TaskWorker');
@@ -19,6 +20,10 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
     private active = 0;
     private lastError = '';
     private readonly finishedListeners: ((job: Job<TaskJobData>) => void)[] = [];
+
+    constructor(private readonly metrics: TaskRunMetrics) {
+      super();
+    }
 
     onModuleInit(): void {
       // Without a listener BullMQ prints every reconnect failure to the console.
@@ -38,10 +43,16 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
 
     async process(job: Job<TaskJobData>): Promise<unknown> {
       this.active += 1;
+      const startedAt = Date.now();
+      this.metrics.started(job.timestamp, startedAt);
+      let outcome: 'completed' | 'failed' = 'failed';
       try {
-        return await doDemoWork(job.data.durationMs, job.data.payload, (progress) => job.updateProgress(progress));
+        const result = await doDemoWork(job.data.durationMs, job.data.payload, (progress) => job.updateProgress(progress));
+        outcome = 'completed';
+        return result;
       } finally {
         this.active -= 1;
+        this.metrics.finished(outcome, Date.now() - startedAt);
       }
     }
 

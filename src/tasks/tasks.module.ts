@@ -6,6 +6,7 @@ import { BullTaskQueue } from './bull-task-queue.js';
 import { MemoryTaskQueue } from './memory-task-queue.js';
 import { taskProcessorClass } from './task.processor.js';
 import { TaskQueue } from './task-queue.js';
+import { TaskQueueMetrics, TaskRunMetrics } from './task-metrics.js';
 import { TASK_QUEUE_NAME, TASK_WORKER, type TaskWorkerHandle } from './tasks.constants.js';
 import { TasksController } from './tasks.controller.js';
 import { TaskQueueDrain } from './task-queue-drain.js';
@@ -16,12 +17,19 @@ import { TasksService } from './tasks.service.js';
 export class TasksModule {
   static forRoot(config: AppConfig): DynamicModule {
     const shared = { module: TasksModule, controllers: [TasksController] };
-    const common: Provider[] = [TasksGateway, TasksService, TaskQueueDrain];
+    const common: Provider[] = [TasksGateway, TasksService, TaskQueueDrain, TaskRunMetrics, TaskQueueMetrics];
     if (!config.redis) {
       return {
         ...shared,
         // In memory every task is local, so this instance must work on them.
-        providers: [...common, { provide: TaskQueue, useValue: new MemoryTaskQueue(Math.max(1, config.tasks.concurrency)) }],
+        providers: [
+          ...common,
+          {
+            provide: TaskQueue,
+            inject: [TaskRunMetrics],
+            useFactory: (metrics: TaskRunMetrics) => new MemoryTaskQueue(Math.max(1, config.tasks.concurrency), metrics),
+          },
+        ],
       };
     }
     const worker: Provider[] = [];
