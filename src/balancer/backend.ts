@@ -47,6 +47,8 @@ export class Backend {
   ready = true;
   /** Back from an ejection: gets one request (the probe) until one succeeds. */
   halfOpen = false;
+  /** When the current run of ejections began (the first ejection since it last served well); 0 when none. */
+  outSince = 0;
   probeInFlight = false;
   /** 5xx responses in a row (reset by any success). */
   consecutive5xx = 0;
@@ -71,6 +73,16 @@ export class Backend {
 
   isEjected(nowMs: number): boolean {
     return nowMs < this.ejectedUntil;
+  }
+
+  /**
+   * How long it has been out of rotation: ejected, or back from an ejection but still failing
+   * its /ready, since the first ejection of the run. 0 in rotation, and while it waits for its
+   * probe with a passing /ready (an idle fleet sends no probe, and that is no outage).
+   */
+  outForMs(nowMs: number): number {
+    if (!this.halfOpen || this.outSince === 0) return 0;
+    return this.isEjected(nowMs) || !this.ready ? nowMs - this.outSince : 0;
   }
 
   isBusy(nowMs: number): boolean {

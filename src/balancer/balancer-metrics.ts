@@ -68,6 +68,12 @@ export class BalancerMetrics {
       'average',
     );
     perBackend('ballast_balancer_backend_ejected', '1 while passively ejected', (b) => (b.isEjected(Date.now()) ? 1 : 0), 'max');
+    perBackend(
+      'ballast_balancer_backend_out_seconds',
+      'Seconds since the backend was first ejected in its current run of ejections (0 in rotation)',
+      (b) => b.outForMs(Date.now()) / 1000,
+      'max',
+    );
     perBackend('ballast_balancer_backend_ready', '1 while its last /ready check passed', (b) => (b.ready ? 1 : 0), 'max');
     upstreams.onEjection((backend) => this.ejections.inc({ backend: backend.url }));
     perBackend(

@@ -123,6 +123,28 @@ describe('OutlierPolicy', () => {
     expect({ halfOpen: b.halfOpen, available: b.available(1000) }).toEqual({ halfOpen: true, available: true });
   });
 
+  it('says how long a backend has been out since the first ejection of its run, until it serves again', () => {
+    const { fleet, policy } = fleetOf(4);
+    const b = fleet[0];
+    b.ready = true;
+    expect(b.outForMs(0)).toBe(0);
+    feed(policy, b, fleet, [refused], 1_000);
+    expect(b.outForMs(1_500)).toBe(500);
+    // Its probe fails at 2000: ejected again, still the same run.
+    policy.attemptStarted(b);
+    policy.record(b, refused, 2_000, true, fleet);
+    expect(b.outForMs(3_000)).toBe(2_000);
+    // Ejection over and /ready passing, waiting for a probe no idle fleet sends: not counted.
+    expect(b.outForMs(5_000)).toBe(0);
+    b.ready = false;
+    expect(b.outForMs(5_000)).toBe(4_000);
+    policy.attemptStarted(b);
+    policy.record(b, ok, 5_100, true, fleet);
+    expect(b.outForMs(5_100)).toBe(0);
+    feed(policy, b, fleet, [refused], 9_000);
+    expect(b.outForMs(9_250)).toBe(250); // a new run
+  });
+
   it('ends an ejection early on a passing active check, into half-open', () => {
     const { fleet, policy } = fleetOf(4);
     const b = fleet[0];

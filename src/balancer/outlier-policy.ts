@@ -70,6 +70,7 @@ export class OutlierPolicy {
         backend.consecutive5xx = 0;
         if (backend.halfOpen) {
           backend.halfOpen = false;
+          backend.outSince = 0;
           backend.healthySince = nowMs;
           backend.warmingSince = nowMs; // back for good: slow start ramps its share from here
         }
@@ -132,6 +133,7 @@ export class OutlierPolicy {
     const forMs = Math.min(baseEjectionMs * backend.ejections, Math.max(maxEjectionMs, baseEjectionMs));
     backend.ejectedUntil = nowMs + forMs;
     backend.ejectedForTimeout = forTimeout;
+    if (!backend.halfOpen) backend.outSince = nowMs;
     backend.halfOpen = true;
     backend.consecutive5xx = 0;
     backend.healthySince = 0;

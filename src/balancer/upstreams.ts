@@ -56,9 +56,13 @@ export class Upstreams implements OnApplicationShutdown {
       backend.ejectedForTimeout = event.ejectedForTimeout;
       backend.busyUntil = event.busyUntil;
       backend.ejections = event.ejections;
+      // Read before it is overwritten: back for good from half-open, slow start begins here too.
+      if (backend.halfOpen && !event.halfOpen) backend.warmingSince = Date.now();
       backend.halfOpen = event.halfOpen;
       backend.lastVerdict = event.lastVerdict;
-      if (backend.halfOpen && !event.halfOpen) backend.warmingSince = Date.now();
+      // The run of ejections as this worker saw it begin (another worker's ejection starts one here too).
+      if (!event.halfOpen) backend.outSince = 0;
+      else if (backend.outSince === 0) backend.outSince = Date.now();
       backend.ready = event.ready;
     });
     fleet.on('backend-list', (event) => this.setBackends(event.urls));
