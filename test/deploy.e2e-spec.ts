@@ -111,6 +111,56 @@ describe('k8s manifests', () => {
   });
 });
 
+describe('k8s monitoring component (Prometheus Operator)', () => {
+  const dir = 'k8s/components/monitoring';
+  const component = parse(read(`${dir}/kustomization.yaml`)) as { apiVersion: string; kind: string; resources: string[] };
+  const objects = component.resources.flatMap((file) => parseAllDocuments(read(`${dir}/${file}`)).map((doc) => doc.toJS() as K8sObject));
+
+  it('is a kustomize Component, outside the base, listing its files', () => {
+    expect(component).toMatchObject({ apiVersion: 'kustomize.config.k8s.io/v1alpha1', kind: 'Component' });
+    expect(component.resources.sort()).toEqual(
+      readdirSync(`${root}/${dir}`)
+        .filter((file) => file !== 'kustomization.yaml')
+        .sort(),
+    );
+    expect((parse(read('k8s/kustomization.yaml')) as { resources: string[] }).resources.some((entry) => entry.includes('components'))).toBe(
+      false,
+    );
+  });
+
+  it.each(objects.map((object): [string, K8sObject] => [`${object.kind}/${object.metadata.name}`, object]))(
+    'validates against the Prometheus Operator schema: %s',
+    async (_name, object) => {
+      const models = (await import(`@kubernetes-models/prometheus-operator/${object.apiVersion}`)) as Record<
+        string,
+        new (o: unknown) => { validate(): void }
+      >;
+      expect(models[object.kind]).toBeDefined();
+      expect(() => new models[object.kind](object).validate()).not.toThrow();
+    },
+  );
+
+  it('scrapes each role where it serves metrics, by its pods labels and named port, with the admin token', () => {
+    const monitors = objects.filter((object) => object.kind === 'PodMonitor');
+    expect(monitors).toHaveLength(2);
+    for (const { name, spec, container } of appContainers) {
+      const podLabels = spec.template?.metadata?.labels ?? deployment(name).spec.template.metadata.labels;
+      const monitor = monitors.find((m) => Object.entries(m.spec.selector.matchLabels).every(([key, value]) => podLabels[key] === value))!;
+      expect(monitor).toBeDefined();
+      const [endpoint] = monitor.spec.podMetricsEndpoints;
+      expect(container.ports.map((port: { name: string }) => port.name)).toContain(endpoint.port);
+      expect(endpoint.path).toBe(name === 'ballast-balancer' ? '/_balancer/metrics' : '/metrics');
+      const tokenRef = container.env.find((e: { name: string }) => e.name === 'ADMIN_TOKEN').valueFrom.secretKeyRef;
+      expect(endpoint.authorization).toEqual({ type: 'Bearer', credentials: tokenRef });
+    }
+  });
+
+  it('ships exactly the rules of deploy/prometheus/alerts.yml (npm run k8s:rules regenerates them)', () => {
+    const rule = objects.find((object) => object.kind === 'PrometheusRule')!;
+    expect(rule.spec.groups).toEqual((parse(read('deploy/prometheus/alerts.yml')) as { groups: unknown }).groups);
+  });
+});
+
 describe('ADMIN_TOKEN', () => {
   it('comes from the ballast-admin Secret in both k8s deployments', () => {
     for (const { container } of appContainers) {

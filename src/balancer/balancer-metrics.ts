@@ -5,6 +5,12 @@ import { MetricsService } from '../ops/metrics.service.js';
 import type { Backend } from './backend.js';
 import { Upstreams } from './upstreams.js';
 
+const REJECTION_REASONS: readonly (QueueRejection | 'client_rate' | 'client_concurrency')[] = [
+  'queue_full',
+  'queue_timeout',
+  'client_rate',
+  'client_concurrency',
+];
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** The balancer's Prometheus series: attempts by outcome, ejections, and per-backend gauges read at scrape time. */
@@ -45,6 +51,10 @@ export class BalancerMetrics {
       help: 'Passive ejections by backend',
       labelNames: ['backend'],
       registers,
+      // Every backend has a series from the start, so increase() sees its first ejection.
+      collect() {
+        for (const backend of pool.backends) this.inc({ backend: backend.url }, 0);
+      },
     });
     // How a BALANCER_WORKERS cluster merges each gauge: shared state is the same everywhere (max),
     // per-worker load adds up (sum), latency is averaged.
@@ -111,6 +121,9 @@ export class BalancerMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     });
+    // Series exist before the first event, so rate() and alerts see it happen.
+    for (const reason of REJECTION_REASONS) this.rejectedTotal.inc({ reason }, 0);
+    for (const outcome of ['admitted', 'rejected']) this.queueWait.zero({ outcome });
     this.requests = new Counter({
       name: 'ballast_balancer_requests_total',
       help: 'Requests through the balancer by the status the client got (499: it left before the answer)',

@@ -39,7 +39,10 @@ export class TaskRunMetrics implements TaskRunObserver {
       registers,
     });
     // Both outcomes from the start: rate() over a series that appears only at the first failure misses it.
-    for (const outcome of ['completed', 'failed']) this.finishedTotal.inc({ outcome }, 0);
+    for (const outcome of ['completed', 'failed']) {
+      this.finishedTotal.inc({ outcome }, 0);
+      this.run.zero({ outcome });
+    }
   }
 
   started(createdAtMs: number, nowMs: number): void {

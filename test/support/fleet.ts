@@ -6,7 +6,7 @@ export interface FleetOptions {
   /** How many services (default 2). */
   readonly services?: number;
   /** Env of the i-th service (ports ascending), on top of PORT. */
-  readonly serviceEnv?: (index: number) => Record<string, string | undefined>;
+  readonly serviceEnv?: (index: number, port: number) => Record<string, string | undefined>;
   /** Env of the balancer, on top of ROLE, BACKENDS and HEALTH_CHECK_INTERVAL_MS (200). */
   readonly balancerEnv?: Record<string, string>;
   /** Every service shares this Redis (REDIS_URL, REDIS_PREFIX). */
@@ -34,7 +34,7 @@ export async function startFleet(processes: ProcessSet, options: FleetOptions = 
   const urls = ports.map((port) => `http://127.0.0.1:${port}`);
   const redisEnv = options.redis ? { REDIS_URL: options.redis.url, REDIS_PREFIX: options.redis.prefix } : {};
   const services = await processes.startAll(
-    ports.map((port, index) => definedOnly({ ...redisEnv, PORT: String(port), ...options.serviceEnv?.(index) })),
+    ports.map((port, index) => definedOnly({ ...redisEnv, PORT: String(port), ...options.serviceEnv?.(index, port) })),
   );
   const balancer = await processes.start({
     ROLE: 'balancer',
