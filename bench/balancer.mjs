@@ -2,7 +2,9 @@
 // backends: direct to one backend, nginx (1 worker, upstream keepalive), a bare undici
 // Pool.stream proxy, and ballast's balancer. Same load tool for all (wrk if installed,
 // else autocannon), interleaved rounds, the Node processes fresh each round, medians.
-// Goals: ballast >= 1.0x bare undici, >= 0.5x nginx, p99 <= 2x nginx's; BALANCER_WORKERS=2 >= 0.9x one worker.
+// Goals: ballast >= 1.0x bare undici, >= 0.5x nginx, p99 <= 2x nginx's; BALANCER_WORKERS=2 >= 0.9x one worker;
+// with ACCESS_LOG=all to a file, still >= 1.0x bare undici (and what the log costs, beside what
+// nginx's access log, buffered the same way, costs nginx).
 // Ratios are taken per round (ballast and its peer measured minutes apart, on the same machine
 // state) and their median and range printed. Latency is also compared at one paced load that
 // every server can carry (each connection waits a random 0-2x PACE_MS between requests, so
@@ -77,6 +79,13 @@ try {
     const nginx = await startNginx(backendUrls, { probePath: '/ping' });
     cleanups.push(() => nginx.stop());
     steady.nginx = `${nginx.url}/ping`;
+    // The same nginx with an access log to a file, buffered as ballast's (8 KB, flushed every second).
+    const logged = await startNginx(backendUrls, {
+      probePath: '/ping',
+      location: `access_log ${join(mkdtempSync(join(tmpdir(), 'ballast-nginx-log-')), 'access.log')} combined buffer=8k flush=1s;`,
+    });
+    cleanups.push(() => logged.stop());
+    steady['nginx, access log'] = `${logged.url}/ping`;
   } else {
     console.log('nginx not installed (apt-get install nginx): its row is left out');
   }
@@ -106,6 +115,8 @@ try {
     },
     'ballast balancer': () => startBalancer({}),
     'ballast, 2 workers': () => startBalancer({ BALANCER_WORKERS: '2' }),
+    'ballast, access log': () =>
+      startBalancer({ ACCESS_LOG: 'all', ACCESS_LOG_FILE: join(mkdtempSync(join(tmpdir(), 'ballast-access-')), 'access.log') }),
   };
   const results = await onFreshProcesses({ ...variants, ...fresh }, rounds, {
     warmUp: (app, name) => (fresh[name] ? load(app.url, { connections, durationSeconds: 2 }) : undefined), // JIT, pools
@@ -134,6 +145,15 @@ try {
   if (p99VsNginx) console.log(`ballast p99 / nginx p99 at saturation: ${p99VsNginx.text} (goal <= 2)`);
   const workersRatio = perRound(twoWorkers, ours, rps).median.toFixed(2);
   console.log(`ballast 2 workers / 1 worker: ${workersRatio}x (goal >= 0.9 on 2 cores, where wrk and the backends share the cores)`);
+  const logged = results['ballast, access log'];
+  const loggedVsUndici = perRound(logged, results['bare undici proxy'], rps);
+  const logCost = perRound(logged, ours, rps);
+  console.log(
+    `ballast with ACCESS_LOG=all to a file / bare undici proxy: ${loggedVsUndici.median.toFixed(2)}x (rounds ${loggedVsUndici.range}) (goal >= 1.0)`,
+  );
+  console.log(`ballast with / without its access log: ${logCost.median.toFixed(2)}x (rounds ${logCost.range})`);
+  const nginxLogCost = results['nginx, access log'] ? perRound(results['nginx, access log'], results.nginx, rps) : undefined;
+  if (nginxLogCost) console.log(`nginx with / without its access log: ${nginxLogCost.median.toFixed(2)}x (rounds ${nginxLogCost.range})`);
 
   let pacedFigure = '';
   if (useWrk) {
@@ -165,9 +185,13 @@ try {
   const errors = Object.values(rows).reduce((sum, row) => sum + row.errors, 0);
   printSummary(
     [
-      ...['direct backend', 'nginx', 'bare undici proxy', 'ballast balancer', 'ballast, 2 workers'].map(figure).filter(Boolean),
+      ...['direct backend', 'nginx', 'bare undici proxy', 'ballast balancer', 'ballast, 2 workers', 'ballast, access log']
+        .map(figure)
+        .filter(Boolean),
       `ballast / bare undici ${vsUndici.text}` + (vsNginx ? `, / nginx ${vsNginx.text}, p99 ${p99VsNginx.text} nginx's at saturation` : ''),
       `2 workers / 1 worker ${workersRatio}x; ${errors} errors${pacedFigure}`,
+      `with ACCESS_LOG=all to a file ${loggedVsUndici.median.toFixed(2)}x bare undici, ${logCost.median.toFixed(2)}x without it` +
+        (nginxLogCost ? ` (nginx with its access log ${nginxLogCost.median.toFixed(2)}x without)` : ''),
     ].join('; '),
   );
 } finally {

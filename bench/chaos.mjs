@@ -7,7 +7,9 @@
 // for all, every loop ends by time and by count. Traffic goes to 127.0.0.1 only.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
@@ -118,13 +120,17 @@ function verdict(checks) {
   return { passed: failed.length === 0, failed };
 }
 
-// The fleet: Redis with AOF, three services, the balancer.
+// The fleet: Redis with AOF, three services, the balancer; each process appends its access log
+// to a file of its own (the balancer's workers share one), as in production.
 const redis = await startRedisServer({ aof: true });
+const logDir = mkdtempSync(join(tmpdir(), 'ballast-chaos-logs-'));
+const accessLogOf = (name) => join(logDir, `${name}.log`);
 const ports = await Promise.all(Array.from({ length: SERVICES }, () => freePort()));
 const serviceEnv = { REDIS_URL: redis.url, TASK_LOCK_MS: '3000', TASK_CONCURRENCY: '4', SHUTDOWN_GRACE_MS: '15000' };
-const services = ports.map((port) => node(port, serviceEnv));
+const services = ports.map((port) => node(port, { ...serviceEnv, ACCESS_LOG_FILE: accessLogOf(`service-${port}`) }));
 const balancer = node(await freePort(), {
   ROLE: 'balancer',
+  ACCESS_LOG_FILE: accessLogOf('balancer'),
   BALANCER_WORKERS,
   BACKENDS: services.map((s) => s.url).join(','),
   HEALTH_CHECK_INTERVAL_MS: '500',
@@ -146,6 +152,7 @@ const SCENARIOS = {
   'redis-crash': ['Redis crash (kill -9) with tasks in flight', () => redisOutage('SIGKILL')],
   rolling: ['rolling SIGTERM of 2 services, then the balancer, 10 WebSocket clients', rollingRestart],
   overload: ['3x the fleet for 20 s (open loop), a SIGTERM and a kill -9 in the middle', overloadWithFaults],
+  'access-log': ['mixed and hostile requests, WebSocket tunnels, a service restarted: every one logged', accessLogged],
   drain: ['SIGTERM: 3 services, then the balancer', drainAll],
 };
 
@@ -545,7 +552,120 @@ async function overloadWithFaults() {
   };
 }
 
-// 9. Drain: SIGTERM to every service, then the balancer.
+/** The access lines in `file` so far (a process flushes its batch at least once a second). */
+function accessLines(file) {
+  const text = (() => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      return ''; // nothing written yet
+    }
+  })();
+  return text
+    .split('\n')
+    .filter((line) => line.includes('"log":"access"'))
+    .map((line) => JSON.parse(line));
+}
+
+// 9. The access log: every request a client sent has its balancer line, and every answer a
+// backend gave has that service's line under the same request id (the client chooses the ids).
+async function accessLogged() {
+  const prefix = `chaos-${Date.now()}-`;
+  let next = 0;
+  /** Request id -> the status the client saw (0: no answer at all). */
+  const sent = new Map();
+  const tagged = async (path, options = {}) => {
+    const id = `${prefix}${next++}`;
+    const result = await call(`${base()}${path}`, { ...options, headers: { ...options.headers, 'x-request-id': id } });
+    sent.set(id, result.status);
+  };
+  const json = { 'content-type': 'application/json' };
+  const restart = (async () => {
+    await sleep(2_000);
+    await services[1].kill('SIGTERM');
+    await sleep(500);
+    await services[1].start();
+  })();
+  await loadFor(6_000, 8, async (client, i) => {
+    const kind = (client + i) % 6;
+    if (kind === 0) return tagged('/ping?token=not-for-the-log');
+    if (kind === 1) {
+      const id = nextItem++;
+      return tagged(`/items/?item_id=${id}`, { method: 'POST', body: JSON.stringify({ name: `logged ${id}`, price: 1 }), headers: json });
+    }
+    if (kind === 2) return tagged(`/items/${900_000_000 + i}`); // 404
+    if (kind === 3) return tagged('/items/?item_id=1', { method: 'POST', body: '{"name":', headers: json }); // 400, bad JSON
+    if (kind === 4 && client === 0 && i % 20 === 4)
+      return tagged('/items/?item_id=2', { method: 'POST', body: Buffer.alloc(2 * 1024 * 1024, 97), headers: json }); // 413
+    return tagged('/long_task?ms=30');
+  });
+  // WebSocket tunnels: one line each, written when the tunnel closes.
+  const wsIds = [];
+  for (let i = 0; i < 5; i += 1) {
+    const id = `${prefix}ws-${i}`;
+    wsIds.push(id);
+    const ws = new WebSocket(`ws://127.0.0.1:${balancer.port}/ws`, { headers: { 'x-request-id': id } });
+    const opened = await Promise.race([once(ws, 'open').then(() => true), once(ws, 'error').then(() => false)]);
+    sent.set(id, opened ? 101 : 0);
+    ws.close();
+    await once(ws, 'close');
+  }
+  await restart;
+  await sleep(1_500); // every process's batch reaches its file at least once a second
+
+  const ours = (line) => line.requestId.startsWith(prefix);
+  const balancerLines = accessLines(accessLogOf('balancer')).filter(ours);
+  const byId = new Map();
+  for (const line of balancerLines) byId.set(line.requestId, [...(byId.get(line.requestId) ?? []), line]);
+  const answered = [...sent].filter(([, status]) => status > 0);
+  const unanswered = sent.size - answered.length;
+  const missing = answered.filter(([id]) => !byId.has(id)).length;
+  const duplicated = [...byId.values()].filter((lines) => lines.length > 1).length;
+  const strangers = [...byId.keys()].filter((id) => !sent.has(id)).length;
+  const wrongStatus = answered.filter(([id, status]) => byId.get(id)?.[0].status !== status).length;
+  const serviceLines = new Map(
+    services.map((service) => [
+      service.url,
+      new Map(
+        accessLines(accessLogOf(`service-${service.port}`))
+          .filter(ours)
+          .map((l) => [l.requestId, l]),
+      ),
+    ]),
+  );
+  // Every answer a backend gave (the client got it whole) is in that backend's own log.
+  const fromBackends = balancerLines.filter((line) => line.backend && !line.tunnel && line.status < 499);
+  const notInService = fromBackends.filter((line) => {
+    const own = serviceLines.get(line.backend)?.get(line.requestId);
+    return !own || own.status !== line.status || own.path !== line.path;
+  }).length;
+  const withQuery = balancerLines.filter((line) => line.path.includes('?')).length;
+  const retried = balancerLines.filter((line) => (line.attempts?.length ?? 0) > 1).length;
+  const statuses = {};
+  for (const line of balancerLines) statuses[line.status] = (statuses[line.status] ?? 0) + 1;
+  return {
+    figures: {
+      'requests sent': `${sent.size} (${unanswered} unanswered)`,
+      'balancer lines': balancerLines.length,
+      statuses: Object.entries(statuses)
+        .map(([status, count]) => `${count}x${status}`)
+        .join(' '),
+      'found in the service log': `${fromBackends.length - notInService} of ${fromBackends.length}`,
+      'lines with retries': retried,
+    },
+    verdict: verdict({
+      'every answered request has exactly one balancer line, with the status the client saw':
+        missing === 0 && duplicated === 0 && wrongStatus === 0,
+      'no line for a request nobody sent': strangers === 0,
+      'as many lines as requests answered': balancerLines.length === answered.length,
+      "every backend's answer is in that service's log under the same id, path and status": notInService === 0,
+      'no query string logged': withQuery === 0,
+      'every tunnel logged as 101': wsIds.every((id) => byId.get(id)?.[0].status === 101 && byId.get(id)?.[0].tunnel === true),
+    }),
+  };
+}
+
+// 10. Drain: SIGTERM to every service, then the balancer.
 async function drainAll() {
   const codes = [];
   for (const service of services) codes.push((await service.kill('SIGTERM')).code);
@@ -585,6 +705,7 @@ try {
   await redis.stop('SIGKILL');
   await agent.close();
   rmSync(redis.dir, { recursive: true, force: true });
+  rmSync(logDir, { recursive: true, force: true });
 }
 
 console.log(

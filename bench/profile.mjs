@@ -5,7 +5,8 @@
 // function, over the measured load window only. Idle time is left out, so shares are of busy CPU.
 // Then each runs again with V8's sampling heap profiler for bytes allocated per request, which
 // this machine's noise barely moves.
-// PROFILE_SECONDS (10) sets the load window; PROFILE_TOP (15) the number of functions shown.
+// PROFILE_SECONDS (10) sets the load window; PROFILE_TOP (15) the number of functions shown;
+// PROFILE_ACCESS_LOG=all has ballast write its access log to a file.
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
@@ -113,11 +114,17 @@ try {
     children.push(child);
     return { url: `http://127.0.0.1:${port}/ping`, pid: child.pid, stop: stopGracefully(child) };
   };
+  // No access log, as the peer keeps none; PROFILE_ACCESS_LOG=all profiles ballast writing one to a file.
+  const accessLog =
+    process.env.PROFILE_ACCESS_LOG === 'all'
+      ? { ACCESS_LOG: 'all', ACCESS_LOG_FILE: join(mkdtempSync(join(tmpdir(), 'ballast-prof-access-')), 'access.log') }
+      : { ACCESS_LOG: 'off' };
   const startBallast = async (execArgv, env = {}) => {
     const port = await freePort();
     const child = spawn(process.execPath, [...execArgv, MAIN], {
       env: {
         ...env,
+        ...accessLog,
         PATH: process.env.PATH,
         HOST: '127.0.0.1',
         PORT: String(port),

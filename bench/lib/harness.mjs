@@ -7,11 +7,14 @@ import { freePort, MAIN, untilAnswers } from '../../test/support/spawn.mjs';
 
 export { freePort, MAIN } from '../../test/support/spawn.mjs';
 
-/** Starts `node dist/main.js` with env on a free port; resolves when /live answers. */
+/**
+ * Starts `node dist/main.js` with env on a free port; resolves when /live answers. No access
+ * log unless `env` asks for one: the peers (nginx with `access_log off`, the bare proxies) keep none.
+ */
 export async function startService(env = {}) {
   const port = await freePort();
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ACCESS_LOG: 'off', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { AdmissionQueue, QueueRejection } from './admission-queue.js';
 import { MetricsService } from '../ops/metrics.service.js';
+import { PlainHistogram, type HistogramSeries } from '../ops/plain-histogram.js';
 import type { Backend } from './backend.js';
 import { Upstreams } from './upstreams.js';
 
@@ -21,12 +22,11 @@ export class BalancerMetrics {
   private readonly rejectedTotal: Counter<'reason'>;
   private readonly admitted: Counter;
   private readonly registers: MetricsService['registry'][];
-  private readonly requests: Counter<'code'>;
-  private readonly requestDuration: Histogram;
-  private readonly upstreamDuration: Histogram<'backend'>;
-  /** Label children made once per status code and backend: a request pays no label hashing. */
-  private readonly requestsByCode = new Map<number, Counter.Internal>();
-  private readonly upstreamByBackend = new Map<string, Histogram.Internal<'backend'>>();
+  /** Counted in plain numbers per request; prom-client reads them at scrape time. */
+  private readonly requestsByCode = new Map<number, number>();
+  private readonly requestDuration: HistogramSeries;
+  private readonly upstreamDuration: PlainHistogram;
+  private readonly upstreamByBackend = new Map<string, HistogramSeries>();
 
   constructor(metrics: MetricsService, upstreams: Upstreams) {
     const registers = [metrics.registry];
@@ -124,25 +124,31 @@ export class BalancerMetrics {
     // Series exist before the first event, so rate() and alerts see it happen.
     for (const reason of REJECTION_REASONS) this.rejectedTotal.inc({ reason }, 0);
     for (const outcome of ['admitted', 'rejected']) this.queueWait.zero({ outcome });
-    this.requests = new Counter({
+    const byCode = this.requestsByCode;
+    new Counter({
       name: 'ballast_balancer_requests_total',
       help: 'Requests through the balancer by the status the client got (499: it left before the answer)',
       labelNames: ['code'],
       registers,
+      collect() {
+        this.reset();
+        for (const [code, count] of byCode) this.inc({ code: String(code) }, count);
+      },
     });
-    this.requestDuration = new Histogram({
-      name: 'ballast_balancer_request_duration_seconds',
-      help: 'Time from a request reaching the balancer to its response closing',
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.upstreamDuration = new Histogram({
-      name: 'ballast_balancer_upstream_duration_seconds',
-      help: 'Time from sending a request to a backend to the last byte of the answer the client got, by backend',
-      labelNames: ['backend'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    this.requestDuration = new PlainHistogram(
+      'ballast_balancer_request_duration_seconds',
+      'Time from a request reaching the balancer to its response closing',
+      LATENCY_BUCKETS,
+      undefined,
+      metrics.registry,
+    ).seriesFor();
+    this.upstreamDuration = new PlainHistogram(
+      'ballast_balancer_upstream_duration_seconds',
+      'Time from sending a request to a backend to the last byte of the answer the client got, by backend',
+      LATENCY_BUCKETS,
+      'backend',
+      metrics.registry,
+    );
     const budget = upstreams.retryBudget;
     new Counter({
       name: 'ballast_balancer_retries_total',
@@ -166,17 +172,12 @@ export class BalancerMetrics {
 
   /** A request's response closed: counted by status, timed overall and at the backend that answered. */
   requestFinished(status: number, totalMs: number, backend: string | undefined, upstreamMs: number | undefined): void {
-    let byCode = this.requestsByCode.get(status);
-    if (!byCode) {
-      byCode = this.requests.labels({ code: String(status) });
-      this.requestsByCode.set(status, byCode);
-    }
-    byCode.inc();
+    this.requestsByCode.set(status, (this.requestsByCode.get(status) ?? 0) + 1);
     this.requestDuration.observe(totalMs / 1000);
     if (backend === undefined || upstreamMs === undefined) return;
     let upstream = this.upstreamByBackend.get(backend);
     if (!upstream) {
-      upstream = this.upstreamDuration.labels({ backend });
+      upstream = this.upstreamDuration.seriesFor(backend);
       this.upstreamByBackend.set(backend, upstream);
     }
     upstream.observe(upstreamMs / 1000);

@@ -78,6 +78,13 @@ describe('accessLine', () => {
     expect(JSON.parse(accessLine({ ...record, target: '/ping' }, 'service', false)).path).toBe('/ping');
   });
 
+  it('stays one valid JSON line whatever a client put in its request id or path', () => {
+    const hostile = { ...record, requestId: 'a"b\\c\nd', target: '/x"y\u2028z', method: 'GET' };
+    const text = accessLine(hostile, 'balancer', true);
+    expect(text.indexOf('\n')).toBe(text.length - 1);
+    expect(JSON.parse(text)).toMatchObject({ requestId: 'a"b\\c\nd', path: '/x"y\u2028z' });
+  });
+
   it('says why the balancer answered itself', () => {
     const line = JSON.parse(
       accessLine({ ...record, status: 503, backend: undefined, attempts: [], rejected: 'queue_timeout' }, 'balancer', false),
