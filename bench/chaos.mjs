@@ -3,7 +3,8 @@
 // time under load. Each scenario is a named function returning its figures and its verdict; with
 // names only those run (in the order below), with none all of them. The table comes first, then
 // `N passed, M failed`; the exit code is 1 when any verdict failed, 2 for an unknown name.
-// The balancer runs as CHAOS_BALANCER_WORKERS (2) cluster workers. Bounded: about two minutes
+// The balancer runs as CHAOS_BALANCER_WORKERS (2) cluster workers; CHAOS_KEEP_LOGS=1 keeps the
+// processes' access logs. Bounded: about two minutes
 // for all, every loop ends by time and by count. Traffic goes to 127.0.0.1 only.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -642,14 +643,17 @@ async function accessLogged() {
   const withQuery = balancerLines.filter((line) => line.path.includes('?')).length;
   const retried = balancerLines.filter((line) => (line.attempts?.length ?? 0) > 1).length;
   const statuses = {};
-  for (const line of balancerLines) statuses[line.status] = (statuses[line.status] ?? 0) + 1;
+  for (const line of balancerLines) {
+    const key = `${line.status}${line.rejected ? ` ${line.rejected}` : line.status >= 500 ? ` ${line.method} ${line.path.split('/')[1]}` : ''}`;
+    statuses[key] = (statuses[key] ?? 0) + 1;
+  }
   return {
     figures: {
       'requests sent': `${sent.size} (${unanswered} unanswered)`,
       'balancer lines': balancerLines.length,
       statuses: Object.entries(statuses)
         .map(([status, count]) => `${count}x${status}`)
-        .join(' '),
+        .join(', '),
       'found in the service log': `${fromBackends.length - notInService} of ${fromBackends.length}`,
       'lines with retries': retried,
     },
@@ -705,7 +709,9 @@ try {
   await redis.stop('SIGKILL');
   await agent.close();
   rmSync(redis.dir, { recursive: true, force: true });
-  rmSync(logDir, { recursive: true, force: true });
+  // CHAOS_KEEP_LOGS=1 keeps every process's access log for reading after the run.
+  if (process.env.CHAOS_KEEP_LOGS === '1') console.log(`access logs kept in ${logDir}`);
+  else rmSync(logDir, { recursive: true, force: true });
 }
 
 console.log(

@@ -180,6 +180,27 @@ describe('the 503 with no attempts says why each backend is unavailable', () => 
     expect(metrics.text).toMatch(/^ballast_balancer_rejected_total\{reason="queue_timeout"\} 1$/m);
   });
 
+  it('a 503 on the way, then a backend that cannot answer: the client gets 503 with Retry-After, not a 502', async () => {
+    // Busy without a load report: a 503 + Retry-After, the kind a retry moves on from.
+    const busy = createServer((_req, res) => {
+      res.writeHead(503, { 'retry-after': '2', 'content-type': 'application/json' });
+      res.end('{"busy":true}');
+    });
+    servers.push(busy);
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const busyUrl = `http://127.0.0.1:${(busy.address() as AddressInfo).port}`;
+    const deadUrl = `http://127.0.0.1:${await freePort()}`;
+    const balancer = await processes.start({ ROLE: 'balancer', BACKENDS: `${busyUrl},${deadUrl}`, HEALTH_CHECK_INTERVAL_MS: '0' });
+    // Round robin starts at the busy one: its 503, then the dead one refuses the retry.
+    const answer = await http(`${balancer.baseUrl}/ping`);
+    expect(answer.status).toBe(503);
+    expect(Number(answer.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(answer.body.attempts).toEqual([
+      { backend: busyUrl, status: 503 },
+      { backend: deadUrl, failure: 'connect' },
+    ]);
+  });
+
   it('a WebSocket upgrade with no backend left gets the same answer on its socket', async () => {
     const deadPort = await freePort();
     const balancer = await processes.start({

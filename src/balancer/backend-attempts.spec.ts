@@ -52,6 +52,28 @@ describe('BackendAttempts', () => {
     });
   });
 
+  it('answers 503 with Retry-After, not 502, when a backend said 503 on the way and the next could not answer', () => {
+    const { ledger } = ledgerOver(urls);
+    const attempts = new BackendAttempts(ledger, 'GET');
+    attempts.failed(attempts.next(0)!, { kind: 'status_5xx', status: 503, retryAfterMs: 1_500, full: true }, untouched);
+    attempts.failed(attempts.next(0)!, { kind: 'failure', failure: 'connect' }, untouched);
+    expect(attempts.giveUp(0)).toMatchObject({
+      status: 503,
+      retryAfterSeconds: 2,
+      details: {
+        attempts: [
+          { backend: 'http://a:1', status: 503 },
+          { backend: 'http://b:1', failure: 'connect' },
+        ],
+      },
+    });
+    // A 500 on the way is a broken backend, not a full one: still 502.
+    const broken = new BackendAttempts(ledger, 'GET');
+    broken.failed(broken.next(0)!, { kind: 'status_5xx', status: 500 }, untouched);
+    broken.failed(broken.next(0)!, { kind: 'failure', failure: 'connect' }, untouched);
+    expect(broken.giveUp(0).status).toBe(502);
+  });
+
   it('moves on only when the retry policy allows: not for a POST that was sent, never once committed', () => {
     const { ledger } = ledgerOver(urls);
     const post = new BackendAttempts(ledger, 'POST');

@@ -61,6 +61,8 @@ export class BackendAttempts {
   private readonly failures: AttemptRecord[] = [];
   /** A retry was refused for want of budget. */
   budgetSpent = false;
+  /** A backend answered 503 (busy or at capacity) on the way: its Retry-After in ms, at least 0. */
+  private refusedRetryAfterMs?: number;
 
   constructor(
     private readonly ledger: AttemptLedger,
@@ -110,6 +112,9 @@ export class BackendAttempts {
   failed(attempt: Attempt, result: FailedResult, progress: RequestProgress): boolean {
     this.ledger.recordAttempt(attempt.backend, result, attempt.first);
     const failure: AttemptFailure = result.kind === 'failure' ? result.failure : 'status_5xx';
+    if (result.kind === 'status_5xx' && result.status === 503) {
+      this.refusedRetryAfterMs = Math.max(this.refusedRetryAfterMs ?? 0, result.retryAfterMs ?? 0);
+    }
     this.failures.push(
       result.kind === 'failure' ? { backend: attempt.backend.url, failure } : { backend: attempt.backend.url, status: result.status },
     );
@@ -149,14 +154,19 @@ export class BackendAttempts {
 
   /**
    * Out of backends or retries. With no attempt made: 503 saying why no backend was available,
-   * by kind and count, and when the first returns. Otherwise 502 (504 when the last attempt
-   * timed out) listing every attempt.
+   * by kind and count, and when the first returns. When a backend said 503 on the way (busy, or
+   * at capacity) and the next attempt found none that could answer: 503 with Retry-After, as
+   * that backend would have answered — the fleet is full, not broken. Otherwise 502 (504 when
+   * the last attempt timed out). Every attempt is listed.
    */
   giveUp(nowMs: number): GiveUp {
     if (this.failures.length === 0) return noBackendAvailable(this.ledger.pool.unavailability(nowMs), nowMs);
-    const status = this.failures.at(-1)?.failure === 'timeout' ? 504 : 502;
     const message = ERROR_MESSAGES.balancer.attemptsFailed(this.failures.length, this.budgetSpent);
-    return { status, message, details: { attempts: this.failures } };
+    const details = { attempts: this.failures };
+    if (this.refusedRetryAfterMs !== undefined) {
+      return { status: 503, message, retryAfterSeconds: Math.max(1, Math.ceil(this.refusedRetryAfterMs / 1000)), details };
+    }
+    return { status: this.failures.at(-1)?.failure === 'timeout' ? 504 : 502, message, details };
   }
 }
 
