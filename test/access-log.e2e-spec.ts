@@ -67,6 +67,10 @@ describe('access log through a fleet', () => {
     // Rejected by the balancer: a greedy client past its concurrency of 2.
     const greedy = await Promise.all(Array.from({ length: 4 }, () => send('/long_task?ms=400', { headers: { 'x-client': 'greedy' } })));
     expect(greedy.map((r) => r.status).sort()).toEqual([200, 200, 429, 429]);
+    // The balancer's own answers say so (RFC 9209), under the same request id as its line.
+    for (const refused of greedy.filter((r) => r.status === 429)) {
+      expect(refused.headers['proxy-status']).toBe('ballast; error=http_request_denied; details="client_concurrency"');
+    }
     // A tunnel: one line for its whole life.
     const socket = await TestSocket.open(fleet.ws());
     socket.close();

@@ -195,6 +195,7 @@ describe('the 503 with no attempts says why each backend is unavailable', () => 
     const answer = await http(`${balancer.baseUrl}/ping`);
     expect(answer.status).toBe(503);
     expect(Number(answer.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(answer.headers['proxy-status']).toBe('ballast; error=destination_unavailable; details="attempts_failed"');
     expect(answer.body.attempts).toEqual([
       { backend: busyUrl, status: 503 },
       { backend: deadUrl, failure: 'connect' },

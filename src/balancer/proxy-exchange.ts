@@ -10,6 +10,7 @@ import type { AdmissionQueue, QueueRejection, QueueTicket, QueueWaiter } from '.
 import { BackendAttempts, type Attempt, type AttemptLedger, type RequestProgress } from './backend-attempts.js';
 import { AttemptHandler } from './attempt-handler.js';
 import { upstreamRequestHeaders } from './forwarding-headers.js';
+import { proxyStatus } from './proxy-status.js';
 import { stickyRoute, type StickyRoute } from './sticky-route.js';
 
 /** What one exchange needs of the balancer (BalancerProxy provides it). */
@@ -105,10 +106,11 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
     this.proxy.exchangeClosed(this);
   };
 
-  /** The balancer's own answer to the request, and why. */
+  /** The balancer's own answer to the request, and why (also in Proxy-Status, RFC 9209). */
   answer(reason: BalancerRejection, status: number, message: string, options: RawErrorOptions = {}): void {
     this.rejected = reason;
-    const headers = { ...options.headers, [REQUEST_ID_HEADER]: this.requestId };
+    const lastFailure = this.attempts?.failedAttempts.at(-1)?.failure;
+    const headers = { ...options.headers, [REQUEST_ID_HEADER]: this.requestId, 'proxy-status': proxyStatus(reason, status, lastFailure) };
     this.bytesOut = writeErrorResponse(this.req, this.res, status, message, { ...options, headers });
   }
 

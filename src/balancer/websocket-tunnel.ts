@@ -15,6 +15,7 @@ import { BackendAttempts, type Attempt } from './backend-attempts.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarding-headers.js';
 import { retryAfterMs } from './outlier-policy.js';
 import { classifyUpstreamError } from './proxy-errors.js';
+import { proxyStatus } from './proxy-status.js';
 import { Tunnel } from './tunnel.js';
 import { Upstreams } from './upstreams.js';
 
@@ -39,7 +40,9 @@ class UpgradeOutcome {
   refuse(reason: string, status: number, message: string, options: RawErrorOptions = {}): void {
     this.rejected = reason;
     this.status = status;
-    writeErrorToSocket(this.client, status, message, { ...options, headers: { [REQUEST_ID_HEADER]: this.requestId } });
+    const lastFailure = this.attempts?.failedAttempts.at(-1)?.failure;
+    const headers = { [REQUEST_ID_HEADER]: this.requestId, 'proxy-status': proxyStatus(reason, status, lastFailure) };
+    writeErrorToSocket(this.client, status, message, { ...options, headers });
   }
 }
 

@@ -42,12 +42,14 @@ export interface ObservedStatus {
 }
 
 /**
- * Records a status ballast itself answered (it sets x-request-id; a response proxied by the
- * balancer carries x-app-url and is the backend's), for the OpenAPI check that runs last.
+ * Records a status a ballast service or the balancer's own routes answered (they set
+ * x-request-id; a response proxied by the balancer carries x-app-url and is the backend's; one
+ * the balancer's proxy wrote itself carries Proxy-Status and is documented in docs/balancer.md),
+ * for the OpenAPI check that runs last.
  */
 function recordObservedStatus(method: string, url: string, status: number, headers: Record<string, unknown>): void {
   const path = process.env[OBSERVED_ENV];
-  if (!path || headers['x-request-id'] === undefined || headers['x-app-url'] !== undefined) return;
+  if (!path || headers['x-request-id'] === undefined || headers['x-app-url'] !== undefined || headers['proxy-status'] !== undefined) return;
   const observed: ObservedStatus = { method, path: new URL(url).pathname, status };
   appendFileSync(path, `${JSON.stringify(observed)}\n`);
 }
