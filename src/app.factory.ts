@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { AppModule } from './app.module.js';
@@ -16,6 +17,7 @@ import { ADMIN_SECURITY } from './ops/admin.guard.js';
 import { TASK_QUEUE_NAME } from './tasks/tasks.constants.js';
 import { mountQueueBoard } from './views/queue-board.js';
 import { ErrorBodyDto } from './ops/error-body.dto.js';
+import { errorBody } from './ops/error-body.js';
 import { hardenHttp } from './ops/http-hardening.js';
 import { refuseConnect, requestFramingProblem } from './ops/request-framing.js';
 import { writeErrorToSocket } from './ops/raw-error.js';
@@ -24,7 +26,7 @@ import type { Socket } from 'node:net';
 import { declarePlatformResponses } from './ops/openapi-responses.js';
 import { AccessLog } from './ops/access-log.js';
 import { RequestLogController } from './ops/request-log-controller.js';
-import { createRootLogger, PinoNestLogger, requestIdFor } from './ops/logger.js';
+import { createRootLogger, PinoNestLogger, REQUEST_ID_HEADER, requestIdFor } from './ops/logger.js';
 
 export interface CreateAppOptions {
   /** Defaults to a JSON logger at the configured level. */
@@ -46,6 +48,17 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     bodyLimit: config.http.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true },
     logController: requestLog,
+    // Malformed URLs and the like, refused by Fastify's router before any route: the same JSON
+    // error body as everything else, and through the reply, so the access log has their line.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const status = error.statusCode ?? 400;
+      requestLog.answeredOutsideRoutes(request, reply);
+      void reply
+        .code(status)
+        .header(REQUEST_ID_HEADER, request.id)
+        .type('application/json; charset=utf-8')
+        .send(errorBody(status, error.message));
+    },
   });
   hardenHttp(adapter.getInstance(), { maxJsonDepth: config.http.bodyMaxDepth });
 

@@ -64,6 +64,10 @@ describe('access log through a fleet', () => {
       (await send('/items/?item_id=8', { method: 'POST', body: '{"name":', headers: { 'content-type': 'application/json' } })).status,
     ).toBe(400);
     expect((await send('/ping', { headers: { 'x-request-id': 'caller-chosen-1' } })).headers['x-request-id']).toBe('caller-chosen-1');
+    // A URL the service's router refuses outright: its JSON reason, and a line on both sides.
+    const badUrl = await send('/items/%zz');
+    expect(badUrl.status).toBe(400);
+    expect(badUrl.body).toMatchObject({ statusCode: 400, error: 'Bad Request', detail: expect.stringContaining('not a valid url') });
     // Rejected by the balancer: a greedy client past its concurrency of 2.
     const greedy = await Promise.all(Array.from({ length: 4 }, () => send('/long_task?ms=400', { headers: { 'x-client': 'greedy' } })));
     expect(greedy.map((r) => r.status).sort()).toEqual([200, 200, 429, 429]);

@@ -31,17 +31,29 @@ export class RequestLogController extends LogController {
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (this.isLogDisabled(request)) return;
     if (error) reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    this.record(request, reply, reply.elapsedTime);
+  }
+
+  /**
+   * An answer Fastify's router gave before any route (a malformed URL: `frameworkErrors`), for
+   * which Fastify calls no completion hook: logged when its response finishes.
+   */
+  answeredOutsideRoutes(request: FastifyRequest, reply: FastifyReply): void {
+    const startedAt = performance.now();
+    reply.raw.once('finish', () => this.record(request, reply, performance.now() - startedAt));
+  }
+
+  private record(request: FastifyRequest, reply: FastifyReply, totalMs: number): void {
     const accessLog = this.accessLog;
     const status = reply.raw.headersSent ? reply.statusCode : 499;
     if (!accessLog?.wants(status, false)) return;
-    const totalMs = reply.elapsedTime;
     accessLog.write({
       requestId: request.id,
       startedAtMs: Date.now() - totalMs,
       client: request.ip,
       method: request.method,
       target: request.url,
-      route: request.routeOptions.url,
+      route: request.routeOptions?.url,
       status,
       totalMs,
       bytesIn: byteCount(request.headers['content-length']),
