@@ -16,6 +16,7 @@ interface AccessLine {
   time: string;
   requestId: string;
   client: string;
+  forwardedFor?: string;
   method: string;
   path: string;
   route?: string;
@@ -110,7 +111,7 @@ describe('access log through a fleet', () => {
     // Every answer a backend gave is in that backend's own log, same id, path and status.
     for (const line of balancerLines.filter((l) => l.backend !== undefined && !l.tunnel)) {
       const own = serviceLines.get(line.backend!)!.find((s) => s.requestId === line.requestId);
-      expect(own).toMatchObject({ role: 'service', method: line.method, path: line.path, status: line.status });
+      expect(own).toMatchObject({ role: 'service', method: line.method, path: line.path, status: line.status, forwardedFor: line.client });
       expect(own!.totalMs).toBeLessThanOrEqual(line.totalMs);
     }
 

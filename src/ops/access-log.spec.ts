@@ -73,6 +73,12 @@ describe('accessLine', () => {
     });
   });
 
+  it('gives a service the address its proxy forwarded, right after its own peer', () => {
+    const line = JSON.parse(accessLine({ ...record, client: '10.0.0.9', forwardedFor: '203.0.113.7' }, 'service', false));
+    expect(line).toMatchObject({ client: '10.0.0.9', forwardedFor: '203.0.113.7' });
+    expect(Object.keys(line).slice(3, 6)).toEqual(['requestId', 'client', 'forwardedFor']);
+  });
+
   it('keeps the query only when asked to', () => {
     expect(JSON.parse(accessLine(record, 'service', true)).path).toBe('/items/7?token=secret');
     expect(JSON.parse(accessLine({ ...record, target: '/ping' }, 'service', false)).path).toBe('/ping');

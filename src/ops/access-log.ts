@@ -22,6 +22,8 @@ export interface AccessRecord {
   /** Wall clock at arrival, ms since the epoch. */
   readonly startedAtMs: number;
   readonly client: string;
+  /** A service behind a proxy: the x-forwarded-for it was given (the client's own address first). */
+  readonly forwardedFor?: string;
   readonly method: string;
   /** The request target as received; the query is cut off unless ACCESS_LOG_QUERY. */
   readonly target: string;
@@ -77,7 +79,9 @@ export class AccessLogPolicy {
 export function accessLine(record: AccessRecord, role: string, includeQuery: boolean): string {
   const query = includeQuery ? -1 : record.target.indexOf('?');
   const path = query === -1 ? record.target : record.target.slice(0, query);
-  let line = `{"time":"${isoTime(record.startedAtMs)}","log":"access","role":"${role}","requestId":${JSON.stringify(record.requestId)},"client":${JSON.stringify(record.client)},"method":${JSON.stringify(record.method)},"path":${JSON.stringify(path)}`;
+  let line = `{"time":"${isoTime(record.startedAtMs)}","log":"access","role":"${role}","requestId":${JSON.stringify(record.requestId)},"client":${JSON.stringify(record.client)}`;
+  if (record.forwardedFor !== undefined) line += `,"forwardedFor":${JSON.stringify(record.forwardedFor)}`;
+  line += `,"method":${JSON.stringify(record.method)},"path":${JSON.stringify(path)}`;
   if (record.route !== undefined) line += `,"route":${JSON.stringify(record.route)}`;
   line += `,"status":${record.status}`;
   if (record.backend !== undefined) line += `,"backend":${JSON.stringify(record.backend)}`;

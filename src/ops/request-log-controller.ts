@@ -51,6 +51,7 @@ export class RequestLogController extends LogController {
       requestId: request.id,
       startedAtMs: Date.now() - totalMs,
       client: request.ip,
+      forwardedFor: headerText(request.headers['x-forwarded-for']),
       method: request.method,
       target: request.url,
       route: request.routeOptions?.url,
@@ -60,6 +61,10 @@ export class RequestLogController extends LogController {
       bytesOut: byteCount(reply.getHeader('content-length')),
     });
   }
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function byteCount(header: unknown): number {
