@@ -325,6 +325,33 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
     views.forEach((view, i) => expect(view.result).toEqual({ workedMs: expect.any(Number), payload: { i } }));
   });
 
+  it('kill -9 of the worker mid-task: another runs it again within TASK_LOCK_MS + 5 s', async () => {
+    const lockMs = 12_000;
+    const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-stalled`, TASK_LOCK_MS: String(lockMs) };
+    const worker = await processes.start({ ...env, TASK_CONCURRENCY: '1' });
+    const api = await startApp({ ...env, TASK_CONCURRENCY: '0' });
+    try {
+      const socket = await TestSocket.open(wsUrl(api.baseUrl));
+      const { body } = await post(api.baseUrl, { durationMs: 60_000, payload: 'stalled' });
+      socket.send('subscribe', { taskId: body.id });
+      await socket.next((f) => f.event === 'task' && f.data.id === body.id && f.data.status === 'active');
+      // The rescuer is up before the kill, so what is measured is BullMQ's recovery, not a boot.
+      await processes.start({ ...env, TASK_CONCURRENCY: '1' });
+      const before = socket.frames.length;
+      const killedAt = Date.now();
+      expect((await stopProcess(worker)).signal).toBe('SIGKILL');
+      await socket.next(
+        (f) => f.event === 'task' && f.data.id === body.id && f.data.status === 'active' && socket.frames.indexOf(f) >= before,
+        lockMs + 15_000,
+      );
+      // Lock left (at most lockMs) + one stalled check (at most 5 s) + the rescuer's pick-up and the frame.
+      expect(Date.now() - killedAt).toBeLessThanOrEqual(lockMs + 5_000 + 2_000);
+      socket.close();
+    } finally {
+      await api.close();
+    }
+  }, 60_000);
+
   it('kill -9 of the worker mid-task: the task still completes on another', async () => {
     const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-kill`, TASK_LOCK_MS: '1000' };
     const worker = await processes.start({ ...env, TASK_CONCURRENCY: '1' });

@@ -6,6 +6,8 @@ import { TaskRunMetrics } from './task-metrics.js';
 import { TASK_QUEUE_NAME, type TaskJobData, type TaskWorkerHandle } from './tasks.constants.js';
 
 const logger = new Logger('TaskWorker');
+/** The longest gap between stalled-job checks, whatever TASK_LOCK_MS is. */
+const STALLED_CHECK_MAX_MS = 5_000;
 
 /** Worker options are per deployment, hence a class made from the configuration. */
 export function taskProcessorClass(options: { concurrency: number; lockMs: number; connection: ConnectionOptions }) {
@@ -14,7 +16,11 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
     connection: options.connection,
     concurrency: options.concurrency,
     lockDuration: options.lockMs,
-    stalledInterval: options.lockMs,
+    // BullMQ moves a job whose lock expired at the first stalled check after it (each check
+    // marks the active jobs, the next moves those still without a lock): a dead worker's job
+    // runs again within lockMs + this interval. At lockMs (30 s) that was up to a minute; every
+    // 5 s it is at most lockMs + 5 s, for one short script per interval (one check per queue).
+    stalledInterval: Math.min(options.lockMs, STALLED_CHECK_MAX_MS),
   })
   class TaskProcessor extends WorkerHost implements TaskWorkerHandle {
     private active = 0;
