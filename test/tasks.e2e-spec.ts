@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { startApp, type RunningApp } from './support/app.js';
 import { http } from './support/http.js';
-import { stopProcess, useProcesses } from './support/process.js';
+import { stopProcess, useProcesses, type ServiceProcess } from './support/process.js';
 import { describeWithRedis } from './support/redis.js';
 import { untilCompleted } from './support/tasks.js';
 import { waitFor } from './support/wait.js';
@@ -325,52 +325,58 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
     views.forEach((view, i) => expect(view.result).toEqual({ workedMs: expect.any(Number), payload: { i } }));
   });
 
-  it('kill -9 of the worker mid-task: another runs it again within TASK_LOCK_MS + 5 s', async () => {
-    const lockMs = 12_000;
-    const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-stalled`, TASK_LOCK_MS: String(lockMs) };
+  /**
+   * One worker (concurrency 1) and an API instance with none, on `env`; a task is posted through
+   * the API and followed on its socket, then `scenario` runs. The API is closed after.
+   */
+  async function followedOnOneWorker(
+    env: Record<string, string>,
+    task: { durationMs: number; payload: string },
+    scenario: (fleet: { worker: ServiceProcess; api: { baseUrl: string }; socket: TestSocket; id: string }) => Promise<void>,
+  ): Promise<void> {
     const worker = await processes.start({ ...env, TASK_CONCURRENCY: '1' });
     const api = await startApp({ ...env, TASK_CONCURRENCY: '0' });
     try {
       const socket = await TestSocket.open(wsUrl(api.baseUrl));
-      const { body } = await post(api.baseUrl, { durationMs: 60_000, payload: 'stalled' });
+      const { body } = await post(api.baseUrl, task);
       socket.send('subscribe', { taskId: body.id });
-      await socket.next((f) => f.event === 'task' && f.data.id === body.id && f.data.status === 'active');
+      await scenario({ worker, api, socket, id: body.id });
+      socket.close();
+    } finally {
+      await api.close();
+    }
+  }
+
+  it('kill -9 of the worker mid-task: another runs it again within TASK_LOCK_MS + 5 s', async () => {
+    const lockMs = 12_000;
+    const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-stalled`, TASK_LOCK_MS: String(lockMs) };
+    await followedOnOneWorker(env, { durationMs: 60_000, payload: 'stalled' }, async ({ worker, socket, id }) => {
+      await socket.next((f) => f.event === 'task' && f.data.id === id && f.data.status === 'active');
       // The rescuer is up before the kill, so what is measured is BullMQ's recovery, not a boot.
       await processes.start({ ...env, TASK_CONCURRENCY: '1' });
       const before = socket.frames.length;
       const killedAt = Date.now();
       expect((await stopProcess(worker)).signal).toBe('SIGKILL');
       await socket.next(
-        (f) => f.event === 'task' && f.data.id === body.id && f.data.status === 'active' && socket.frames.indexOf(f) >= before,
+        (f) => f.event === 'task' && f.data.id === id && f.data.status === 'active' && socket.frames.indexOf(f) >= before,
         lockMs + 15_000,
       );
       // Lock left (at most lockMs) + one stalled check (at most 5 s) + the rescuer's pick-up and the frame.
       expect(Date.now() - killedAt).toBeLessThanOrEqual(lockMs + 5_000 + 2_000);
-      socket.close();
-    } finally {
-      await api.close();
-    }
+    });
   }, 60_000);
 
   it('kill -9 of the worker mid-task: the task still completes on another', async () => {
     const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-kill`, TASK_LOCK_MS: '1000' };
-    const worker = await processes.start({ ...env, TASK_CONCURRENCY: '1' });
-    const api = await startApp({ ...env, TASK_CONCURRENCY: '0' });
-    try {
-      const socket = await TestSocket.open(wsUrl(api.baseUrl));
-      const { body } = await post(api.baseUrl, { durationMs: 1500, payload: 'rescued' });
-      socket.send('subscribe', { taskId: body.id });
-      await socket.next((f) => f.event === 'task' && f.data.id === body.id && f.data.progress >= 10);
+    await followedOnOneWorker(env, { durationMs: 1500, payload: 'rescued' }, async ({ worker, api, socket, id }) => {
+      await socket.next((f) => f.event === 'task' && f.data.id === id && f.data.progress >= 10);
       expect((await stopProcess(worker)).signal).toBe('SIGKILL');
       await processes.start({ ...env, TASK_CONCURRENCY: '1' });
-      const done = await socket.next((f) => f.event === 'task' && f.data.id === body.id && f.data.status === 'completed', 20_000);
+      const done = await socket.next((f) => f.event === 'task' && f.data.id === id && f.data.status === 'completed', 20_000);
       // The dead worker had done about a tenth; the rescuer ran the whole job again.
       expect(done.data.result).toEqual({ workedMs: expect.any(Number), payload: 'rescued' });
       expect(done.data.result.workedMs).toBeGreaterThanOrEqual(1500);
-      expect((await http(`${api.baseUrl}/tasks/${body.id}`)).body).toMatchObject({ status: 'completed', error: null });
-      socket.close();
-    } finally {
-      await api.close();
-    }
+      expect((await http(`${api.baseUrl}/tasks/${id}`)).body).toMatchObject({ status: 'completed', error: null });
+    });
   });
 });

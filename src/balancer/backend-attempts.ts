@@ -40,6 +40,8 @@ export interface RequestProgress {
 
 /** The answer when the attempts are over without a response to pass on. */
 export interface GiveUp {
+  /** For the access log: no backend could be tried, or every attempt failed. */
+  readonly reason: 'no_backend' | 'attempts_failed';
   readonly status: 502 | 503 | 504;
   readonly message: string;
   readonly retryAfterSeconds?: number;
@@ -142,9 +144,14 @@ export class BackendAttempts {
     return this.pinnedTo !== undefined;
   }
 
-  /** The failed attempts so far, in order. */
-  get failedAttempts(): readonly AttemptRecord[] {
-    return this.failures;
+  /** Every attempt in order, for the access log: the failed ones, then the one that answered (if any). */
+  trail(answered?: AttemptRecord): AttemptRecord[] {
+    return answered ? [...this.failures, answered] : [...this.failures];
+  }
+
+  /** How the last failed attempt failed (connect, timeout, reset), if it got no answer at all. */
+  get lastFailure(): AttemptFailure | undefined {
+    return this.failures.at(-1)?.failure;
   }
 
   /** How many attempts failed so far. */
@@ -161,12 +168,13 @@ export class BackendAttempts {
    */
   giveUp(nowMs: number): GiveUp {
     if (this.failures.length === 0) return noBackendAvailable(this.ledger.pool.unavailability(nowMs), nowMs);
+    const reason = 'attempts_failed';
     const message = ERROR_MESSAGES.balancer.attemptsFailed(this.failures.length, this.budgetSpent);
     const details = { attempts: this.failures };
     if (this.refusedRetryAfterMs !== undefined) {
-      return { status: 503, message, retryAfterSeconds: Math.max(1, Math.ceil(this.refusedRetryAfterMs / 1000)), details };
+      return { reason, status: 503, message, retryAfterSeconds: Math.max(1, Math.ceil(this.refusedRetryAfterMs / 1000)), details };
     }
-    return { status: this.failures.at(-1)?.failure === 'timeout' ? 504 : 502, message, details };
+    return { reason, status: this.lastFailure === 'timeout' ? 504 : 502, message, details };
   }
 }
 
@@ -175,13 +183,14 @@ export function noBackendAvailable(unavailable: Unavailability, nowMs: number): 
   const { total, ejected, busy, probing, full, firstReturnMs, busyUntil } = unavailable;
   const retryAfterSeconds = firstReturnMs === undefined ? 1 : Math.max(1, Math.ceil((firstReturnMs - nowMs) / 1000));
   const details = { backends: { total, ejected, busy, probing, full } };
-  if (total === 0) return { status: 503, message: ERROR_MESSAGES.balancer.noBackends, retryAfterSeconds, details };
+  if (total === 0) return { reason: 'no_backend', status: 503, message: ERROR_MESSAGES.balancer.noBackends, retryAfterSeconds, details };
   const why: string[] = [];
   if (ejected > 0) why.push(`${ejected} ejected`);
   if (busy > 0) why.push(`${busy} busy until ${new Date(busyUntil!).toISOString()}`);
   if (probing > 0) why.push(`${probing} probing (one request at a time)`);
   if (full > 0) why.push(`${full} full (no free slot by its load report)`);
   return {
+    reason: 'no_backend',
     status: 503,
     message: ERROR_MESSAGES.balancer.noneAvailable(why.join(', ')),
     retryAfterSeconds,

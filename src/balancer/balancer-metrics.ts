@@ -26,7 +26,6 @@ export class BalancerMetrics {
   private readonly requestsByCode = new Map<number, number>();
   private readonly requestDuration: HistogramSeries;
   private readonly upstreamDuration: PlainHistogram;
-  private readonly upstreamByBackend = new Map<string, HistogramSeries>();
 
   constructor(metrics: MetricsService, upstreams: Upstreams) {
     const registers = [metrics.registry];
@@ -174,13 +173,7 @@ export class BalancerMetrics {
   requestFinished(status: number, totalMs: number, backend: string | undefined, upstreamMs: number | undefined): void {
     this.requestsByCode.set(status, (this.requestsByCode.get(status) ?? 0) + 1);
     this.requestDuration.observe(totalMs / 1000);
-    if (backend === undefined || upstreamMs === undefined) return;
-    let upstream = this.upstreamByBackend.get(backend);
-    if (!upstream) {
-      upstream = this.upstreamDuration.seriesFor(backend);
-      this.upstreamByBackend.set(backend, upstream);
-    }
-    upstream.observe(upstreamMs / 1000);
+    if (backend !== undefined && upstreamMs !== undefined) this.upstreamDuration.seriesFor(backend).observe(upstreamMs / 1000);
   }
 
   /** A request left the admission queue. */

@@ -10,7 +10,7 @@ import type { AdmissionQueue, QueueRejection, QueueTicket, QueueWaiter } from '.
 import { BackendAttempts, type Attempt, type AttemptLedger, type RequestProgress } from './backend-attempts.js';
 import { AttemptHandler } from './attempt-handler.js';
 import { upstreamRequestHeaders } from './forwarding-headers.js';
-import { proxyStatus } from './proxy-status.js';
+import { ownAnswerHeaders } from './proxy-status.js';
 import { stickyRoute, type StickyRoute } from './sticky-route.js';
 
 /** What one exchange needs of the balancer (BalancerProxy provides it). */
@@ -109,16 +109,14 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
   /** The balancer's own answer to the request, and why (also in Proxy-Status, RFC 9209). */
   answer(reason: BalancerRejection, status: number, message: string, options: RawErrorOptions = {}): void {
     this.rejected = reason;
-    const lastFailure = this.attempts?.failedAttempts.at(-1)?.failure;
-    const headers = { ...options.headers, [REQUEST_ID_HEADER]: this.requestId, 'proxy-status': proxyStatus(reason, status, lastFailure) };
+    const headers = { ...options.headers, ...ownAnswerHeaders(this.requestId, reason, status, this.attempts?.lastFailure) };
     this.bytesOut = writeErrorResponse(this.req, this.res, status, message, { ...options, headers });
   }
 
   /** Every attempt and its outcome, the answering one last. */
   get trail(): AttemptTrail[] {
-    const trail: AttemptTrail[] = this.attempts ? [...this.attempts.failedAttempts] : [];
-    if (this.answeredBy !== undefined) trail.push({ backend: this.answeredBy, status: this.res.statusCode });
-    return trail;
+    const answered = this.answeredBy === undefined ? undefined : { backend: this.answeredBy, status: this.res.statusCode };
+    return this.attempts?.trail(answered) ?? [];
   }
 
   /** An attempt failed on the way, whatever the client got. */
@@ -236,8 +234,8 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
   /** Out of backends or retries: answer at once, naming every attempt. */
   giveUp(): void {
     if (this.clientGone) return;
-    const { status, message, retryAfterSeconds, details } = this.attempts.giveUp(Date.now());
-    this.answer(this.attempts.failedCount > 0 ? 'attempts_failed' : 'no_backend', status, message, { retryAfterSeconds, details });
+    const { reason, status, message, retryAfterSeconds, details } = this.attempts.giveUp(Date.now());
+    this.answer(reason, status, message, { retryAfterSeconds, details });
   }
 }
 

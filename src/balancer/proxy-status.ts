@@ -1,7 +1,14 @@
+import { REQUEST_ID_HEADER } from '../ops/logger.js';
+
 /**
  * RFC 9209's Proxy-Status for an answer the balancer wrote itself, so a client (or a log
  * pipeline) can tell it from the backend's: the error type, and ballast's own reason.
  */
+/** The headers of an answer the balancer writes itself: its request id, and Proxy-Status. */
+export function ownAnswerHeaders(requestId: string, reason: string, status: number, lastFailure?: string): Record<string, string> {
+  return { [REQUEST_ID_HEADER]: requestId, 'proxy-status': proxyStatus(reason, status, lastFailure) };
+}
+
 export function proxyStatus(reason: string, status: number, lastFailure?: string): string {
   let error: string;
   if (reason === 'client_rate' || reason === 'client_concurrency') error = 'http_request_denied';

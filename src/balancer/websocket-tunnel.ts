@@ -15,7 +15,7 @@ import { BackendAttempts, type Attempt } from './backend-attempts.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarding-headers.js';
 import { retryAfterMs } from './outlier-policy.js';
 import { classifyUpstreamError } from './proxy-errors.js';
-import { proxyStatus } from './proxy-status.js';
+import { ownAnswerHeaders } from './proxy-status.js';
 import { Tunnel } from './tunnel.js';
 import { Upstreams } from './upstreams.js';
 
@@ -24,7 +24,6 @@ class UpgradeOutcome {
   readonly requestId: string;
   readonly startedAt = performance.now();
   readonly startedAtMs = Date.now();
-  attempts?: BackendAttempts;
   status = 499;
   backend?: string;
   rejected?: string;
@@ -32,6 +31,8 @@ class UpgradeOutcome {
   constructor(
     readonly req: IncomingMessage,
     readonly client: Duplex,
+    /** Its attempt loop (no attempt is made before the upgrade passes the checks). */
+    readonly attempts: BackendAttempts,
   ) {
     this.requestId = requestIdFor(req);
   }
@@ -40,8 +41,7 @@ class UpgradeOutcome {
   refuse(reason: string, status: number, message: string, options: RawErrorOptions = {}): void {
     this.rejected = reason;
     this.status = status;
-    const lastFailure = this.attempts?.failedAttempts.at(-1)?.failure;
-    const headers = { [REQUEST_ID_HEADER]: this.requestId, 'proxy-status': proxyStatus(reason, status, lastFailure) };
+    const headers = ownAnswerHeaders(this.requestId, reason, status, this.attempts.lastFailure);
     writeErrorToSocket(this.client, status, message, { ...options, headers });
   }
 }
@@ -101,7 +101,7 @@ export class WebSocketTunnels implements OnModuleInit {
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
-    const outcome = new UpgradeOutcome(req, socket);
+    const outcome = new UpgradeOutcome(req, socket, new BackendAttempts(this.upstreams, 'GET'));
     socket.once('close', () => this.logUpgrade(outcome));
     if (!this.coordinator.accepting)
       return outcome.refuse('shutting_down', 503, ERROR_MESSAGES.balancer.shuttingDown, { retryAfterSeconds: 5 });
@@ -113,17 +113,14 @@ export class WebSocketTunnels implements OnModuleInit {
     headers.connection = 'upgrade';
     headers.upgrade = 'websocket';
     headers[REQUEST_ID_HEADER] = outcome.requestId;
-    outcome.attempts = new BackendAttempts(this.upstreams, 'GET');
-    this.next(outcome, outcome.attempts, req.url ?? '/', headers, socket, head);
+    this.next(outcome, req.url ?? '/', headers, head);
   };
 
   /** One access line per upgrade, when the client's socket closes: the tunnel's whole life, or its refusal. */
   private logUpgrade(outcome: UpgradeOutcome): void {
-    const troubled = (outcome.attempts?.failedCount ?? 0) > 0;
-    if (!this.accessLog.wants(outcome.status, troubled)) return;
+    if (!this.accessLog.wants(outcome.status, outcome.attempts.failedCount > 0)) return;
     const socket = outcome.client as Socket;
-    const attempts = outcome.attempts ? [...outcome.attempts.failedAttempts] : [];
-    if (outcome.backend !== undefined) attempts.push({ backend: outcome.backend, status: outcome.status });
+    const answered = outcome.backend === undefined ? undefined : { backend: outcome.backend, status: outcome.status };
     this.accessLog.write({
       requestId: outcome.requestId,
       startedAtMs: outcome.startedAtMs,
@@ -135,37 +132,23 @@ export class WebSocketTunnels implements OnModuleInit {
       bytesIn: socket.bytesRead ?? 0,
       bytesOut: socket.bytesWritten ?? 0,
       backend: outcome.backend,
-      attempts,
+      attempts: outcome.attempts.trail(answered),
       rejected: outcome.rejected,
       tunnel: true,
     });
   }
 
   /** Sends the upgrade to the next backend the attempt loop allows, or refuses it when none is left. */
-  private next(
-    outcome: UpgradeOutcome,
-    attempts: BackendAttempts,
-    path: string,
-    headers: Record<string, string | string[]>,
-    client: Duplex,
-    head: Buffer,
-  ): void {
-    if (client.destroyed) return;
-    const attempt = attempts.next(Date.now());
-    if (attempt) return this.send(outcome, attempts, attempt, path, headers, client, head);
-    const { status, message, retryAfterSeconds, details } = attempts.giveUp(Date.now());
-    outcome.refuse(attempts.failedCount > 0 ? 'attempts_failed' : 'no_backend', status, message, { retryAfterSeconds, details });
+  private next(outcome: UpgradeOutcome, path: string, headers: Record<string, string | string[]>, head: Buffer): void {
+    if (outcome.client.destroyed) return;
+    const attempt = outcome.attempts.next(Date.now());
+    if (attempt) return this.send(outcome, attempt, path, headers, head);
+    const { reason, status, message, retryAfterSeconds, details } = outcome.attempts.giveUp(Date.now());
+    outcome.refuse(reason, status, message, { retryAfterSeconds, details });
   }
 
-  private send(
-    outcome: UpgradeOutcome,
-    attempts: BackendAttempts,
-    attempt: Attempt,
-    path: string,
-    headers: Record<string, string | string[]>,
-    client: Duplex,
-    head: Buffer,
-  ): void {
+  private send(outcome: UpgradeOutcome, attempt: Attempt, path: string, headers: Record<string, string | string[]>, head: Buffer): void {
+    const { attempts, client } = outcome;
     const { backend } = attempt;
     const url = new URL(backend.url);
     const upstreamRequest = httpRequest({
@@ -212,7 +195,7 @@ export class WebSocketTunnels implements OnModuleInit {
         const following = mayMoveOn && !client.destroyed ? attempts.next(Date.now()) : undefined;
         if (following) {
           response.resume();
-          return this.send(outcome, attempts, following, path, headers, client, head);
+          return this.send(outcome, following, path, headers, head);
         }
       } else {
         attempts.succeeded(attempt);
@@ -226,7 +209,7 @@ export class WebSocketTunnels implements OnModuleInit {
       if (client.destroyed) return attempts.abandoned(attempt);
       // Nothing of the upgrade reached the client yet: safe to try the next backend.
       attempts.failed(attempt, { kind: 'failure', failure: classifyUpstreamError(error) }, NOTHING_SENT_YET);
-      this.next(outcome, attempts, path, headers, client, head);
+      this.next(outcome, path, headers, head);
     });
     upstreamRequest.end();
   }

@@ -50,7 +50,7 @@ export class PlainHistogram {
     registry.registerMetric(this as never);
   }
 
-  /** The series for a label value (made once; keep it and observe on it). */
+  /** The series for a label value, made at its first use. */
   seriesFor(labelValue = ''): HistogramSeries {
     let found = this.series.get(labelValue);
     if (!found) {

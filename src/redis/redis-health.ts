@@ -44,7 +44,7 @@ export class RedisHealth implements OnApplicationShutdown {
       registers: [metrics.registry],
     });
     client.on('close', () => {
-      if (this.everReady && this.wasReady) lost.inc();
+      if (this.wasReady) lost.inc();
       this.wasReady = false;
     });
     this.firstWaitMs = config.redis?.commandTimeoutMs ?? 1_000;
