@@ -112,7 +112,9 @@ describe('access log through a fleet', () => {
     for (const line of balancerLines.filter((l) => l.backend !== undefined && !l.tunnel)) {
       const own = serviceLines.get(line.backend!)!.find((s) => s.requestId === line.requestId);
       expect(own).toMatchObject({ role: 'service', method: line.method, path: line.path, status: line.status, forwardedFor: line.client });
-      expect(own!.totalMs).toBeLessThanOrEqual(line.totalMs);
+      // Within the balancer's time, give or take where each stops its clock: the service's after
+      // Fastify's completion hooks, which may run after the balancer has the last byte.
+      expect(own!.totalMs).toBeLessThanOrEqual(line.totalMs + 5);
     }
 
     // After the stop, reads that met the gone backend name it as a refused connection first.
