@@ -117,12 +117,18 @@ export interface AppConfig {
     readonly concurrency: number;
     /** BullMQ job lock: a dead worker's job goes to another after about this long. */
     readonly lockMs: number;
+    /** Attempts and backoff of a type whose handler does not set its own. */
+    readonly retry: RetryPolicy;
+    /** How long an Idempotency-Key answers with the task it first created. */
+    readonly idempotencyTtlMs: number;
   };
   readonly websocket: {
     readonly maxSubscriptions: number;
     readonly maxFrameBytes: number;
     /** Ping every socket this often; one that has not answered the previous ping is terminated. */
     readonly heartbeatMs: number;
+    /** A socket that has more than this waiting to be written (it stopped reading) is closed. */
+    readonly maxBufferedBytes: number;
   };
   /** `npm run start:cluster`: how many services behind the balancer. */
   readonly clusterSize: number;
@@ -143,3 +149,10 @@ export interface AppConfig {
 }
 
 export const DEFAULT_PORTS: Record<Role, number> = { service: 8000, balancer: 8080 };
+
+/** How often a task is tried and how long it waits between tries (exponential, full jitter, capped). */
+export interface RetryPolicy {
+  readonly attempts: number;
+  readonly backoffMs: number;
+  readonly backoffMaxMs: number;
+}

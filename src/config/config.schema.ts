@@ -141,9 +141,14 @@ export const envSchema = z
     TASK_MAX_DURATION_MS: int(0, HOUR_MS).default(600_000),
     TASK_CONCURRENCY: int(0, 1000).default(5),
     TASK_LOCK_MS: int(1000, HOUR_MS).default(30_000),
+    TASK_ATTEMPTS: int(1, 100).default(3),
+    TASK_BACKOFF_MS: int(0, HOUR_MS).default(1_000),
+    TASK_BACKOFF_MAX_MS: int(0, 24 * HOUR_MS).default(300_000),
+    TASK_IDEMPOTENCY_TTL_MS: int(1_000, 30 * 24 * HOUR_MS).default(24 * HOUR_MS),
     WS_MAX_SUBSCRIPTIONS: int(1, 100_000).default(100),
     WS_MAX_FRAME_BYTES: int(64, 16 * 1024 * 1024).default(64 * 1024),
     WS_HEARTBEAT_MS: int(100, 10 * 60_000).default(30_000),
+    WS_MAX_BUFFERED_BYTES: int(64 * 1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
 
     ADMIN_TOKEN: z
       .string()

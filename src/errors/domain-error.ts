@@ -2,7 +2,16 @@
  * What kind of expected failure a domain error is. The global exception filter maps
  * each kind to an HTTP status, so services stay free of HTTP.
  */
-export type DomainErrorKind = 'invalid' | 'unauthorized' | 'not_found' | 'conflict' | 'unavailable';
+export type DomainErrorKind =
+  | 'invalid'
+  | 'unauthorized'
+  | 'not_found'
+  | 'conflict'
+  /** The resource exists but its state forbids the request (409). */
+  | 'wrong_state'
+  /** Well-formed, but contradicts what the server already holds (422). */
+  | 'unprocessable'
+  | 'unavailable';
 
 export abstract class DomainError extends Error {
   abstract readonly kind: DomainErrorKind;

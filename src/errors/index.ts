@@ -5,5 +5,14 @@ export { InvalidItemIdError, ItemAlreadyExistsError, ItemNotFoundError } from '.
 export { ERROR_MESSAGES } from './messages.js';
 export { SmartCallFailedError, type SmartFailureReason } from './smart.errors.js';
 export { StoreUnavailableError } from './store-unavailable.error.js';
-export { ShuttingDownError, TaskNotFoundError } from './tasks.errors.js';
+export {
+  IdempotencyKeyReusedError,
+  InvalidIdempotencyKeyError,
+  InvalidTaskInputError,
+  ShuttingDownError,
+  TaskFinishedError,
+  TaskNotFailedError,
+  TaskNotFoundError,
+  UnknownTaskTypeError,
+} from './tasks.errors.js';
 export { ViewAssetNotFoundError } from './views.errors.js';

@@ -12,6 +12,13 @@ export const ERROR_MESSAGES = {
     notFound: (id: string) => `Task ${id.slice(0, 64)} not found`,
     shuttingDown: 'This instance is shutting down and takes no new tasks; retry (another instance will)',
     tooLong: (maxMs: number) => `durationMs must be <= ${maxMs}`,
+    unknownType: (type: string, known: readonly string[]) =>
+      `unknown task type ${JSON.stringify(type.slice(0, 64))}; known types: ${known.join(', ')}`,
+    badInput: (type: string, reasons: readonly string[]) => `invalid input for task type "${type}": ${reasons.join('; ')}`,
+    finished: (id: string, status: string) => `Task ${id.slice(0, 64)} is already ${status}`,
+    notFailed: (id: string, status: string) => `Task ${id.slice(0, 64)} is ${status}; only a failed task can be retried`,
+    idempotencyKeyReused: 'This Idempotency-Key was used with a different request body',
+    idempotencyKeyInvalid: 'Idempotency-Key must be 1 to 255 visible ASCII characters',
   },
   input: {
     tooDeep: (maxDepth: number) => `JSON nested deeper than ${maxDepth} levels (BODY_MAX_DEPTH)`,

@@ -1,6 +1,7 @@
 import { Injectable, PipeTransform } from '@nestjs/common';
 import type { z } from 'zod';
 import { InvalidInputError } from '../errors/index.js';
+import { describeZodIssue } from './zod-issues.js';
 
 /**
  * Validates a request body against a zod schema: the parsed value, or a 400 that lists every
@@ -15,14 +16,7 @@ export class ZodBodyPipe<Schema extends z.ZodType> implements PipeTransform<unkn
   transform(value: unknown): z.output<Schema> {
     const parsed = this.schema.safeParse(value ?? {});
     if (parsed.success) return parsed.data;
-    const reasons = parsed.error.issues.flatMap(describeIssue);
+    const reasons = parsed.error.issues.flatMap(describeZodIssue);
     throw new InvalidInputError(reasons.join('; '), reasons);
   }
-}
-
-/** One reason per problem, worded like the DTO pipe's (field first). */
-function describeIssue(issue: z.core.$ZodIssue): string[] {
-  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => `property ${key} should not exist`);
-  if (issue.path.length === 0) return [issue.message];
-  return [`${issue.path.join('.')} ${issue.message}`];
 }

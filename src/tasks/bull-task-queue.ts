@@ -1,27 +1,38 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { Job, Queue, QueueEvents, type JobType } from 'bullmq';
-import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectConfig, type AppConfig } from '../config/index.js';
+import { TaskFinishedError, TaskNotFailedError, TaskNotFoundError } from '../errors/index.js';
 import { redisConnectionOptions } from '../redis/redis-connection.js';
 import { RedisHealth } from '../redis/redis-health.js';
 import { whileStoreReachable } from '../redis/while-store-reachable.js';
+import { JOB_STATES_OF, jobView, type TaskJobData } from './bull-job-view.js';
 import { ClientTaskIndex } from './client-task-index.js';
-import type { TaskSpec, TaskUpdate, TaskView } from './task.js';
+import { TASK_STATUSES, type TaskSpec, type TaskStatus, type TaskUpdate, type TaskView } from './task.js';
 import { TaskEventSequencer } from './task-event-sequencer.js';
-import { TaskQueue, type TaskCounts, type TaskListQuery } from './task-queue.js';
-import { byLatestActivity, JOB_STATES_OF, jobView, queuedView } from './task-view.js';
-import { TASK_QUEUE_NAME, TASK_WORKER, type TaskJobData, type TaskWorkerHandle } from './tasks.constants.js';
+import { TaskQueue, type CancelOutcome, type TaskCounts, type TaskListQuery } from './task-queue.js';
+import { CANCELLED_ERROR } from './task-runner.js';
+import { BACKOFF_TYPE, type BallastBackoff } from './task.processor.js';
+import { byLatestActivity, isFinished } from './task-view.js';
+import { TASK_QUEUE_NAME, TASK_WORKER, type TaskWorkerHandle } from './tasks.constants.js';
 
 const KEEP_FINISHED = { age: 24 * 3600, count: 10_000 };
 const CLOSE_WAIT_MS = 1_000;
+/** BullMQ scores a delayed job (due ms) × 4096 plus a counter. */
+const DELAYED_SCORE_SCALE = 0x1000;
 
 /**
  * Tasks in Redis through BullMQ: durable once `add` resolves, processed by the workers
  * of every instance, and observed through QueueEvents, so a socket on any instance
  * hears about a task processed on any other. Every view, whether answered to GET or sent
- * in a frame, is built from what Redis stores (taskView), never from a local clock.
+ * in a frame, is built from what Redis stores (jobView), never from a local clock.
+ *
+ * BullMQ has no cancelled state: a waiting task that is cancelled is removed from the queue and
+ * its last view kept under `<prefix>:tasks:cancelled:<id>` (as long as finished jobs are kept);
+ * a running one is cancelled through a pub/sub message every worker hears, and fails with the
+ * reason `cancelled`, which its view shows as the status `cancelled`.
  */
 @Injectable()
 export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDestroy {
@@ -31,6 +42,9 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   private readonly sequencer: TaskEventSequencer;
   private readonly clients: ClientTaskIndex;
   private events?: QueueEvents;
+  /** Hears cancels published by any instance (only where a worker runs). */
+  private cancels?: Redis;
+  private readonly keys: { cancelChannel: string; cancelled: (id: string) => string; cancelledIndex: string };
   /** The shared client and the queue talk to the same Redis: when the one has lost it, so has the other. */
   private readonly usable = (): boolean | Promise<boolean> => this.redis.usable();
 
@@ -46,8 +60,14 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       (update) => this.emit(update),
       (message) => this.logger.warn(message),
     );
+    const prefix = config.redis!.prefix;
     // A client's index lives as long as its finished tasks are kept.
-    this.clients = new ClientTaskIndex(redis.client, config.redis!.prefix, KEEP_FINISHED.age);
+    this.clients = new ClientTaskIndex(redis.client, prefix, KEEP_FINISHED.age);
+    this.keys = {
+      cancelChannel: `${prefix}:tasks:cancel`,
+      cancelled: (id) => `${prefix}:tasks:cancelled:${id}`,
+      cancelledIndex: `${prefix}:tasks:cancelled`,
+    };
   }
 
   onModuleInit(): void {
@@ -58,7 +78,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       connection: redisConnectionOptions(this.config.redis!, 'blocking'),
       prefix: this.queue.opts.prefix,
     });
-    for (const event of ['waiting', 'active', 'completed', 'failed'] as const) {
+    for (const event of ['waiting', 'delayed', 'active', 'completed', 'failed', 'removed'] as const) {
       this.events.on(event, ({ jobId }: { jobId: string }) => this.sequencer.handle(jobId, event));
     }
     this.events.on('progress', ({ jobId, data }: { jobId: string; data: unknown }) => this.sequencer.handle(jobId, 'progress', data));
@@ -66,29 +86,51 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     const warn = unlessRepeated((message) => this.logger.warn(message));
     this.events.on('error', (error) => warn(`queue events: ${error.message}`));
     this.queue.on('error', (error) => warn(`queue: ${error.message}`));
+    if (this.worker) {
+      const worker = this.worker;
+      const { url, ...options } = redisConnectionOptions(this.config.redis!, 'blocking');
+      this.cancels = new Redis(url, options);
+      this.cancels.on('error', (error: Error) => warn(`cancel channel: ${error.message}`));
+      this.cancels.on('message', (_channel: string, id: string) => worker.cancel(id));
+      // ioredis subscribes again after every reconnect.
+      void this.cancels.subscribe(this.keys.cancelChannel).catch(() => undefined);
+    }
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.cancels?.disconnect();
     // Bounded: with Redis away the events connection may never confirm its close.
     if (this.events) await Promise.race([this.events.close().catch(() => undefined), sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
   }
 
   async add(spec: TaskSpec): Promise<TaskView> {
-    const id = randomUUID();
+    const now = Date.now();
+    const delay = spec.runAt === undefined ? 0 : Math.max(0, spec.runAt - now);
+    const backoff: BallastBackoff = { type: BACKOFF_TYPE, delay: spec.retry.backoffMs, maxDelay: spec.retry.backoffMaxMs };
     const job = await whileStoreReachable(
       () =>
         this.queue.add(
-          'demo',
-          { durationMs: spec.durationMs, payload: spec.payload ?? null, clientId: spec.clientId },
-          { jobId: id, removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
+          spec.type,
+          { type: spec.type, input: spec.input ?? null, clientId: spec.clientId, ...(spec.runAt !== undefined && { runAt: spec.runAt }) },
+          {
+            jobId: spec.id,
+            attempts: spec.retry.attempts,
+            backoff,
+            ...(delay > 0 && { delay }),
+            ...(spec.priority > 0 && { priority: spec.priority }),
+            removeOnComplete: KEEP_FINISHED,
+            removeOnFail: KEEP_FINISHED,
+          },
         ),
       this.usable,
     );
     if (spec.clientId) {
       // Best effort: the index only serves a reconnecting socket; the task is queued either way.
-      await this.clients.add(spec.clientId, id).catch((error: Error) => this.logger.warn(`client index for task ${id}: ${error.message}`));
+      await this.clients
+        .add(spec.clientId, spec.id)
+        .catch((error: Error) => this.logger.warn(`client index for task ${spec.id}: ${error.message}`));
     }
-    const view = queuedView(id, job.timestamp);
+    const view = jobView(job, delay > 0 ? 'delayed' : 'waiting');
     this.sequencer.created({ view, clientId: spec.clientId });
     return view;
   }
@@ -98,20 +140,64 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   }
 
   async list({ status, limit }: TaskListQuery): Promise<TaskView[]> {
-    const types = (status ? JOB_STATES_OF[status] : Object.values(JOB_STATES_OF).flat()) as JobType[];
+    const types = [...new Set((status ? JOB_STATES_OF[status] : Object.values(JOB_STATES_OF).flat()) as JobType[])];
     // Newest first within each state; merged and cut to the limit across them.
-    const jobs = await whileStoreReachable(() => this.queue.getJobs(types, 0, limit - 1, false), this.usable);
-    // The state is known from the filter, or from the hash once a job finished (jobView); only
-    // unfiltered unfinished jobs need a round trip to tell queued from active.
-    const stateOf = async (job: Job<TaskJobData>) => (status ? JOB_STATES_OF[status][0] : job.finishedOn ? '' : await job.getState());
+    const [jobs, cancelled] = await Promise.all([
+      whileStoreReachable(() => this.queue.getJobs(types, 0, limit - 1, false), this.usable),
+      !status || status === 'cancelled' ? this.removedCancelled(limit) : [],
+    ]);
+    // A state that holds one status only needs no round trip; the others (waiting jobs, delayed
+    // ones, unfiltered unfinished ones) are told apart by their state and hash.
+    const onlyState = status && JOB_STATES_OF[status].length === 1 && status !== 'scheduled' && status !== 'cancelled';
+    const stateOf = async (job: Job<TaskJobData>) => (onlyState ? JOB_STATES_OF[status][0] : job.finishedOn ? '' : await job.getState());
     const views = await Promise.all(
       jobs.filter((job): job is Job<TaskJobData> => Boolean(job?.id)).map(async (job) => jobView(job, await stateOf(job))),
     );
-    return views.sort(byLatestActivity).slice(0, limit);
+    return [...views, ...cancelled]
+      .filter((view) => !status || view.status === status)
+      .sort(byLatestActivity)
+      .slice(0, limit);
   }
 
   unfinishedOf(clientId: string, limit: number): Promise<TaskView[]> {
     return whileStoreReachable(() => this.clients.unfinished(clientId, limit, (id) => this.get(id)), this.usable);
+  }
+
+  async cancel(id: string): Promise<CancelOutcome> {
+    const current = await this.stored(id);
+    if (!current) throw new TaskNotFoundError(id);
+    if (isFinished(current.view)) throw new TaskFinishedError(id, current.view.status);
+    if (current.view.status !== 'active') {
+      const cancelled: TaskUpdate = {
+        ...current,
+        view: { ...current.view, status: 'cancelled', error: CANCELLED_ERROR, nextAttemptAt: null, finishedAt: new Date().toISOString() },
+      };
+      // The view first, so the `removed` event every instance hears finds it.
+      await whileStoreReachable(
+        () =>
+          this.redis.client
+            .multi()
+            .set(this.keys.cancelled(id), JSON.stringify(cancelled), 'EX', KEEP_FINISHED.age)
+            .zadd(this.keys.cancelledIndex, Date.now(), id)
+            .exec(),
+        this.usable,
+      );
+      // 0: it was taken by a worker in between (locked): cancel it as a running task.
+      if ((await whileStoreReachable(() => this.queue.remove(id), this.usable)) === 1) return { view: cancelled.view, requested: false };
+      await this.redis.client.multi().del(this.keys.cancelled(id)).zrem(this.keys.cancelledIndex, id).exec();
+    }
+    await whileStoreReachable(() => this.redis.client.publish(this.keys.cancelChannel, id), this.usable);
+    const now = await this.stored(id);
+    return { view: now?.view ?? current.view, requested: now ? !isFinished(now.view) : true };
+  }
+
+  async retry(id: string): Promise<TaskView> {
+    const current = await this.stored(id);
+    if (!current) throw new TaskNotFoundError(id);
+    if (current.view.status !== 'failed') throw new TaskNotFailedError(id, current.view.status);
+    const job = await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id), this.usable);
+    await whileStoreReachable(() => job!.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }), this.usable);
+    return (await this.stored(id))!.view;
   }
 
   onUpdate(listener: (update: TaskUpdate) => void): void {
@@ -119,18 +205,25 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   }
 
   async counts(nowMs: number): Promise<TaskCounts> {
-    const [counts, [oldest]] = await Promise.all([
-      this.queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'completed', 'failed'),
+    const [counts, [oldest], cancelled] = await Promise.all([
+      this.queue.getJobCounts('wait', 'prioritized', 'waiting-children', 'delayed', 'active', 'completed', 'failed'),
       // The oldest waiting job: the far end of the wait list (asc reads it from there).
       this.queue.getJobs(['wait'], 0, 0, true),
+      this.redis.client.zcount(this.keys.cancelledIndex, nowMs - KEEP_FINISHED.age * 1000, '+inf'),
     ]);
-    return {
-      queued: counts.wait + counts.prioritized + counts.delayed,
-      active: counts.active,
-      completed: counts.completed,
-      failed: counts.failed,
-      oldestQueuedMs: oldest ? Math.max(0, nowMs - oldest.timestamp) : 0,
-    };
+    const byStatus: Record<TaskStatus, number> = Object.fromEntries(TASK_STATUSES.map((status) => [status, 0])) as Record<
+      TaskStatus,
+      number
+    >;
+    // Counted by BullMQ state, without reading jobs: delayed holds scheduled tasks and those
+    // waiting for a retry (both `scheduled` here); failed holds those cancelled while running.
+    byStatus.queued = counts.wait + counts.prioritized + counts['waiting-children'];
+    byStatus.scheduled = counts.delayed;
+    byStatus.active = counts.active;
+    byStatus.completed = counts.completed;
+    byStatus.failed = counts.failed;
+    byStatus.cancelled = cancelled;
+    return { ...byStatus, oldestQueuedMs: oldest ? Math.max(0, nowMs - oldest.timestamp) : 0 };
   }
 
   async drain(): Promise<void> {
@@ -152,15 +245,37 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     return active > 0 ? `${active} jobs active on this worker` : undefined;
   }
 
-  /** The stored view of a job and its creator's clientId, read from Redis. */
+  /** The stored view of a task and its creator's clientId, read from Redis. */
   private async stored(id: string): Promise<TaskUpdate | undefined> {
     // State first, then the job's hash: the hash is read later, so it is never older than the
     // state (read the other way round, a job finishing in between showed `completed` with
     // the result still null). A hash that has finished since wins over the state.
     const state = await whileStoreReachable(() => this.queue.getJobState(id), this.usable);
-    const job = await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id), this.usable);
-    if (!job) return undefined;
-    return { view: jobView(job, state), clientId: job.data.clientId };
+    const job = state === 'unknown' ? undefined : await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id), this.usable);
+    if (!job) return this.removedAsCancelled(id);
+    const nextAttemptAt = state === 'delayed' && job.attemptsMade > 0 ? await this.dueAt(id) : undefined;
+    return { view: jobView(job, state, nextAttemptAt), clientId: job.data.clientId };
+  }
+
+  /** When a delayed job is due: its score in BullMQ's delayed set. */
+  private async dueAt(id: string): Promise<number | undefined> {
+    const score = await whileStoreReachable(() => this.redis.client.zscore(this.queue.keys.delayed, id), this.usable);
+    return score === null ? undefined : Math.floor(Number(score) / DELAYED_SCORE_SCALE);
+  }
+
+  private async removedAsCancelled(id: string): Promise<TaskUpdate | undefined> {
+    const raw = await whileStoreReachable(() => this.redis.client.get(this.keys.cancelled(id)), this.usable);
+    return raw ? (JSON.parse(raw) as TaskUpdate) : undefined;
+  }
+
+  /** The newest tasks cancelled while waiting (they left BullMQ's sets). */
+  private async removedCancelled(limit: number): Promise<TaskView[]> {
+    const ids = await whileStoreReachable(() => this.redis.client.zrevrange(this.keys.cancelledIndex, 0, limit - 1), this.usable);
+    if (ids.length === 0) return [];
+    const raws = await whileStoreReachable(() => this.redis.client.mget(ids.map((id) => this.keys.cancelled(id))), this.usable);
+    const gone = ids.filter((_, i) => raws[i] === null);
+    if (gone.length > 0) await this.redis.client.zrem(this.keys.cancelledIndex, ...gone).catch(() => undefined);
+    return raws.filter((raw): raw is string => raw !== null).map((raw) => (JSON.parse(raw) as TaskUpdate).view);
   }
 
   private emit(update: TaskUpdate): void {
@@ -174,7 +289,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
    */
   private async finished(id: string): Promise<TaskUpdate | undefined> {
     const job = await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id), this.usable);
-    if (!job) return undefined;
+    if (!job) return this.removedAsCancelled(id);
     if (!job.finishedOn) return this.stored(id);
     return { view: jobView(job, ''), clientId: job.data.clientId };
   }

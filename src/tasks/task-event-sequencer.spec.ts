@@ -1,9 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import type { TaskUpdate, TaskView } from './task.js';
 import { TaskEventSequencer, type TaskReads } from './task-event-sequencer.js';
-import { queuedView } from './task-view.js';
+import { taskView } from './task-view.js';
 
-const view = (id: string, change: Partial<TaskView> = {}): TaskView => ({ ...queuedView(id, 0), ...change });
+const queued = (id: string): TaskView =>
+  taskView({ id, type: 'demo', status: 'queued', progress: 0, result: null, attempt: 0, attempts: 1, createdAt: 1 });
+const view = (id: string, change: Partial<TaskView> = {}): TaskView => ({ ...queued(id), ...change });
 
 /** Reads that answer when the test says so, in any order. */
 function heldReads(answers: Record<string, TaskView>) {

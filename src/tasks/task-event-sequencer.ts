@@ -3,7 +3,7 @@ import type { TaskUpdate } from './task.js';
 import { activeView, isFinished } from './task-view.js';
 
 /** What QueueEvents reports of a job. */
-export type TaskEvent = 'waiting' | 'active' | 'progress' | 'completed' | 'failed';
+export type TaskEvent = 'waiting' | 'delayed' | 'active' | 'progress' | 'completed' | 'failed' | 'removed';
 
 /** The reads an event may need: the whole stored task, or a finished one (its hash alone says how it finished). */
 export interface TaskReads {
@@ -70,7 +70,11 @@ export class TaskEventSequencer {
       const known = this.fromKnown(id, event, progress);
       if (known !== NEEDS_READ) return known;
       const update = event === 'completed' || event === 'failed' ? await this.reads.finished(id) : await this.reads.stored(id);
-      if (update) this.known.set(id, update);
+      if (!update) return undefined;
+      // A late event read back a finish already sent: nothing new.
+      const last = this.known.peek(id);
+      if (last && isFinished(last.view) && isFinished(update.view) && last.view.finishedAt === update.view.finishedAt) return undefined;
+      this.known.set(id, update);
       return update;
     });
     const next = computed
@@ -99,15 +103,18 @@ export class TaskEventSequencer {
    */
   private fromKnown(id: string, event: TaskEvent, progress: unknown): TaskUpdate | undefined | typeof NEEDS_READ {
     const last = this.known.peek(id);
-    // Finished is final: an event read late (a `waiting` handled after the job already
-    // finished showed as finished) must not send the finished frame twice.
-    if (last && isFinished(last.view)) return undefined;
+    // A finished task moves again only when it is retried (`waiting`), and only the store can
+    // say that is what happened: any other event read late (a `waiting` handled after the job
+    // already finished showed as finished) must not send the finished frame twice.
+    if (last && isFinished(last.view)) return event === 'waiting' ? NEEDS_READ : undefined;
     let update: TaskUpdate | undefined;
     if (last && event === 'progress') {
       update = { ...last, view: activeView(last.view, progress) };
     } else if (last && event === 'active') {
       update = { ...last, view: activeView(last.view) };
     } else if (last && event === 'waiting' && last.view.status === 'queued') {
+      update = last;
+    } else if (last && event === 'delayed' && last.view.status === 'scheduled') {
       update = last;
     } else if (event === 'completed' || event === 'failed') {
       update = this.takeFinishedHere(id);

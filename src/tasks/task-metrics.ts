@@ -1,57 +1,74 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { MetricsService } from '../ops/metrics.service.js';
-import { TaskQueue, type TaskCounts, type TaskRunObserver } from './task-queue.js';
+import { TASK_STATUSES } from './task.js';
+import { TaskTypes } from './handlers/task-types.js';
+import { TaskQueue, type TaskCounts } from './task-queue.js';
 
 /** Counts are read from the queue (Redis with BullMQ) at most this often, however often it is scraped. */
 const COUNTS_MAX_AGE_MS = 1_000;
 const RUN_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
 
+/** How an attempt ended: `retried` failed with attempts left; `interrupted` by a forced shutdown. */
+export type AttemptOutcome = 'completed' | 'failed' | 'retried' | 'cancelled' | 'interrupted';
+const OUTCOMES: readonly AttemptOutcome[] = ['completed', 'failed', 'retried', 'cancelled', 'interrupted'];
+
 /**
- * How tasks run on this instance: time from creation to start (wait), run time and outcome.
- * Recorded where a task runs, so the fleet's figures are the sum over its instances.
+ * How tasks run on this instance, per type: time from creation to start (wait), run time and
+ * how each attempt ended. Recorded where a task runs, so the fleet's figures are the sum over
+ * its instances.
  */
 @Injectable()
-export class TaskRunMetrics implements TaskRunObserver {
-  private readonly wait: Histogram;
-  private readonly run: Histogram<'outcome'>;
-  private readonly finishedTotal: Counter<'outcome'>;
+export class TaskRunMetrics implements OnApplicationBootstrap {
+  private readonly wait: Histogram<'type'>;
+  private readonly run: Histogram<'type' | 'outcome'>;
+  private readonly finishedTotal: Counter<'type' | 'outcome'>;
 
-  constructor(metrics: MetricsService) {
+  constructor(
+    metrics: MetricsService,
+    private readonly types: TaskTypes,
+  ) {
     const registers = [metrics.registry];
     this.wait = new Histogram({
       name: 'ballast_task_wait_seconds',
-      help: 'Time from a task being created to a worker starting it',
+      help: 'Time from a task being created (or due) to a worker starting an attempt, by type',
+      labelNames: ['type'],
       buckets: RUN_BUCKETS,
       registers,
     });
     this.run = new Histogram({
       name: 'ballast_task_run_seconds',
-      help: 'Time a task ran, by outcome (completed, failed)',
-      labelNames: ['outcome'],
+      help: 'Time an attempt ran, by type and outcome (completed, failed, retried, cancelled, interrupted)',
+      labelNames: ['type', 'outcome'],
       buckets: RUN_BUCKETS,
       registers,
     });
     this.finishedTotal = new Counter({
       name: 'ballast_tasks_finished_total',
-      help: 'Tasks this instance ran to an end, by outcome (completed, failed)',
-      labelNames: ['outcome'],
+      help: 'Attempts this instance ran to an end, by type and outcome (retried: failed with attempts left)',
+      labelNames: ['type', 'outcome'],
       registers,
     });
-    // Both outcomes from the start: rate() over a series that appears only at the first failure misses it.
-    for (const outcome of ['completed', 'failed']) {
-      this.finishedTotal.inc({ outcome }, 0);
-      this.run.zero({ outcome });
+  }
+
+  /** Every registered type's series from the start: rate() over a series that appears only at the first failure misses it. */
+  onApplicationBootstrap(): void {
+    for (const type of this.types.names()) {
+      this.wait.zero({ type });
+      for (const outcome of OUTCOMES) {
+        this.finishedTotal.inc({ type, outcome }, 0);
+        this.run.zero({ type, outcome });
+      }
     }
   }
 
-  started(createdAtMs: number, nowMs: number): void {
-    this.wait.observe(Math.max(0, nowMs - createdAtMs) / 1000);
+  started(type: string, dueAtMs: number, nowMs: number): void {
+    this.wait.observe({ type }, Math.max(0, nowMs - dueAtMs) / 1000);
   }
 
-  finished(outcome: 'completed' | 'failed', runMs: number): void {
-    this.run.observe({ outcome }, runMs / 1000);
-    this.finishedTotal.inc({ outcome });
+  finished(type: string, outcome: AttemptOutcome, runMs: number): void {
+    this.run.observe({ type, outcome }, runMs / 1000);
+    this.finishedTotal.inc({ type, outcome });
   }
 }
 
@@ -74,14 +91,14 @@ export class TaskQueueMetrics {
     };
     new Gauge({
       name: 'ballast_tasks',
-      help: 'Tasks in the queue by status (queued, active, completed, failed; finished ones as long as they are kept)',
+      help: 'Tasks in the queue by status (finished ones as long as they are kept)',
       labelNames: ['status'],
       registers: [metrics.registry],
       async collect() {
         this.reset();
         const counts = await read();
         if (!counts) return;
-        for (const status of ['queued', 'active', 'completed', 'failed'] as const) this.set({ status }, counts[status]);
+        for (const status of TASK_STATUSES) this.set({ status }, counts[status]);
       },
     });
     new Gauge({

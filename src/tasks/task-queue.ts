@@ -6,26 +6,21 @@ export interface TaskListQuery {
   readonly limit: number;
 }
 
-/** The queue's state, for the metrics. */
-export interface TaskCounts {
-  readonly queued: number;
-  readonly active: number;
-  /** Finished tasks still kept. */
-  readonly completed: number;
-  readonly failed: number;
+/** The queue's state, for the metrics: tasks per status, finished ones as long as they are kept. */
+export type TaskCounts = Readonly<Record<TaskStatus, number>> & {
   /** How long the task waiting longest has waited; 0 when none waits. */
   readonly oldestQueuedMs: number;
-}
+};
 
-/** Told when this instance starts and ends a task (TaskRunMetrics). */
-export interface TaskRunObserver {
-  started(createdAtMs: number, nowMs: number): void;
-  finished(outcome: 'completed' | 'failed', runMs: number): void;
+/** What DELETE /tasks/:id did: `requested` when the task is running and its handler was signalled. */
+export interface CancelOutcome {
+  readonly view: TaskView;
+  readonly requested: boolean;
 }
 
 /** The task queue port: a BullMQ driver with Redis, an in-process one without. */
 export abstract class TaskQueue {
-  /** Resolves once the task is durably queued. */
+  /** Resolves once the task is durably queued (or scheduled). */
   abstract add(spec: TaskSpec): Promise<TaskView>;
   /** What GET /tasks/:id answers: the stored view, or undefined for an unknown id. */
   abstract get(id: string): Promise<TaskView | undefined>;
@@ -33,6 +28,14 @@ export abstract class TaskQueue {
   abstract list(query: TaskListQuery): Promise<TaskView[]>;
   /** The unfinished tasks created with this clientId (what a reconnecting socket missed). */
   abstract unfinishedOf(clientId: string, limit: number): Promise<TaskView[]>;
+  /**
+   * Cancels a task: a waiting one (queued, scheduled, retrying) ends `cancelled` now; a running
+   * one has its handler's signal aborted on whichever instance runs it and ends `cancelled` when
+   * the handler returns. Throws TaskNotFoundError, or TaskFinishedError for a finished task.
+   */
+  abstract cancel(id: string): Promise<CancelOutcome>;
+  /** Runs a failed task again from its first attempt. Throws TaskNotFoundError or TaskNotFailedError. */
+  abstract retry(id: string): Promise<TaskView>;
   /**
    * Every status change of every task (with Redis: those processed on any instance). Each
    * update's view is what `get` would answer at that moment.

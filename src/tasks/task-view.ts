@@ -1,26 +1,23 @@
-import type { TaskStatus, TaskView } from './task.js';
+import { FINISHED_STATUSES, type TaskStatus, type TaskView } from './task.js';
 
 /** The stored fields a view is made of, whichever driver stores them. */
 export interface StoredTask {
   readonly id: string;
+  readonly type: string;
   readonly status: TaskStatus;
   readonly progress: unknown;
   readonly result: unknown;
   readonly error?: string | null;
+  readonly attempt: number;
+  readonly attempts: number;
   /** Epoch ms. */
   readonly createdAt: number;
+  /** Epoch ms, when created with a delay. */
+  readonly runAt?: number | null;
+  /** Epoch ms, while retrying. */
+  readonly nextAttemptAt?: number | null;
   /** Epoch ms, once finished. */
   readonly finishedAt?: number | null;
-}
-
-/** The fields of a BullMQ job a view is made of (structural: no bullmq import here). */
-export interface StoredJob {
-  readonly id?: string;
-  readonly timestamp: number;
-  readonly progress: unknown;
-  readonly returnvalue: unknown;
-  readonly failedReason?: string;
-  readonly finishedOn?: number;
 }
 
 /**
@@ -29,72 +26,40 @@ export interface StoredJob {
  * instance reports).
  */
 export function taskView(task: StoredTask): TaskView {
-  const finished = task.status === 'completed' || task.status === 'failed';
+  const finished = FINISHED_STATUSES.includes(task.status);
   return {
     id: task.id,
+    type: task.type,
     status: task.status,
     progress: typeof task.progress === 'number' ? task.progress : 0,
     result: task.result ?? null,
     error: task.error || null,
-    createdAt: new Date(task.createdAt).toISOString(),
-    finishedAt: finished && task.finishedAt ? new Date(task.finishedAt).toISOString() : null,
+    attempt: task.attempt,
+    attempts: task.attempts,
+    createdAt: isoOrNull(task.createdAt)!,
+    runAt: isoOrNull(task.runAt),
+    nextAttemptAt: task.status === 'retrying' ? isoOrNull(task.nextAttemptAt) : null,
+    finishedAt: finished ? isoOrNull(task.finishedAt) : null,
   };
 }
 
-/** A task just accepted. */
-export function queuedView(id: string, createdAtMs: number): TaskView {
-  return taskView({ id, status: 'queued', progress: 0, result: null, createdAt: createdAtMs });
+function isoOrNull(ms: number | null | undefined): string | null {
+  return typeof ms === 'number' && ms > 0 ? new Date(ms).toISOString() : null;
 }
 
 /** The same task, now running; with `progress` when a progress report says how far. */
 export function activeView(view: TaskView, progress?: unknown): TaskView {
-  return { ...view, status: 'active', progress: progress === undefined ? view.progress : typeof progress === 'number' ? progress : 0 };
-}
-
-/**
- * A BullMQ job's view. `state` is what Redis last said (getJobState), or '' when unknown; a hash
- * that says finished wins over an older state reading.
- */
-export function jobView(job: StoredJob, state: string): TaskView {
-  const status: TaskStatus = job.finishedOn
-    ? state === 'failed' || (job.failedReason && job.returnvalue == null)
-      ? 'failed'
-      : 'completed'
-    : statusOfJobState(state);
-  return taskView({
-    id: job.id!,
-    status,
-    progress: job.progress,
-    result: job.returnvalue,
-    error: job.failedReason,
-    createdAt: job.timestamp,
-    finishedAt: job.finishedOn,
-  });
-}
-
-/** BullMQ job states behind each task status. */
-export const JOB_STATES_OF = {
-  queued: ['waiting', 'delayed', 'prioritized', 'waiting-children'],
-  active: ['active'],
-  completed: ['completed'],
-  failed: ['failed'],
-} as const satisfies Record<TaskStatus, readonly string[]>;
-
-function statusOfJobState(state: string): TaskStatus {
-  switch (state) {
-    case 'active':
-      return 'active';
-    case 'completed':
-      return 'completed';
-    case 'failed':
-      return 'failed';
-    default:
-      return 'queued'; // waiting, delayed, prioritized, waiting-children
-  }
+  return {
+    ...view,
+    status: 'active',
+    attempt: view.status === 'active' ? view.attempt : view.attempt + 1,
+    nextAttemptAt: null,
+    progress: progress === undefined ? view.progress : typeof progress === 'number' ? progress : 0,
+  };
 }
 
 export function isFinished(view: TaskView): boolean {
-  return view.status === 'completed' || view.status === 'failed';
+  return FINISHED_STATUSES.includes(view.status);
 }
 
 /**

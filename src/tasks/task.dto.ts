@@ -1,9 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
-import type { TaskStatus } from './task.js';
+import { TASK_STATUSES, type TaskStatus } from './task.js';
 
-export const TASK_STATUSES: readonly TaskStatus[] = ['queued', 'active', 'completed', 'failed'];
 export const TASK_LIST_MAX = 100;
 
 /** GET /tasks?status=&limit= (the POST body is a zod schema: create-task.body.ts) */
@@ -37,16 +36,26 @@ export class TaskAcceptedDto {
 export class TaskViewDto {
   @ApiProperty()
   id!: string;
-  @ApiProperty({ enum: ['queued', 'active', 'completed', 'failed'] })
+  @ApiProperty({ example: 'demo' })
+  type!: string;
+  @ApiProperty({ enum: TASK_STATUSES })
   status!: string;
   @ApiProperty({ minimum: 0, maximum: 100 })
   progress!: number;
-  @ApiProperty({ nullable: true, description: 'The processor’s result once completed' })
+  @ApiProperty({ nullable: true, description: 'The handler’s result once completed' })
   result!: unknown;
-  @ApiProperty({ type: String, nullable: true })
+  @ApiProperty({ type: String, nullable: true, description: 'The last attempt’s error (while retrying, and once failed or cancelled)' })
   error!: string | null;
+  @ApiProperty({ minimum: 0, description: 'The attempt running or last run, from 1 (0 before the first)' })
+  attempt!: number;
+  @ApiProperty({ minimum: 1, description: 'Attempts the task may have' })
+  attempts!: number;
   @ApiProperty()
   createdAt!: string;
+  @ApiProperty({ type: String, nullable: true, description: 'When a delayed task was asked to run' })
+  runAt!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'While retrying: when the next attempt is due' })
+  nextAttemptAt!: string | null;
   @ApiProperty({ type: String, nullable: true })
   finishedAt!: string | null;
 }

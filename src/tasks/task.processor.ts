@@ -1,13 +1,23 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
-import type { ConnectionOptions, Job } from 'bullmq';
-import { doDemoWork } from './demo-work.js';
-import { TaskRunMetrics } from './task-metrics.js';
-import { TASK_QUEUE_NAME, type TaskJobData, type TaskWorkerHandle } from './tasks.constants.js';
+import { UnrecoverableError, type ConnectionOptions, type Job, type MinimalJob } from 'bullmq';
+import { retryDelayMs } from './handlers/retry-delay.js';
+import { jobInput, jobType, type TaskJobData } from './bull-job-view.js';
+import { CANCELLED_ERROR, INTERRUPTED, TaskRunner } from './task-runner.js';
+import { TASK_QUEUE_NAME, type TaskWorkerHandle } from './tasks.constants.js';
 
 const logger = new Logger('TaskWorker');
 /** The longest gap between stalled-job checks, whatever TASK_LOCK_MS is. */
 const STALLED_CHECK_MAX_MS = 5_000;
+/** The backoff type ballast's jobs name, computed by retryDelayMs from the policy in the job. */
+export const BACKOFF_TYPE = 'ballast';
+
+/** A job's backoff policy travels in its options: the worker that retries it needs no registry. */
+export interface BallastBackoff {
+  readonly type: typeof BACKOFF_TYPE;
+  readonly delay: number;
+  readonly maxDelay: number;
+}
 
 /** Worker options are per deployment, hence a class made from the configuration. */
 export function taskProcessorClass(options: { concurrency: number; lockMs: number; connection: ConnectionOptions }) {
@@ -21,13 +31,21 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
     // runs again within lockMs + this interval. At lockMs (30 s) that was up to a minute; every
     // 5 s it is at most lockMs + 5 s, for one short script per interval (one check per queue).
     stalledInterval: Math.min(options.lockMs, STALLED_CHECK_MAX_MS),
+    settings: {
+      backoffStrategy: (attemptsMade: number, _type?: string, _error?: Error, job?: MinimalJob) => {
+        const backoff = job?.opts.backoff as BallastBackoff | undefined;
+        return retryDelayMs({ attempts: 0, backoffMs: backoff?.delay ?? 0, backoffMaxMs: backoff?.maxDelay ?? 0 }, attemptsMade);
+      },
+    },
   })
   class TaskProcessor extends WorkerHost implements TaskWorkerHandle {
     private active = 0;
     private lastError = '';
     private readonly finishedListeners: ((job: Job<TaskJobData>) => void)[] = [];
+    /** Cancels heard before this worker held the job (it was being fetched): checked at start. */
+    private readonly cancelledEarly = new Set<string>();
 
-    constructor(private readonly metrics: TaskRunMetrics) {
+    constructor(private readonly runner: TaskRunner) {
       super();
     }
 
@@ -47,19 +65,47 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
       });
     }
 
-    async process(job: Job<TaskJobData>): Promise<unknown> {
+    // Three declared parameters: BullMQ passes an abort signal only to a processor that takes one.
+    async process(job: Job<TaskJobData>, _token?: string, signal?: AbortSignal): Promise<unknown> {
       this.active += 1;
-      const startedAt = Date.now();
-      this.metrics.started(job.timestamp, startedAt);
-      let outcome: 'completed' | 'failed' = 'failed';
       try {
-        const result = await doDemoWork(job.data.durationMs, job.data.payload, (progress) => job.updateProgress(progress));
-        outcome = 'completed';
-        return result;
+        const controller = signal ? undefined : new AbortController();
+        const jobSignal = signal ?? controller!.signal;
+        if (this.cancelledEarly.delete(job.id!)) throw new UnrecoverableError(CANCELLED_ERROR);
+        const outcome = await this.runner.run(
+          {
+            id: job.id!,
+            type: jobType(job.data),
+            input: jobInput(job.data),
+            createdAtMs: Math.max(job.timestamp + (job.opts.delay ?? 0), job.timestamp),
+            attempt: job.attemptsMade + 1,
+            attempts: job.opts.attempts ?? 1,
+          },
+          jobSignal,
+          (percent) => job.updateProgress(percent),
+        );
+        switch (outcome.kind) {
+          case 'completed':
+            return outcome.result;
+          case 'cancelled':
+            throw new UnrecoverableError(CANCELLED_ERROR);
+          case 'interrupted':
+            // Not a verdict on the task: the lock expires and another worker runs it.
+            throw new Error(INTERRUPTED);
+          case 'failed':
+            throw outcome.retry ? new Error(outcome.error) : new UnrecoverableError(outcome.error);
+        }
       } finally {
         this.active -= 1;
-        this.metrics.finished(outcome, Date.now() - startedAt);
       }
+    }
+
+    /** A cancel for `id`, from any instance: aborts its handler if this worker runs it. */
+    cancel(id: string): void {
+      if (this.worker.cancelJob(id, CANCELLED_ERROR)) return;
+      // Not running here (yet): remember it briefly in case this worker is fetching it now.
+      this.cancelledEarly.add(id);
+      setTimeout(() => this.cancelledEarly.delete(id), 10_000).unref();
     }
 
     onFinished(listener: (job: Job<TaskJobData>) => void): void {
@@ -67,6 +113,7 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
     }
 
     close(force = false): Promise<void> {
+      if (force) this.worker.cancelAllJobs(INTERRUPTED);
       return this.worker.close(force);
     }
 

@@ -1,22 +1,29 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
-  ApiBody,
   ApiBadRequestResponse,
+  ApiBody,
+  ApiConflictResponse,
+  ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiServiceUnavailableResponse,
   ApiTags,
+  ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { AdminOnly } from '../ops/admin.guard.js';
 import { ErrorBodyDto } from '../ops/error-body.dto.js';
 import { ZodBodyPipe } from '../ops/zod-body.pipe.js';
 import { createTaskBody, createTaskBodySchema, type CreateTaskBody } from './create-task.body.js';
+import { idempotencyKeyOf } from './idempotency/idempotency-keys.js';
 import { ListTasksQueryDto, TaskAcceptedDto, TaskViewDto } from './task.dto.js';
 import type { TaskView } from './task.js';
 import { TasksService } from './tasks.service.js';
 
 const DEFAULT_LIST_LIMIT = 20;
+/** Stripe's name for "this answer is the one an earlier request with the key got". */
+const REPLAYED_HEADER = 'idempotent-replayed';
 
 @ApiTags('tasks')
 @Controller('tasks')
@@ -26,11 +33,26 @@ export class TasksController {
   @Post()
   @HttpCode(202)
   @ApiBody({ schema: createTaskBodySchema as object, required: false })
-  @ApiAcceptedResponse({ type: TaskAcceptedDto, description: 'Durably queued' })
-  @ApiBadRequestResponse({ type: ErrorBodyDto, description: 'Invalid body (unknown field, bad durationMs or clientId)' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Up to 255 characters. The same key with the same body within TASK_IDEMPOTENCY_TTL_MS answers with the task it first created (any instance), with Idempotent-Replayed: true; with another body, 422',
+  })
+  @ApiAcceptedResponse({ type: TaskAcceptedDto, description: 'Durably queued (or scheduled)' })
+  @ApiBadRequestResponse({
+    type: ErrorBodyDto,
+    description: 'Invalid body, unknown type (knownTypes), input the type refuses (reasons), or a bad Idempotency-Key',
+  })
+  @ApiUnprocessableEntityResponse({ type: ErrorBodyDto, description: 'The Idempotency-Key was used with another body' })
   @ApiServiceUnavailableResponse({ type: ErrorBodyDto, description: 'Shutting down, or Redis unreachable (Retry-After)' })
-  async create(@Body(new ZodBodyPipe(createTaskBody)) body: CreateTaskBody): Promise<TaskAcceptedDto> {
-    const view = await this.tasks.create(body);
+  async create(
+    @Body(new ZodBodyPipe(createTaskBody)) body: CreateTaskBody,
+    @Headers('idempotency-key') keyHeader: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TaskAcceptedDto> {
+    const { view, replayed } = await this.tasks.create(body, idempotencyKeyOf(keyHeader));
+    if (replayed) void reply.header(REPLAYED_HEADER, 'true');
     return { id: view.id, status: view.status };
   }
 
@@ -49,5 +71,30 @@ export class TasksController {
   @ApiServiceUnavailableResponse({ type: ErrorBodyDto, description: 'Redis unreachable (Retry-After)' })
   get(@Param('id') id: string): Promise<TaskView> {
     return this.tasks.get(id);
+  }
+
+  @Delete(':id')
+  @ApiOkResponse({ type: TaskViewDto, description: 'Cancelled: it was waiting (queued, scheduled or retrying)' })
+  @ApiAcceptedResponse({
+    type: TaskViewDto,
+    description: 'Cancel requested: it is running, its handler’s signal is aborted on whichever instance runs it, and it ends `cancelled`',
+  })
+  @ApiNotFoundResponse({ type: ErrorBodyDto })
+  @ApiConflictResponse({ type: ErrorBodyDto, description: 'Already finished' })
+  @ApiServiceUnavailableResponse({ type: ErrorBodyDto, description: 'Redis unreachable (Retry-After)' })
+  async cancel(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<TaskView> {
+    const { view, requested } = await this.tasks.cancel(id);
+    void reply.code(requested ? 202 : 200);
+    return view;
+  }
+
+  @Post(':id/retry')
+  @HttpCode(202)
+  @ApiAcceptedResponse({ type: TaskViewDto, description: 'Queued again, from its first attempt' })
+  @ApiNotFoundResponse({ type: ErrorBodyDto })
+  @ApiConflictResponse({ type: ErrorBodyDto, description: 'Not failed (only a failed task can be retried)' })
+  @ApiServiceUnavailableResponse({ type: ErrorBodyDto, description: 'Redis unreachable (Retry-After)' })
+  retry(@Param('id') id: string): Promise<TaskView> {
+    return this.tasks.retry(id);
   }
 }

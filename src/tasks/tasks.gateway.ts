@@ -3,7 +3,7 @@ import { OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, WebSocketGatew
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { ERROR_MESSAGES, StoreUnavailableError } from '../errors/index.js';
 import { DRAIN_ORDER, ShutdownCoordinator } from '../lifecycle/index.js';
@@ -32,6 +32,10 @@ const TEXT_FRAME = { binary: false } as const;
 /** Closing sockets is spread over this window, so clients do not all reconnect at once. */
 const CLOSE_SPREAD_MS = 500;
 const CLOSE_SERVICE_RESTART = 1012;
+/** RFC 6455 "Try Again Later": the socket fell too far behind; it reconnects and is told the present. */
+const CLOSE_TOO_SLOW = 1013;
+/** A socket closed for being slow gets this long to take its close frame before it is cut off. */
+const SLOW_CLOSE_GRACE_MS = 1_000;
 
 /**
  * Live task status over plain WebSockets at /ws (RFC 6455). Clients subscribe to a task
@@ -43,6 +47,8 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
   private readonly subscriptions: Subscriptions<WebSocket>;
   private readonly maxSubscriptions: number;
   private readonly maxFrameBytes: number;
+  private readonly maxBufferedBytes: number;
+  private readonly slowClosed: Counter;
   private readonly heartbeat: SocketHeartbeat;
   private readonly admission: SocketAdmission;
   /** The TCP connection under each WebSocket, so a tick's frames to it leave in one write. */
@@ -59,6 +65,12 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
     this.maxSubscriptions = config.websocket.maxSubscriptions;
     this.subscriptions = new Subscriptions(this.maxSubscriptions);
     this.maxFrameBytes = config.websocket.maxFrameBytes;
+    this.maxBufferedBytes = config.websocket.maxBufferedBytes;
+    this.slowClosed = new Counter({
+      name: 'ballast_ws_slow_closed_total',
+      help: 'Sockets closed (1013) for having more than WS_MAX_BUFFERED_BYTES unsent: they stopped reading',
+      registers: [metrics.registry],
+    });
     this.heartbeat = new SocketHeartbeat(config.websocket.heartbeatMs, () => this.subscriptions.sockets());
     this.admission = new SocketAdmission(access);
     const subscriptions = this.subscriptions;
@@ -125,10 +137,29 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
     const frame = Buffer.from(JSON.stringify({ event: 'task', data: view }));
     for (const socket of targets) {
       if (socket.readyState !== socket.OPEN) continue;
+      if (socket.bufferedAmount > this.maxBufferedBytes) {
+        this.closeSlow(socket);
+        continue;
+      }
       const transport = this.transports.get(socket);
       if (transport) this.coalescer.hold(transport);
       socket.send(frame, TEXT_FRAME);
     }
+  }
+
+  /**
+   * A socket that stopped reading (or a stuck proxy in front of it) would make this process keep
+   * every frame for it. It is closed instead of sent a "re-read your tasks" frame: that frame
+   * would queue behind the very bytes it cannot take. Its client reconnects and is told the
+   * present (subscribe answers, ?clientId= unfinished tasks), so nothing it needs is lost.
+   */
+  private closeSlow(socket: WebSocket): void {
+    this.slowClosed.inc();
+    this.logger.warn(`closing a socket with ${socket.bufferedAmount} bytes unsent (WS_MAX_BUFFERED_BYTES ${this.maxBufferedBytes})`);
+    socket.close(CLOSE_TOO_SLOW, 'too slow: frames unread');
+    // It is not reading: its close frame may never leave either.
+    setTimeout(() => socket.terminate(), SLOW_CLOSE_GRACE_MS).unref();
+    this.subscriptions.disconnect(socket);
   }
 
   /** Shutdown step: a `shutdown` frame, then close 1012, spread over a short window. */

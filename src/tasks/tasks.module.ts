@@ -1,12 +1,20 @@
 import { BullModule } from '@nestjs/bullmq';
-import { DynamicModule, Module, type Provider } from '@nestjs/common';
+import { DynamicModule, Logger, Module, type Provider } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import type { AppConfig } from '../config/index.js';
 import { redisConnectionOptions } from '../redis/redis-connection.js';
+import { RedisHealth } from '../redis/redis-health.js';
 import { BullTaskQueue } from './bull-task-queue.js';
+import { DemoTaskHandler } from './handlers/demo.handler.js';
+import { TaskTypes } from './handlers/task-types.js';
+import { IdempotencyKeys } from './idempotency/idempotency-keys.js';
+import { MemoryIdempotencyKeys } from './idempotency/memory-idempotency-keys.js';
+import { RedisIdempotencyKeys } from './idempotency/redis-idempotency-keys.js';
 import { MemoryTaskQueue } from './memory-task-queue.js';
 import { taskProcessorClass } from './task.processor.js';
 import { TaskQueue } from './task-queue.js';
 import { TaskQueueMetrics, TaskRunMetrics } from './task-metrics.js';
+import { TaskRunner } from './task-runner.js';
 import { TASK_QUEUE_NAME, TASK_WORKER, type TaskWorkerHandle } from './tasks.constants.js';
 import { TasksController } from './tasks.controller.js';
 import { TaskQueueDrain } from './task-queue-drain.js';
@@ -17,27 +25,42 @@ import { TasksService } from './tasks.service.js';
 export class TasksModule {
   static forRoot(config: AppConfig): DynamicModule {
     const shared = { module: TasksModule, controllers: [TasksController] };
-    const common: Provider[] = [TasksGateway, TasksService, TaskQueueDrain, TaskRunMetrics, TaskQueueMetrics];
+    const common: Provider[] = [
+      TasksGateway,
+      TasksService,
+      TaskQueueDrain,
+      TaskRunMetrics,
+      TaskQueueMetrics,
+      TaskTypes,
+      TaskRunner,
+      DemoTaskHandler,
+    ];
     if (!config.redis) {
       return {
         ...shared,
+        imports: [DiscoveryModule],
         // In memory every task is local, so this instance must work on them.
         providers: [
           ...common,
           {
             provide: TaskQueue,
-            inject: [TaskRunMetrics],
-            useFactory: (metrics: TaskRunMetrics) => new MemoryTaskQueue(Math.max(1, config.tasks.concurrency), metrics),
+            inject: [TaskRunner],
+            useFactory: (runner: TaskRunner) => {
+              const logger = new Logger('Tasks');
+              return new MemoryTaskQueue(Math.max(1, config.tasks.concurrency), runner, (message) => logger.warn(message));
+            },
           },
+          { provide: IdempotencyKeys, useValue: new MemoryIdempotencyKeys() },
         ],
       };
     }
+    const redis = config.redis;
     const worker: Provider[] = [];
     if (config.tasks.concurrency > 0) {
       const processor = taskProcessorClass({
         concurrency: config.tasks.concurrency,
         lockMs: config.tasks.lockMs,
-        connection: redisConnectionOptions(config.redis, 'blocking'),
+        connection: redisConnectionOptions(redis, 'blocking'),
       });
       // A plain handle, not an alias of the processor: @nestjs/bullmq starts a Worker for every
       // provider whose instance is a @Processor class, and an alias made it start two.
@@ -47,6 +70,7 @@ export class TasksModule {
         useFactory: (p: TaskWorkerHandle): TaskWorkerHandle => ({
           close: (force) => p.close(force),
           activeCount: () => p.activeCount(),
+          cancel: (id) => p.cancel(id),
           onFinished: (listener) => p.onFinished(listener),
         }),
       });
@@ -54,11 +78,22 @@ export class TasksModule {
     return {
       ...shared,
       imports: [
+        DiscoveryModule,
         // Workers and events block on Redis (see the processor); the queue serves request paths and fails fast.
-        BullModule.forRoot({ connection: redisConnectionOptions(config.redis, 'command'), prefix: `${config.redis.prefix}:bull` }),
+        BullModule.forRoot({ connection: redisConnectionOptions(redis, 'command'), prefix: `${redis.prefix}:bull` }),
         BullModule.registerQueue({ name: TASK_QUEUE_NAME }),
       ],
-      providers: [...common, ...worker, BullTaskQueue, { provide: TaskQueue, useExisting: BullTaskQueue }],
+      providers: [
+        ...common,
+        ...worker,
+        BullTaskQueue,
+        { provide: TaskQueue, useExisting: BullTaskQueue },
+        {
+          provide: IdempotencyKeys,
+          inject: [RedisHealth],
+          useFactory: (health: RedisHealth) => new RedisIdempotencyKeys(health.client, redis.prefix, () => health.usable()),
+        },
+      ],
     };
   }
 }

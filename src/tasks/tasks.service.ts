@@ -1,28 +1,65 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { InjectConfig, type AppConfig } from '../config/index.js';
+import { IdempotencyKeyReusedError, ShuttingDownError, TaskNotFoundError } from '../errors/index.js';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
-import type { TaskStatus, TaskView } from './task.js';
-import { TaskQueue } from './task-queue.js';
-import type { CreateTaskBody } from './create-task.body.js';
-import { ERROR_MESSAGES, InvalidInputError, ShuttingDownError, TaskNotFoundError } from '../errors/index.js';
+import { LEGACY_DEMO_FIELDS, type CreateTaskBody } from './create-task.body.js';
+import { DEMO_TASK_TYPE } from './handlers/demo.handler.js';
+import { TaskTypes } from './handlers/task-types.js';
+import { fingerprintOf, IdempotencyKeys } from './idempotency/idempotency-keys.js';
+import type { TaskSpec, TaskStatus, TaskView } from './task.js';
+import { TaskQueue, type CancelOutcome } from './task-queue.js';
 
-/** Creates and reads tasks. (The gateway follows the queue; TaskQueueDrain drains it.) */
+/** What POST /tasks answers: the task, and whether an Idempotency-Key replayed an earlier create. */
+export interface Created {
+  readonly view: Pick<TaskView, 'id' | 'status'>;
+  readonly replayed: boolean;
+}
+
+/** Creates, reads, cancels and retries tasks. (The gateway follows the queue; TaskQueueDrain drains it.) */
 @Injectable()
 export class TasksService {
   constructor(
     private readonly queue: TaskQueue,
+    private readonly types: TaskTypes,
+    private readonly idempotency: IdempotencyKeys,
     private readonly coordinator: ShutdownCoordinator,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  async create(input: CreateTaskBody): Promise<TaskView> {
+  /** Validated whole (type, input) before anything is queued or any key claimed. */
+  async create(body: CreateTaskBody, idempotencyKey?: string): Promise<Created> {
     // Checked before queueing: a task accepted here is in the queue before any drain can finish.
     if (!this.coordinator.accepting) throw new ShuttingDownError();
-    const durationMs = input.durationMs ?? this.config.tasks.defaultDurationMs;
-    if (durationMs > this.config.tasks.maxDurationMs) {
-      throw new InvalidInputError(ERROR_MESSAGES.tasks.tooLong(this.config.tasks.maxDurationMs));
+    const type = this.types.get(body.type ?? DEMO_TASK_TYPE);
+    const input = body.type != null || body.input !== undefined ? body.input : legacyDemoInput(body);
+    this.types.parse(type, input);
+    const runAt = body.runAt != null ? Date.parse(body.runAt) : body.delayMs ? Date.now() + body.delayMs : undefined;
+    const spec: TaskSpec = {
+      id: randomUUID(),
+      type: type.name,
+      input,
+      clientId: body.clientId ?? undefined,
+      runAt,
+      priority: body.priority ?? 0,
+      retry: type.retry,
+    };
+    if (!idempotencyKey) return { view: await this.queue.add(spec), replayed: false };
+    const record = { taskId: spec.id, fingerprint: fingerprintOf(body) };
+    const held = await this.idempotency.claim(idempotencyKey, record, this.config.tasks.idempotencyTtlMs);
+    if (held) {
+      if (held.fingerprint !== record.fingerprint) throw new IdempotencyKeyReusedError();
+      // The holder may still be adding it (a concurrent request): it is queued by the time that answers.
+      const view = await this.queue.get(held.taskId);
+      return { view: view ?? { id: held.taskId, status: 'queued' }, replayed: true };
     }
-    return this.queue.add({ durationMs, payload: input.payload, clientId: input.clientId ?? undefined });
+    try {
+      return { view: await this.queue.add(spec), replayed: false };
+    } catch (error) {
+      // Not queued: the key must not answer later retries with a task that does not exist.
+      await this.idempotency.release(idempotencyKey, record).catch(() => undefined);
+      throw error;
+    }
   }
 
   list(status: TaskStatus | undefined, limit: number): Promise<TaskView[]> {
@@ -34,4 +71,16 @@ export class TasksService {
     if (!view) throw new TaskNotFoundError(id);
     return view;
   }
+
+  cancel(id: string): Promise<CancelOutcome> {
+    return this.queue.cancel(id);
+  }
+
+  retry(id: string): Promise<TaskView> {
+    return this.queue.retry(id);
+  }
+}
+
+function legacyDemoInput(body: CreateTaskBody): Record<string, unknown> {
+  return Object.fromEntries(LEGACY_DEMO_FIELDS.filter((field) => body[field] !== undefined).map((field) => [field, body[field]]));
 }

@@ -1,0 +1,101 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { PermanentTaskError, type TaskContext, type TaskLog } from './handlers/task-handler.js';
+import { TaskTypes } from './handlers/task-types.js';
+import type { TaskType } from './handlers/task-type-registry.js';
+import { TaskRunMetrics } from './task-metrics.js';
+
+/** The error a cancelled task shows, and the abort reason its handler's signal carries. */
+export const CANCELLED_ERROR = 'cancelled';
+/** The abort reason when the instance is forced to stop with the task still running. */
+export const INTERRUPTED = 'interrupted: the instance stopped';
+
+/** A task as a worker holds it, whichever driver. */
+export interface RunnableTask {
+  readonly id: string;
+  readonly type: string;
+  readonly input: unknown;
+  readonly createdAtMs: number;
+  /** This attempt, from 1. */
+  readonly attempt: number;
+  readonly attempts: number;
+}
+
+export type RunOutcome =
+  | { readonly kind: 'completed'; readonly result: unknown }
+  /** `retry`: another attempt is due (attempts left and not a permanent error). */
+  | { readonly kind: 'failed'; readonly error: string; readonly retry: boolean }
+  | { readonly kind: 'cancelled' }
+  /** Forced shutdown: the attempt did not end; the driver leaves the task to run again. */
+  | { readonly kind: 'interrupted' };
+
+/**
+ * Runs one attempt of a task with its type's handler, for either driver: the input parsed
+ * again (a deploy may have changed the schema since it was queued), the context built, the
+ * outcome classified, the run recorded in the metrics. Never throws.
+ */
+@Injectable()
+export class TaskRunner {
+  constructor(
+    private readonly types: TaskTypes,
+    private readonly metrics: TaskRunMetrics,
+  ) {}
+
+  /** The type's retry policy; the default policy's attempts for a type no longer known. */
+  attemptsOf(type: string): number {
+    return this.types.get(type).retry.attempts;
+  }
+
+  typeOf(name: string): TaskType {
+    return this.types.get(name);
+  }
+
+  async run(task: RunnableTask, signal: AbortSignal, progress: (percent: number) => Promise<void> | void): Promise<RunOutcome> {
+    const startedAt = Date.now();
+    this.metrics.started(task.type, task.createdAtMs, startedAt);
+    const outcome = await this.attempt(task, signal, progress);
+    const recorded = outcome.kind === 'failed' ? (outcome.retry ? 'retried' : 'failed') : outcome.kind;
+    this.metrics.finished(task.type, recorded, Date.now() - startedAt);
+    return outcome;
+  }
+
+  private async attempt(task: RunnableTask, signal: AbortSignal, progress: (percent: number) => Promise<void> | void): Promise<RunOutcome> {
+    try {
+      const type = this.types.get(task.type);
+      const input = this.types.parse(type, task.input);
+      signal.throwIfAborted();
+      const context: TaskContext = {
+        taskId: task.id,
+        attempt: task.attempt,
+        attempts: task.attempts,
+        signal,
+        progress: async (percent) => {
+          await progress(Math.max(0, Math.min(100, percent)));
+        },
+        get log() {
+          return taskLog(task);
+        },
+      };
+      const result = await type.handler.run(input, context);
+      // A handler that returns after its cancel did not complete the task.
+      signal.throwIfAborted();
+      return { kind: 'completed', result: result ?? null };
+    } catch (error) {
+      if (signal.aborted) {
+        return signal.reason === INTERRUPTED ? { kind: 'interrupted' } : { kind: 'cancelled' };
+      }
+      // An unknown type or an input the schema now refuses cannot succeed on a retry either.
+      const permanent = error instanceof PermanentTaskError || isDomainError(error);
+      const message = error instanceof Error ? error.message : String(error);
+      return { kind: 'failed', error: message || 'failed', retry: !permanent && task.attempt < task.attempts };
+    }
+  }
+}
+
+function isDomainError(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'UnknownTaskTypeError' || error.name === 'InvalidTaskInputError');
+}
+
+function taskLog(task: RunnableTask): TaskLog {
+  const logger = new Logger(`Task ${task.type} ${task.id}`);
+  return { info: (message) => logger.log(message), warn: (message) => logger.warn(message) };
+}
