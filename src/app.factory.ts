@@ -1,3 +1,4 @@
+import type { Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { WsAdapter } from '@nestjs/platform-ws';
@@ -31,6 +32,8 @@ import { createRootLogger, PinoNestLogger, REQUEST_ID_HEADER, requestIdFor } fro
 export interface CreateAppOptions {
   /** Defaults to a JSON logger at the configured level. */
   logger?: PinoLogger;
+  /** The embedding application's own modules, e.g. ones providing @TaskHandler task types (service role). */
+  modules?: Type[];
 }
 
 /**
@@ -62,7 +65,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   });
   hardenHttp(adapter.getInstance(), { maxJsonDepth: config.http.bodyMaxDepth });
 
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options.modules), adapter, {
     logger: new PinoNestLogger(logger),
     bufferLogs: true,
     // Fastify's own JSON parser is all the API takes; other content types get 415.

@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, type Type } from '@nestjs/common';
 import { APP_PIPE } from '@nestjs/core';
 import { BalancerModule } from './balancer/balancer.module.js';
 import { AppConfig, ConfigModule } from './config/index.js';
@@ -17,11 +17,12 @@ const validation = { provide: APP_PIPE, useClass: DtoValidationPipe };
 /** Composes the feature modules for the configured role. */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  /** `extra`: the embedding application's modules (task handlers, say), with the service's features. */
+  static forRoot(config: AppConfig, extra: Type[] = []): DynamicModule {
     const shared = [ConfigModule.forRoot(config), LifecycleModule, OpsModule.forRoot(config), ViewsModule.forRoot(config)];
     const features =
       config.role === 'service'
-        ? [RedisModule.forRoot(config), ReadinessModule, ItemsModule.forRoot(config), SmartModule, TasksModule.forRoot(config)]
+        ? [RedisModule.forRoot(config), ReadinessModule, ItemsModule.forRoot(config), SmartModule, TasksModule.forRoot(config), ...extra]
         : [BalancerModule];
     return {
       module: AppModule,

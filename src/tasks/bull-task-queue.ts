@@ -187,8 +187,8 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       await this.redis.client.multi().del(this.keys.cancelled(id)).zrem(this.keys.cancelledIndex, id).exec();
     }
     await whileStoreReachable(() => this.redis.client.publish(this.keys.cancelChannel, id), this.usable);
-    const now = await this.stored(id);
-    return { view: now?.view ?? current.view, requested: now ? !isFinished(now.view) : true };
+    // Requested: the handler decides when it stops (it may have by now).
+    return { view: (await this.stored(id))?.view ?? current.view, requested: true };
   }
 
   async retry(id: string): Promise<TaskView> {
@@ -247,14 +247,22 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
 
   /** The stored view of a task and its creator's clientId, read from Redis. */
   private async stored(id: string): Promise<TaskUpdate | undefined> {
-    // State first, then the job's hash: the hash is read later, so it is never older than the
-    // state (read the other way round, a job finishing in between showed `completed` with
-    // the result still null). A hash that has finished since wins over the state.
-    const state = await whileStoreReachable(() => this.queue.getJobState(id), this.usable);
-    const job = state === 'unknown' ? undefined : await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id), this.usable);
-    if (!job) return this.removedAsCancelled(id);
-    const nextAttemptAt = state === 'delayed' && job.attemptsMade > 0 ? await this.dueAt(id) : undefined;
-    return { view: jobView(job, state, nextAttemptAt), clientId: job.data.clientId };
+    // State, then the job's hash, then the state again unless it was final: a view is built from
+    // a hash and a state that held together (read once each, a job failing between the two reads
+    // showed `active` with the next attempt's number; the other way round, `completed` with the
+    // result still null). A job that keeps moving is read at most three times.
+    let state = await whileStoreReachable(() => this.queue.getJobState(id), this.usable);
+    for (let round = 0; ; round += 1) {
+      const job = state === 'unknown' ? undefined : await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id), this.usable);
+      if (!job) return this.removedAsCancelled(id);
+      const settled = state === 'completed' || state === 'failed' || round === 2;
+      const now = settled ? state : await whileStoreReachable(() => this.queue.getJobState(id), this.usable);
+      if (now === state) {
+        const nextAttemptAt = state === 'delayed' && job.attemptsMade > 0 ? await this.dueAt(id) : undefined;
+        return { view: jobView(job, state, nextAttemptAt), clientId: job.data.clientId };
+      }
+      state = now;
+    }
   }
 
   /** When a delayed job is due: its score in BullMQ's delayed set. */

@@ -108,6 +108,9 @@ export class TaskEventSequencer {
     // already finished showed as finished) must not send the finished frame twice.
     if (last && isFinished(last.view)) return event === 'waiting' ? NEEDS_READ : undefined;
     let update: TaskUpdate | undefined;
+    // A known `retrying` may have been read ahead of the events (a fast attempt failed before its
+    // `active` event was handled): only the store can say which attempt an event is about.
+    if (last?.view.status === 'retrying' && (event === 'active' || event === 'progress')) return NEEDS_READ;
     if (last && event === 'progress') {
       update = { ...last, view: activeView(last.view, progress) };
     } else if (last && event === 'active') {

@@ -1,3 +1,4 @@
+import type { Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { pino } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,9 +18,9 @@ const openInTest = new Set<RunningApp>();
 let insideTest = false;
 
 /** The real application on a free 127.0.0.1 port, built from env like production. */
-export async function startApp(env: Record<string, string | undefined> = {}): Promise<RunningApp> {
+export async function startApp(env: Record<string, string | undefined> = {}, options: { modules?: Type[] } = {}): Promise<RunningApp> {
   const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', ACCESS_LOG: 'off', ...env });
-  const app = await createApp(config, { logger: pino({ level: env.LOG_LEVEL ?? 'silent' }) });
+  const app = await createApp(config, { logger: pino({ level: env.LOG_LEVEL ?? 'silent' }), modules: options.modules });
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();
   if (address === null || typeof address === 'string') throw new Error('app has no TCP address');

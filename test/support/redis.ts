@@ -65,10 +65,12 @@ export function describeWithRedis(name: string, body: (redis: () => TestRedis) =
     beforeAll(async () => {
       redis = await startRedis();
     });
+    body(() => redis!);
+    // Declared after the body's hooks, so it runs after them (jest runs afterAll in declaration
+    // order): the suite's apps close while their Redis is still up.
     afterAll(async () => {
       await redis?.stop();
     });
-    body(() => redis!);
   };
   if (redisAvailable) {
     describe(name, withRedis);
