@@ -2,8 +2,17 @@
 // /ws frames a client gets — so it doubles as a worked example of that API.
 import { $, el } from './dom.js';
 
-const STATES = ['queued', 'active', 'completed', 'failed'];
-const STATE_TONES = { queued: 'idle', active: 'info', completed: 'ok', failed: 'bad' };
+const STATES = ['queued', 'scheduled', 'active', 'retrying', 'completed', 'failed', 'cancelled'];
+const STATE_TONES = {
+  queued: 'idle',
+  scheduled: 'idle',
+  active: 'info',
+  retrying: 'warn',
+  completed: 'ok',
+  failed: 'bad',
+  cancelled: 'idle',
+};
+const CANCELLABLE = new Set(['queued', 'scheduled', 'active', 'retrying']);
 const MAX_ROWS = 100;
 const HISTORY_MS = 60_000;
 const POLL_MS = 1_000;
@@ -113,12 +122,28 @@ function taskRow(view) {
     'tr',
     { 'data-task-id': view.id, 'data-status': view.status, class: view.status === 'failed' ? 'bad' : '' },
     el('td', { class: 'mono', title: view.id }, view.id.slice(0, 8)),
-    el('td', {}, el('span', { class: `badge ${STATE_TONES[view.status]}` }, view.status)),
+    el('td', {}, el('span', { class: `badge ${STATE_TONES[view.status] ?? 'idle'}` }, statusText(view))),
     el('td', {}, progress, ` ${view.progress}%`),
     el('td', {}, time(view.createdAt)),
     el('td', {}, time(view.finishedAt)),
     el('td', { class: 'mono' }, outcome.slice(0, 80)),
+    el('td', {}, CANCELLABLE.has(view.status) ? cancelButton(view.id) : ''),
   );
+}
+
+function statusText(view) {
+  return view.attempts > 1 && view.attempt > 0 ? `${view.status} ${view.attempt}/${view.attempts}` : view.status;
+}
+
+// DELETE /tasks/:id: the cancelled frame that follows updates the row.
+function cancelButton(id) {
+  const button = el('button', { type: 'button', class: 'cancel', 'data-cancel': id }, 'cancel');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    const response = await fetch(`/tasks/${encodeURIComponent(id)}`, { method: 'DELETE' }).catch(() => undefined);
+    if (!response || response.status >= 400) button.disabled = false;
+  });
+  return button;
 }
 
 async function loadRecentTasks() {
