@@ -10,7 +10,7 @@ import { RedisHealth } from '../redis/redis-health.js';
 import { whileStoreReachable } from '../redis/while-store-reachable.js';
 import { JOB_STATES_OF, jobView, type TaskJobData } from './bull-job-view.js';
 import { ClientTaskIndex } from './client-task-index.js';
-import { TASK_STATUSES, type TaskSpec, type TaskStatus, type TaskUpdate, type TaskView } from './task.js';
+import type { TaskSpec, TaskUpdate, TaskView } from './task.js';
 import { TaskEventSequencer } from './task-event-sequencer.js';
 import { TaskQueue, type CancelOutcome, type TaskCounts, type TaskListQuery } from './task-queue.js';
 import { CANCELLED_ERROR } from './task-runner.js';
@@ -146,9 +146,9 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       whileStoreReachable(() => this.queue.getJobs(types, 0, limit - 1, false), this.usable),
       !status || status === 'cancelled' ? this.removedCancelled(limit) : [],
     ]);
-    // A state that holds one status only needs no round trip; the others (waiting jobs, delayed
-    // ones, unfiltered unfinished ones) are told apart by their state and hash.
-    const onlyState = status && JOB_STATES_OF[status].length === 1 && status !== 'scheduled' && status !== 'cancelled';
+    // A filter on one state needs no round trip (the hash tells scheduled from retrying, failed
+    // from cancelled); the others (waiting jobs, unfiltered unfinished ones) read their state.
+    const onlyState = status && JOB_STATES_OF[status].length === 1;
     const stateOf = async (job: Job<TaskJobData>) => (onlyState ? JOB_STATES_OF[status][0] : job.finishedOn ? '' : await job.getState());
     const views = await Promise.all(
       jobs.filter((job): job is Job<TaskJobData> => Boolean(job?.id)).map(async (job) => jobView(job, await stateOf(job))),
@@ -211,19 +211,18 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       this.queue.getJobs(['wait'], 0, 0, true),
       this.redis.client.zcount(this.keys.cancelledIndex, nowMs - KEEP_FINISHED.age * 1000, '+inf'),
     ]);
-    const byStatus: Record<TaskStatus, number> = Object.fromEntries(TASK_STATUSES.map((status) => [status, 0])) as Record<
-      TaskStatus,
-      number
-    >;
     // Counted by BullMQ state, without reading jobs: delayed holds scheduled tasks and those
     // waiting for a retry (both `scheduled` here); failed holds those cancelled while running.
-    byStatus.queued = counts.wait + counts.prioritized + counts['waiting-children'];
-    byStatus.scheduled = counts.delayed;
-    byStatus.active = counts.active;
-    byStatus.completed = counts.completed;
-    byStatus.failed = counts.failed;
-    byStatus.cancelled = cancelled;
-    return { ...byStatus, oldestQueuedMs: oldest ? Math.max(0, nowMs - oldest.timestamp) : 0 };
+    return {
+      queued: counts.wait + counts.prioritized + counts['waiting-children'],
+      scheduled: counts.delayed,
+      active: counts.active,
+      retrying: 0,
+      completed: counts.completed,
+      failed: counts.failed,
+      cancelled,
+      oldestQueuedMs: oldest ? Math.max(0, nowMs - oldest.timestamp) : 0,
+    };
   }
 
   async drain(): Promise<void> {
@@ -247,15 +246,17 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
 
   /** The stored view of a task and its creator's clientId, read from Redis. */
   private async stored(id: string): Promise<TaskUpdate | undefined> {
-    // State, then the job's hash, then the state again unless it was final: a view is built from
-    // a hash and a state that held together (read once each, a job failing between the two reads
-    // showed `active` with the next attempt's number; the other way round, `completed` with the
-    // result still null). A job that keeps moving is read at most three times.
+    // State first, then the job's hash: the hash is never older than the state (read the other
+    // way round, a job finishing in between showed `completed` with the result still null), and a
+    // hash that has finished since wins. A job with a failed attempt can also move back (active
+    // -> retrying -> active): its state is read again after the hash, so the view is built from
+    // a pair that held together (once each, a fast failing attempt showed `active` with the next
+    // attempt's number). Such a job is read at most three times.
     let state = await whileStoreReachable(() => this.queue.getJobState(id), this.usable);
     for (let round = 0; ; round += 1) {
       const job = state === 'unknown' ? undefined : await whileStoreReachable(() => Job.fromId<TaskJobData>(this.queue, id), this.usable);
       if (!job) return this.removedAsCancelled(id);
-      const settled = state === 'completed' || state === 'failed' || round === 2;
+      const settled = job.attemptsMade === 0 || state === 'completed' || state === 'failed' || round === 2;
       const now = settled ? state : await whileStoreReachable(() => this.queue.getJobState(id), this.usable);
       if (now === state) {
         const nextAttemptAt = state === 'delayed' && job.attemptsMade > 0 ? await this.dueAt(id) : undefined;

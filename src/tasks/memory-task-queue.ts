@@ -118,7 +118,6 @@ export class MemoryTaskQueue extends TaskQueue {
     if (status !== 'failed') throw new TaskNotFailedError(id, status);
     this.finished.delete(id);
     const stored: StoredTask = {
-      ...this.live.get(id)?.stored,
       id,
       type: kept!.view.type,
       status: 'queued',
@@ -160,8 +159,9 @@ export class MemoryTaskQueue extends TaskQueue {
     const byStatus = Object.fromEntries(TASK_STATUSES.map((status) => [status, 0])) as Record<TaskStatus, number>;
     for (const entry of this.live.values()) byStatus[entry.view.status] += 1;
     for (const kept of this.finished.values()) byStatus[kept.view.status] += 1;
-    const oldest = this.waiting.reduce<Entry | undefined>((a, b) => (!a || b.stored.createdAt < a.stored.createdAt ? b : a), undefined);
-    return { ...byStatus, oldestQueuedMs: oldest ? nowMs - (oldest.stored.runAt ?? oldest.stored.createdAt) : 0 };
+    const dueAt = (entry: Entry) => entry.stored.runAt ?? entry.stored.createdAt;
+    const oldest = Math.min(...this.waiting.map(dueAt));
+    return { ...byStatus, oldestQueuedMs: this.waiting.length > 0 ? nowMs - oldest : 0 };
   }
 
   pending(): string | undefined {

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { InvalidTaskInputError, UnknownTaskTypeError } from '../errors/index.js';
 import { PermanentTaskError, type TaskContext, type TaskLog } from './handlers/task-handler.js';
 import { TaskTypes } from './handlers/task-types.js';
-import type { TaskType } from './handlers/task-type-registry.js';
 import { TaskRunMetrics } from './task-metrics.js';
 
 /** The error a cancelled task shows, and the abort reason its handler's signal carries. */
@@ -40,15 +40,6 @@ export class TaskRunner {
     private readonly metrics: TaskRunMetrics,
   ) {}
 
-  /** The type's retry policy; the default policy's attempts for a type no longer known. */
-  attemptsOf(type: string): number {
-    return this.types.get(type).retry.attempts;
-  }
-
-  typeOf(name: string): TaskType {
-    return this.types.get(name);
-  }
-
   async run(task: RunnableTask, signal: AbortSignal, progress: (percent: number) => Promise<void> | void): Promise<RunOutcome> {
     const startedAt = Date.now();
     this.metrics.started(task.type, task.createdAtMs, startedAt);
@@ -84,15 +75,12 @@ export class TaskRunner {
         return signal.reason === INTERRUPTED ? { kind: 'interrupted' } : { kind: 'cancelled' };
       }
       // An unknown type or an input the schema now refuses cannot succeed on a retry either.
-      const permanent = error instanceof PermanentTaskError || isDomainError(error);
+      const permanent =
+        error instanceof PermanentTaskError || error instanceof UnknownTaskTypeError || error instanceof InvalidTaskInputError;
       const message = error instanceof Error ? error.message : String(error);
       return { kind: 'failed', error: message || 'failed', retry: !permanent && task.attempt < task.attempts };
     }
   }
-}
-
-function isDomainError(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'UnknownTaskTypeError' || error.name === 'InvalidTaskInputError');
 }
 
 function taskLog(task: RunnableTask): TaskLog {

@@ -69,19 +69,17 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
     async process(job: Job<TaskJobData>, _token?: string, signal?: AbortSignal): Promise<unknown> {
       this.active += 1;
       try {
-        const controller = signal ? undefined : new AbortController();
-        const jobSignal = signal ?? controller!.signal;
         if (this.cancelledEarly.delete(job.id!)) throw new UnrecoverableError(CANCELLED_ERROR);
         const outcome = await this.runner.run(
           {
             id: job.id!,
             type: jobType(job.data),
             input: jobInput(job.data),
-            createdAtMs: Math.max(job.timestamp + (job.opts.delay ?? 0), job.timestamp),
+            createdAtMs: job.timestamp + (job.opts.delay ?? 0),
             attempt: job.attemptsMade + 1,
             attempts: job.opts.attempts ?? 1,
           },
-          jobSignal,
+          signal!,
           (percent) => job.updateProgress(percent),
         );
         switch (outcome.kind) {

@@ -3,7 +3,7 @@ import { IdempotencyKeys, type IdempotencyRecord } from './idempotency-keys.js';
 
 /** Keys of this process only (the in-memory task driver's companion); bounded in count. */
 export class MemoryIdempotencyKeys extends IdempotencyKeys {
-  private readonly records = new LRUCache<string, IdempotencyRecord>({ max: 100_000, ttlAutopurge: false, ttl: 1 });
+  private readonly records = new LRUCache<string, IdempotencyRecord>({ max: 100_000 });
 
   async claim(key: string, record: IdempotencyRecord, ttlMs: number): Promise<IdempotencyRecord | undefined> {
     const held = this.records.get(key);
