@@ -152,6 +152,10 @@ const SCENARIOS = {
   'redis-restart': ['Redis restart (SIGTERM) with tasks in flight', () => redisOutage('SIGTERM')],
   'redis-crash': ['Redis crash (kill -9) with tasks in flight', () => redisOutage('SIGKILL')],
   rolling: ['rolling SIGTERM of 2 services, then the balancer, 10 WebSocket clients', rollingRestart],
+  tasks: [
+    'rolling SIGTERM of 2 services; creates with Idempotency-Key re-posted on no answer or 5xx, retries, cancels from another instance',
+    taskFeatures,
+  ],
   overload: ['3x the fleet for 20 s (open loop), a SIGTERM and a kill -9 in the middle', overloadWithFaults],
   'access-log': ['mixed and hostile requests, WebSocket tunnels, a service restarted: every one logged', accessLogged],
   drain: ['SIGTERM: 3 services, then the balancer', drainAll],
@@ -474,6 +478,144 @@ async function rollingRestart() {
       'every task completed exactly once': stored.size === owner.size && completedOnce === owner.size,
       'every client learned every final state, as stored': knew === owner.size && sameFinishedAt === owner.size,
       'every process exited 0': [...exitCodes, balancerExit].every((code) => code === 0),
+    }),
+  };
+}
+
+// 7b. Task features while 2 of 3 services are restarted with SIGTERM, one after the other: clients
+//     create tasks with an Idempotency-Key and post again (same key, same body) whenever a create
+//     got no answer or a 5xx; a fifth of the tasks fail twice then succeed (retries); a fifth are
+//     long and cancelled mid-run through a service other than the one they were created on.
+async function taskFeatures() {
+  await untilAllUp(balancer);
+  const runId = Date.now().toString(36);
+  const ids = new Map(); // key -> Set of ids answered for it
+  const kinds = new Map(); // key -> 'plain' | 'retried' | 'cancelled'
+  const repost = { count: 0 };
+  const cancels = new Map(); // id -> { askedAt, status }
+  // One observer on the service that is not restarted: when each task's final frame came.
+  const finals = new Map(); // id -> { status, at }
+  const observer = new WebSocket(`ws://127.0.0.1:${services[2].port}/ws`);
+  const subscribed = new Promise((resolve) => {
+    observer.on('message', (data) => {
+      const frame = JSON.parse(data.toString());
+      if (frame.event === 'subscribed') resolve();
+      const { id, status } = frame.data ?? {};
+      if (frame.event === 'task' && ['completed', 'failed', 'cancelled'].includes(status) && !finals.has(id))
+        finals.set(id, { status, at: Date.now() });
+    });
+  });
+  await once(observer, 'open');
+  observer.send(JSON.stringify({ event: 'subscribe', data: { all: true } }));
+  await subscribed;
+
+  const create = async (key, body) => {
+    // Re-posted until answered 202 (at most 20 times): what a client that must not lose its task does.
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      const { status, text } = await call(`${base()}/tasks`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+      });
+      if (status === 202) {
+        const set = ids.get(key) ?? new Set();
+        set.add(JSON.parse(text).id);
+        ids.set(key, set);
+        return JSON.parse(text).id;
+      }
+      repost.count += 1;
+      await sleep(200);
+    }
+    return undefined;
+  };
+  const cancelLater = async (id) => {
+    await sleep(700);
+    const askedAt = Date.now();
+    const { status } = await call(`${services[2].url}/tasks/${id}`, { method: 'DELETE' });
+    cancels.set(id, { askedAt, status });
+  };
+
+  let creating = true;
+  const pending = [];
+  const creators = Promise.all(
+    Array.from({ length: 6 }, async (_, client) => {
+      for (let i = 0; i < 1_000 && creating; i += 1) {
+        const key = `${runId}-${client}-${i}`;
+        const kind = i % 5 === 1 ? 'retried' : i % 5 === 3 ? 'cancelled' : 'plain';
+        kinds.set(key, kind);
+        const input = { payload: key, durationMs: kind === 'cancelled' ? 5_000 : 100, ...(kind === 'retried' && { failTimes: 2 }) };
+        const id = await create(key, { type: 'demo', input });
+        if (id && kind === 'cancelled') pending.push(cancelLater(id));
+        await sleep(100);
+      }
+    }),
+  );
+  const exitCodes = [];
+  for (const index of [0, 1]) {
+    await sleep(3_000);
+    exitCodes.push((await services[index].kill('SIGTERM')).code);
+    await services[index].start();
+    await untilAllUp(balancer);
+  }
+  await sleep(2_000);
+  creating = false;
+  await creators;
+  await Promise.all(pending);
+
+  // Every task to its end (retries back off 1 s, then 2 s), bounded.
+  const everyId = [...ids.values()].flatMap((set) => [...set]);
+  const deadline = Date.now() + 30_000;
+  while (everyId.some((id) => !finals.has(id)) && Date.now() < deadline) await sleep(100);
+  observer.close();
+  // Duplicates as Redis holds them: jobs per key, whatever the clients were answered.
+  const { Redis } = await import('ioredis');
+  const store = new Redis(redis.url);
+  const jobsPerKey = new Map();
+  let cursor = '0';
+  do {
+    const [next, keys] = await store.scan(cursor, 'MATCH', 'ballast:bull:ballast-tasks:*', 'COUNT', 1000);
+    cursor = next;
+    const jobKeys = keys.filter((key) => /:[0-9a-f-]{36}$/.test(key));
+    const datas = jobKeys.length ? await store.pipeline(jobKeys.map((key) => ['hget', key, 'data'])).exec() : [];
+    for (const [, data] of datas) {
+      const payload = data && JSON.parse(data).input?.payload;
+      if (typeof payload === 'string' && payload.startsWith(runId)) jobsPerKey.set(payload, (jobsPerKey.get(payload) ?? 0) + 1);
+    }
+  } while (cursor !== '0');
+  store.disconnect();
+
+  const idOf = (key) => [...(ids.get(key) ?? [])][0];
+  const keysOf = (kind) => [...kinds].filter(([key, k]) => k === kind && ids.has(key)).map(([key]) => key);
+  const duplicates = [...jobsPerKey.values()].filter((n) => n > 1).length + [...ids.values()].filter((set) => set.size > 1).length;
+  const retried = keysOf('retried');
+  const retriedCompleted = retried.filter((key) => finals.get(idOf(key))?.status === 'completed').length;
+  const plain = keysOf('plain');
+  const plainCompleted = plain.filter((key) => finals.get(idOf(key))?.status === 'completed').length;
+  const cancelled = keysOf('cancelled').map(idOf);
+  // A cancel that found the task finished (409) is not a failed cancel: it came too late.
+  const asked = cancelled.filter((id) => cancels.get(id)?.status !== 409);
+  const cancelledInTime = asked.filter(
+    (id) => finals.get(id)?.status === 'cancelled' && finals.get(id).at - cancels.get(id).askedAt <= 1_000,
+  );
+  const slowest = Math.max(0, ...asked.map((id) => (finals.get(id)?.at ?? Infinity) - cancels.get(id).askedAt));
+  const lost = everyId.filter((id) => !finals.has(id)).length;
+  return {
+    figures: {
+      'keys created': `${ids.size} (${repost.count} re-posts)`,
+      duplicates,
+      'retried -> completed': `${retriedCompleted} of ${retried.length}`,
+      'plain completed': `${plainCompleted} of ${plain.length}`,
+      'cancelled within 1 s': `${cancelledInTime.length} of ${asked.length} (slowest ${slowest === Infinity ? 'never' : `${slowest} ms`}; ${cancelled.length - asked.length} finished first)`,
+      lost,
+      'exit codes': exitCodes.join(' '),
+    },
+    verdict: verdict({
+      'one task per key': duplicates === 0 && jobsPerKey.size === ids.size,
+      'every retry sequence ends completed': retriedCompleted === retried.length,
+      'every plain task completed': plainCompleted === plain.length,
+      'every cancel ends cancelled within 1 s': cancelledInTime.length === asked.length,
+      'nothing lost': lost === 0,
+      'every process exited 0': exitCodes.every((code) => code === 0),
     }),
   };
 }
