@@ -16,6 +16,7 @@ import type { Queue } from 'bullmq';
 import { AdminAccess } from './ops/admin-access.js';
 import { ADMIN_SECURITY } from './ops/admin.guard.js';
 import { TASK_QUEUE_NAME } from './tasks/tasks.constants.js';
+import { API_VERSION } from './ops/api-version.js';
 import { mountQueueBoard } from './views/queue-board.js';
 import { ErrorBodyDto } from './ops/error-body.dto.js';
 import { errorBody } from './ops/error-body.js';
@@ -142,7 +143,7 @@ function setUpDocs(app: NestFastifyApplication, path: string): void {
   const document = new DocumentBuilder()
     .setTitle('ballast')
     .setDescription('Keeps a fleet of Node instances steady under load, faults and deploys.')
-    .setVersion('0.1.0')
+    .setVersion(API_VERSION)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, when set' }, ADMIN_SECURITY.bearer)
     .addBasicAuth({ type: 'http', scheme: 'basic', description: 'Any user, ADMIN_TOKEN as the password' }, ADMIN_SECURITY.basic)
     .build();

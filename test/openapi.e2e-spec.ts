@@ -1,4 +1,7 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { Parser as AsyncApiParser } from '@asyncapi/parser';
+import { API_VERSION } from '../src/ops/api-version.js';
+import { asyncApiDocument } from '../src/tasks/asyncapi.js';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { http, OBSERVED_ENV, type ObservedStatus } from './support/http.js';
@@ -24,7 +27,7 @@ describe('OpenAPI documents', () => {
   // Real processes: in jest's module system some optional integrations (terminus's swagger
   // decorators) load differently, and the document users get is the one `node dist/main.js` serves.
   const processes = useProcesses();
-  const documents: { service?: Document; balancer?: Document } = {};
+  const documents: { service?: Document; balancer?: Document; asyncApi?: object } = {};
 
   beforeAll(async () => {
     const [service, balancer] = await processes.startAll([
@@ -33,6 +36,16 @@ describe('OpenAPI documents', () => {
     ]);
     documents.service = (await http(`${service.baseUrl}/docs-json`)).body;
     documents.balancer = (await http(`${balancer.baseUrl}/_balancer/docs-json`)).body;
+    documents.asyncApi = (await http(`${service.baseUrl}/asyncapi.json`)).body;
+  });
+
+  it('serves a valid AsyncAPI 3 document for /ws, the one every test socket checked its frames against', async () => {
+    const diagnostics = await new AsyncApiParser().validate(JSON.stringify(documents.asyncApi));
+    // Severity 0 is an error (1 a warning, e.g. a missing license).
+    expect(diagnostics.filter((d) => d.severity === 0).map((d) => `${d.path.join('.')}: ${d.message}`)).toEqual([]);
+    expect(documents.asyncApi).toEqual(asyncApiDocument(API_VERSION));
+    const messages = Object.keys((documents.asyncApi as { channels: { tasks: { messages: object } } }).channels.tasks.messages);
+    expect(messages.sort()).toEqual(['error', 'hello', 'shutdown', 'subscribe', 'subscribed', 'task']);
   });
 
   it.each(['service', 'balancer'] as const)('the %s document is valid OpenAPI', async (role) => {

@@ -16,15 +16,11 @@ import { Subscriptions } from './subscriptions.js';
 import { TickCoalescer } from './tick-coalescer.js';
 import { TaskQueue } from './task-queue.js';
 import type { TaskUpdate, TaskView } from './task.js';
+import { SERVER_FRAMES } from './ws-frames.js';
+import type { z } from 'zod';
 
-/** Frames the server sends; one map so every send is typed. */
-interface ServerFrames {
-  hello: { instance: string; hostname: string };
-  task: TaskView;
-  subscribed: { taskId?: string; all?: boolean };
-  error: { message: string };
-  shutdown: { reason: string; reconnect: boolean };
-}
+/** Frames the server sends, typed from their schemas (ws-frames.ts, also the AsyncAPI document's). */
+type ServerFrames = { [K in keyof typeof SERVER_FRAMES]: z.output<(typeof SERVER_FRAMES)[K]>['data'] };
 
 /** A Buffer is sent as a binary frame unless told otherwise; the protocol's frames are JSON text. */
 const TEXT_FRAME = { binary: false } as const;
@@ -48,6 +44,8 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
   private readonly maxSubscriptions: number;
   private readonly maxFrameBytes: number;
   private readonly maxBufferedBytes: number;
+  /** Without Redis: an unknown task may well exist, on another instance. */
+  private readonly tasksInMemory: boolean;
   private readonly slowClosed: Counter;
   private readonly heartbeat: SocketHeartbeat;
   private readonly admission: SocketAdmission;
@@ -66,6 +64,7 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
     this.subscriptions = new Subscriptions(this.maxSubscriptions);
     this.maxFrameBytes = config.websocket.maxFrameBytes;
     this.maxBufferedBytes = config.websocket.maxBufferedBytes;
+    this.tasksInMemory = !config.redis;
     this.slowClosed = new Counter({
       name: 'ballast_ws_slow_closed_total',
       help: 'Sockets closed (1013) for having more than WS_MAX_BUFFERED_BYTES unsent: they stopped reading',
@@ -224,7 +223,7 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
         if (view) this.send(socket, 'subscribed', { taskId });
         return view ? [view] : [];
       });
-      if (views?.length === 0) this.send(socket, 'error', { message: ERROR_MESSAGES.gateway.unknownTask(taskId) });
+      if (views?.length === 0) this.send(socket, 'error', { message: ERROR_MESSAGES.gateway.unknownTask(taskId, this.tasksInMemory) });
       if (!views?.length) this.subscriptions.unsubscribe(socket, taskId);
       return;
     }

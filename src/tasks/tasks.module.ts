@@ -4,6 +4,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import type { AppConfig } from '../config/index.js';
 import { redisConnectionOptions } from '../redis/redis-connection.js';
 import { RedisHealth } from '../redis/redis-health.js';
+import { AsyncApiController } from './asyncapi.controller.js';
 import { BullTaskQueue } from './bull-task-queue.js';
 import { DemoTaskHandler } from './handlers/demo.handler.js';
 import { TaskTypes } from './handlers/task-types.js';
@@ -24,7 +25,7 @@ import { TasksService } from './tasks.service.js';
 @Module({})
 export class TasksModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const shared = { module: TasksModule, controllers: [TasksController] };
+    const shared = { module: TasksModule, controllers: [TasksController, AsyncApiController] };
     const common: Provider[] = [
       TasksGateway,
       TasksService,

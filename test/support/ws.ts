@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import WebSocket, { type ClientOptions } from 'ws';
+import { frameMismatch } from './asyncapi-frames.js';
 
 export interface Frame {
   event: string;
@@ -22,6 +23,12 @@ export class TestSocket {
         return;
       }
       const frame = JSON.parse(data.toString()) as Frame;
+      const mismatch = frameMismatch(frame);
+      if (mismatch) {
+        this.protocolError = new Error(`the server sent ${mismatch}`);
+        for (const waiter of this.waiters.splice(0)) waiter.reject(this.protocolError);
+        return;
+      }
       this.frames.push(frame);
       for (const waiter of [...this.waiters]) {
         if (waiter.match(frame)) {
