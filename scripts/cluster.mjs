@@ -1,7 +1,9 @@
 // npm run start:cluster — the seed-001 layout on one machine: CLUSTER_SIZE services on
 // 8000.. and a balancer on 8080 in front of them. SIGTERM/SIGINT are forwarded to every
-// child; the script exits when all have drained, with the worst exit code.
-import { spawn } from 'node:child_process';
+// child; the script exits when all have drained, with the worst exit code. Without REDIS_URL,
+// when redis-server is on the PATH, it starts one for the fleet (stopped on exit), so tasks and
+// items are one fleet's: in memory each service would know only its own.
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../dist/config/index.js';
@@ -19,6 +21,24 @@ try {
   process.exit(1);
 }
 
+let fleetRedis;
+if (!config.redis) {
+  if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0) {
+    // The tests' helper (a free port, a throwaway directory, no persistence): a dev fleet's Redis.
+    const { startRedisServer } = await import('../test/support/spawn.mjs');
+    fleetRedis = await startRedisServer();
+    process.stderr.write(
+      `start:cluster: no REDIS_URL; started redis-server at ${fleetRedis.url} for the fleet's tasks and items (stopped on exit)\n`,
+    );
+  } else {
+    process.stderr.write(
+      'start:cluster: no REDIS_URL and no redis-server on the PATH: each service keeps its tasks and items in memory, ' +
+        'so GET /tasks/:id and a WebSocket subscribe find a task only on the service that created it\n',
+    );
+  }
+}
+const redisEnv = fleetRedis ? { REDIS_URL: fleetRedis.url } : {};
+
 const servicePorts = Array.from({ length: config.clusterSize }, (_, i) => SERVICE_BASE_PORT + i);
 const children = [];
 function run(name, env) {
@@ -35,7 +55,7 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
   });
 }
 
-for (const port of servicePorts) run(`service:${port}`, { ROLE: 'service', PORT: String(port) });
+for (const port of servicePorts) run(`service:${port}`, { ROLE: 'service', PORT: String(port), ...redisEnv });
 // The balancer starts once every service answers, so its first round robin spans them all.
 await Promise.all(servicePorts.map((port) => untilLive(port)));
 run(`balancer:${BALANCER_PORT}`, {
@@ -65,4 +85,5 @@ const codes = await Promise.all(
     return code ?? 1;
   }),
 );
+await fleetRedis?.stop();
 process.exit(Math.max(...codes));

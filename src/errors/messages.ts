@@ -54,7 +54,9 @@ export const ERROR_MESSAGES = {
     unknownEvent: (event: string) => `unknown event ${JSON.stringify(event.slice(0, 40))}`,
     badSubscribe: 'subscribe needs {"taskId": string} or {"all": true}',
     tooManySubscriptions: (max: number) => `at most ${max} subscriptions per socket`,
-    unknownTask: (taskId: string) => `unknown task ${JSON.stringify(taskId)}`,
+    unknownTask: (taskId: string, inMemory: boolean) =>
+      `unknown task ${JSON.stringify(taskId)}` +
+      (inMemory ? ' (without Redis each instance keeps its own tasks in memory: this one never had it)' : ''),
     storeUnavailable: 'task store unavailable; retry shortly',
     readFailed: 'could not read tasks',
   },
