@@ -43,47 +43,55 @@ export class TaskRunner {
   async run(task: RunnableTask, signal: AbortSignal, progress: (percent: number) => Promise<void> | void): Promise<RunOutcome> {
     const startedAt = Date.now();
     this.metrics.started(task.type, task.createdAtMs, startedAt);
-    const outcome = await this.attempt(task, signal, progress);
-    const recorded = outcome.kind === 'failed' ? (outcome.retry ? 'retried' : 'failed') : outcome.kind;
-    this.metrics.finished(task.type, recorded, Date.now() - startedAt);
-    return outcome;
-  }
-
-  private async attempt(task: RunnableTask, signal: AbortSignal, progress: (percent: number) => Promise<void> | void): Promise<RunOutcome> {
+    let outcome: RunOutcome;
     try {
       const type = this.types.get(task.type);
       const input = this.types.parse(type, task.input);
       signal.throwIfAborted();
-      const context: TaskContext = {
-        taskId: task.id,
-        attempt: task.attempt,
-        attempts: task.attempts,
-        signal,
-        progress: async (percent) => {
-          await progress(Math.max(0, Math.min(100, percent)));
-        },
-        get log() {
-          return taskLog(task);
-        },
-      };
+      const context = new AttemptContext(task, signal, progress);
       const result = await type.handler.run(input, context);
       // A handler that returns after its cancel did not complete the task.
       signal.throwIfAborted();
-      return { kind: 'completed', result: result ?? null };
+      outcome = { kind: 'completed', result: result ?? null };
     } catch (error) {
-      if (signal.aborted) {
-        return signal.reason === INTERRUPTED ? { kind: 'interrupted' } : { kind: 'cancelled' };
-      }
-      // An unknown type or an input the schema now refuses cannot succeed on a retry either.
-      const permanent =
-        error instanceof PermanentTaskError || error instanceof UnknownTaskTypeError || error instanceof InvalidTaskInputError;
-      const message = error instanceof Error ? error.message : String(error);
-      return { kind: 'failed', error: message || 'failed', retry: !permanent && task.attempt < task.attempts };
+      outcome = signal.aborted ? (signal.reason === INTERRUPTED ? { kind: 'interrupted' } : { kind: 'cancelled' }) : failure(task, error);
     }
+    const recorded = outcome.kind === 'failed' ? (outcome.retry ? 'retried' : 'failed') : outcome.kind;
+    this.metrics.finished(task.type, recorded, Date.now() - startedAt);
+    return outcome;
   }
 }
 
-function taskLog(task: RunnableTask): TaskLog {
-  const logger = new Logger(`Task ${task.type} ${task.id}`);
-  return { info: (message) => logger.log(message), warn: (message) => logger.warn(message) };
+/** A failed attempt: retried unless the attempts are spent or the error is permanent. */
+function failure(task: RunnableTask, error: unknown): RunOutcome {
+  // An unknown type or an input the schema now refuses cannot succeed on a retry either.
+  const permanent = error instanceof PermanentTaskError || error instanceof UnknownTaskTypeError || error instanceof InvalidTaskInputError;
+  const message = error instanceof Error ? error.message : String(error);
+  return { kind: 'failed', error: message || 'failed', retry: !permanent && task.attempt < task.attempts };
+}
+
+/** A class, not a literal: its `log` getter is on the prototype, not made again for every attempt. */
+class AttemptContext implements TaskContext {
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly attempts: number;
+
+  constructor(
+    private readonly task: RunnableTask,
+    readonly signal: AbortSignal,
+    private readonly report: (percent: number) => Promise<void> | void,
+  ) {
+    this.taskId = task.id;
+    this.attempt = task.attempt;
+    this.attempts = task.attempts;
+  }
+
+  // An arrow: a handler may pass `context.progress` on unbound. Promise.resolve hands back the
+  // driver's own promise, so a report makes no extra one.
+  readonly progress = (percent: number): Promise<void> => Promise.resolve(this.report(Math.max(0, Math.min(100, percent))));
+
+  get log(): TaskLog {
+    const logger = new Logger(`Task ${this.task.type} ${this.task.id}`);
+    return { info: (message) => logger.log(message), warn: (message) => logger.warn(message) };
+  }
 }

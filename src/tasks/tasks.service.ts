@@ -82,5 +82,7 @@ export class TasksService {
 }
 
 function legacyDemoInput(body: CreateTaskBody): Record<string, unknown> {
-  return Object.fromEntries(LEGACY_DEMO_FIELDS.filter((field) => body[field] !== undefined).map((field) => [field, body[field]]));
+  const input: Record<string, unknown> = {};
+  for (const field of LEGACY_DEMO_FIELDS) if (body[field] !== undefined) input[field] = body[field];
+  return input;
 }
