@@ -12,11 +12,11 @@ interface Work {
   permanent?: boolean;
 }
 const runner: AttemptRunner = {
-  async run(task, signal, progress): Promise<RunOutcome> {
+  async run(task, abort, progress): Promise<RunOutcome> {
     const work = task.input as Work;
     try {
       for (const step of [50, 100]) {
-        await sleep((work.ms ?? 0) / 2, undefined, { signal });
+        await sleep((work.ms ?? 0) / 2, undefined, { signal: abort.signal });
         progress(step);
       }
     } catch {

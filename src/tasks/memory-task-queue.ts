@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { TaskFinishedError, TaskNotFailedError, TaskNotFoundError } from '../errors/index.js';
 import { IdleWaiters } from '../lifecycle/idle-waiters.js';
+import { AttemptAbort } from './attempt-abort.js';
 import { retryDelayMs } from './handlers/retry-delay.js';
 import { TASK_STATUSES, type TaskSpec, type TaskStatus, type TaskUpdate, type TaskView } from './task.js';
 import { TaskQueue, type CancelOutcome, type TaskCounts, type TaskListQuery } from './task-queue.js';
@@ -9,7 +10,7 @@ import { byLatestActivity, taskView, type StoredTask } from './task-view.js';
 
 /** Runs one attempt (TaskRunner in the app; a stand-in in unit tests). */
 export interface AttemptRunner {
-  run(task: RunnableTask, signal: AbortSignal, progress: (percent: number) => void): Promise<RunOutcome>;
+  run(task: RunnableTask, abort: AttemptAbort, progress: (percent: number) => void): Promise<RunOutcome>;
 }
 
 interface Entry {
@@ -22,7 +23,7 @@ interface Entry {
   /** Until a scheduled task is due, or a retry. */
   timer?: NodeJS.Timeout;
   /** While an attempt runs. */
-  controller?: AbortController;
+  abort?: AttemptAbort;
 }
 
 /** Finished tasks kept for GET /tasks/:id; the oldest are forgotten first. */
@@ -100,8 +101,8 @@ export class MemoryTaskQueue extends TaskQueue {
       if (!kept) throw new TaskNotFoundError(id);
       throw new TaskFinishedError(id, kept.view.status);
     }
-    if (entry.controller) {
-      entry.controller.abort(CANCELLED_ERROR);
+    if (entry.abort) {
+      entry.abort.abort(CANCELLED_ERROR);
       return { view: entry.view, requested: true };
     }
     clearTimeout(entry.timer);
@@ -199,7 +200,7 @@ export class MemoryTaskQueue extends TaskQueue {
   private async run(entry: Entry): Promise<void> {
     const attempt = entry.stored.attempt + 1;
     this.update(entry, { status: 'active', attempt, nextAttemptAt: null });
-    entry.controller = new AbortController();
+    entry.abort = new AttemptAbort();
     const outcome = await this.runner.run(
       {
         id: entry.stored.id,
@@ -209,10 +210,10 @@ export class MemoryTaskQueue extends TaskQueue {
         attempt,
         attempts: entry.stored.attempts,
       },
-      entry.controller.signal,
+      entry.abort,
       (progress) => this.update(entry, { progress }),
     );
-    entry.controller = undefined;
+    entry.abort = undefined;
     switch (outcome.kind) {
       case 'completed':
         return this.finish(entry, { status: 'completed', progress: 100, result: outcome.result, error: null });

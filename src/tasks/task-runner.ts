@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InvalidTaskInputError, UnknownTaskTypeError } from '../errors/index.js';
+import type { AttemptAbort } from './attempt-abort.js';
 import { PermanentTaskError, type TaskContext, type TaskLog } from './handlers/task-handler.js';
 import { TaskTypes } from './handlers/task-types.js';
 import { TaskRunMetrics } from './task-metrics.js';
@@ -40,21 +41,21 @@ export class TaskRunner {
     private readonly metrics: TaskRunMetrics,
   ) {}
 
-  async run(task: RunnableTask, signal: AbortSignal, progress: (percent: number) => Promise<void> | void): Promise<RunOutcome> {
+  async run(task: RunnableTask, abort: AttemptAbort, progress: (percent: number) => Promise<void> | void): Promise<RunOutcome> {
     const startedAt = Date.now();
     this.metrics.started(task.type, task.createdAtMs, startedAt);
     let outcome: RunOutcome;
     try {
       const type = this.types.get(task.type);
       const input = this.types.parse(type, task.input);
-      signal.throwIfAborted();
-      const context = new AttemptContext(task, signal, progress);
+      abort.throwIfAborted();
+      const context = new AttemptContext(task, abort, progress);
       const result = await type.handler.run(input, context);
       // A handler that returns after its cancel did not complete the task.
-      signal.throwIfAborted();
+      abort.throwIfAborted();
       outcome = { kind: 'completed', result: result ?? null };
     } catch (error) {
-      outcome = signal.aborted ? (signal.reason === INTERRUPTED ? { kind: 'interrupted' } : { kind: 'cancelled' }) : failure(task, error);
+      outcome = abort.aborted ? (abort.reason === INTERRUPTED ? { kind: 'interrupted' } : { kind: 'cancelled' }) : failure(task, error);
     }
     const recorded = outcome.kind === 'failed' ? (outcome.retry ? 'retried' : 'failed') : outcome.kind;
     this.metrics.finished(task.type, recorded, Date.now() - startedAt);
@@ -78,7 +79,7 @@ class AttemptContext implements TaskContext {
 
   constructor(
     private readonly task: RunnableTask,
-    readonly signal: AbortSignal,
+    private readonly abort: AttemptAbort,
     private readonly report: (percent: number) => Promise<void> | void,
   ) {
     this.taskId = task.id;
@@ -89,6 +90,11 @@ class AttemptContext implements TaskContext {
   // An arrow: a handler may pass `context.progress` on unbound. Promise.resolve hands back the
   // driver's own promise, so a report makes no extra one.
   readonly progress = (percent: number): Promise<void> => Promise.resolve(this.report(Math.max(0, Math.min(100, percent))));
+
+  // Made when first asked for (AttemptAbort says why).
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
 
   get log(): TaskLog {
     const logger = new Logger(`Task ${this.task.type} ${this.task.id}`);

@@ -1,6 +1,7 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
 import { UnrecoverableError, type ConnectionOptions, type Job, type MinimalJob } from 'bullmq';
+import { AttemptAbort } from './attempt-abort.js';
 import { retryDelayMs } from './handlers/retry-delay.js';
 import { jobInput, jobType, type TaskJobData } from './bull-job-view.js';
 import { CANCELLED_ERROR, INTERRUPTED, TaskRunner } from './task-runner.js';
@@ -44,6 +45,12 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
     private readonly finishedListeners: ((job: Job<TaskJobData>) => void)[] = [];
     /** Cancels heard before this worker held the job (it was being fetched): checked at start. */
     private readonly cancelledEarly = new Set<string>();
+    /**
+     * The attempts running here, by job id. Ours, not BullMQ's: a processor declaring BullMQ's
+     * signal parameter gets an AbortController made for every job, which AttemptAbort makes
+     * only for a handler that asks for the signal.
+     */
+    private readonly running = new Map<string, AttemptAbort>();
 
     constructor(private readonly runner: TaskRunner) {
       super();
@@ -65,21 +72,24 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
       });
     }
 
-    // Three declared parameters: BullMQ passes an abort signal only to a processor that takes one.
-    async process(job: Job<TaskJobData>, _token?: string, signal?: AbortSignal): Promise<unknown> {
+    // Fewer than three declared parameters: BullMQ then makes no AbortController per job (see `running`).
+    async process(job: Job<TaskJobData>): Promise<unknown> {
+      const id = job.id!;
+      const abort = new AttemptAbort();
       this.active += 1;
+      this.running.set(id, abort);
       try {
-        if (this.cancelledEarly.delete(job.id!)) throw new UnrecoverableError(CANCELLED_ERROR);
+        if (this.cancelledEarly.delete(id)) throw new UnrecoverableError(CANCELLED_ERROR);
         const outcome = await this.runner.run(
           {
-            id: job.id!,
+            id,
             type: jobType(job.data),
             input: jobInput(job.data),
             createdAtMs: job.timestamp + (job.opts.delay ?? 0),
             attempt: job.attemptsMade + 1,
             attempts: job.opts.attempts ?? 1,
           },
-          signal!,
+          abort,
           (percent) => job.updateProgress(percent),
         );
         switch (outcome.kind) {
@@ -95,12 +105,14 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
         }
       } finally {
         this.active -= 1;
+        this.running.delete(id);
       }
     }
 
     /** A cancel for `id`, from any instance: aborts its handler if this worker runs it. */
     cancel(id: string): void {
-      if (this.worker.cancelJob(id, CANCELLED_ERROR)) return;
+      const running = this.running.get(id);
+      if (running) return running.abort(CANCELLED_ERROR);
       // Not running here (yet): remember it briefly in case this worker is fetching it now.
       this.cancelledEarly.add(id);
       setTimeout(() => this.cancelledEarly.delete(id), 10_000).unref();
@@ -111,7 +123,7 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
     }
 
     close(force = false): Promise<void> {
-      if (force) this.worker.cancelAllJobs(INTERRUPTED);
+      if (force) for (const abort of this.running.values()) abort.abort(INTERRUPTED);
       return this.worker.close(force);
     }
 

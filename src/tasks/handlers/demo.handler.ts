@@ -44,6 +44,8 @@ export class DemoTaskHandler implements RunsTask<DemoInput> {
     if (context.attempt <= (input.failTimes ?? 0)) {
       throw new Error(`demo failure on attempt ${context.attempt} of the first ${input.failTimes} (failTimes)`);
     }
-    return doDemoWork(input.durationMs, input.payload, (percent) => context.progress(percent), context.signal);
+    // Zero-length work waits on nothing: no signal to make (it is made on first use).
+    const signal = input.durationMs > 0 ? context.signal : undefined;
+    return doDemoWork(input.durationMs, input.payload, (percent) => context.progress(percent), signal);
   }
 }
