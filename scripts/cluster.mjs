@@ -32,8 +32,8 @@ if (!config.redis) {
     );
   } else {
     process.stderr.write(
-      'start:cluster: no REDIS_URL and no redis-server on the PATH: each service keeps its tasks and items in memory, ' +
-        'so GET /tasks/:id and a WebSocket subscribe find a task only on the service that created it\n',
+      'start:cluster: no REDIS_URL and no redis-server on the PATH: each service keeps its tasks and items in memory; ' +
+        "the balancer sends a task's requests, and a clientId's creates and ?clientId= sockets, to the service that holds them\n",
     );
   }
 }

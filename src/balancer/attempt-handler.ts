@@ -76,7 +76,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     if (proxy.workerId !== undefined) responseHeaders['x-balancer-worker'] = proxy.workerId;
     res.writeHead(statusCode, responseHeaders);
     this.controller = controller;
-    if (statusCode < 300) proxy.recordSticky(exchange.stickyRoute, backend, statusCode);
+    if (statusCode < 300) proxy.recordSticky(exchange.stickyRoute, backend, statusCode, headers.location);
   }
 
   private readonly resume = (): void => this.controller?.resume();

@@ -156,7 +156,15 @@ describe('BackendPool slow start', () => {
 });
 
 describe('Backend load reports', () => {
-  const report = (clients: number, cooldown = false) => ({ clients, maxClients: 8, minClients: 6, cooldown, shed: true, draining: false });
+  const report = (clients: number, cooldown = false) => ({
+    clients,
+    maxClients: 8,
+    minClients: 6,
+    cooldown,
+    shed: true,
+    draining: false,
+    localTasks: false,
+  });
 
   it('keeps a shedding backend one short of its MAX, counting its own in-flight requests and the others reported', () => {
     const [b] = new BackendPool(['http://b:1']).backends;

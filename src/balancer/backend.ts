@@ -62,6 +62,8 @@ export class Backend {
   lastVerdict = '';
   /** Its last load report (x-ballast-load), if it sends them. */
   reported?: ReportedLoad;
+  /** It said (in its load reports) that it keeps tasks in memory: a task lives only there. */
+  keepsTasksLocally = false;
   inFlight = 0;
   requests = 0;
   failures = 0;
@@ -100,6 +102,7 @@ export class Backend {
    * while shedding (then it never was a client there).
    */
   observeLoad(report: LoadReport, nowMs: number, oursCounted: number): void {
+    this.keepsTasksLocally = report.localTasks;
     this.reported = {
       clients: report.clients,
       // Below zero when some of ours had not reached it yet, or had already left it: that many

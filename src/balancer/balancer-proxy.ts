@@ -149,16 +149,20 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
     return this.upstreams.connectionsTo(backend);
   }
 
-  stickyOwner(itemId: string): Backend | undefined {
-    const url = this.sticky.owner(itemId);
+  stickyOwner(key: string): Backend | undefined {
+    const url = this.sticky.owner(key);
     if (url === undefined) return undefined;
     const owner = this.upstreams.pool.byUrl(url);
-    // Its owner left the backend list (a DNS change): the item is gone with it.
-    if (!owner) this.sticky.forget(itemId);
+    // Its owner left the backend list (a DNS change): what it held is gone with it.
+    if (!owner) this.sticky.forget(key);
     return owner;
   }
 
-  recordSticky(route: StickyRoute, backend: Backend, status: number): void {
-    this.sticky.record(route, backend, status);
+  recordSticky(route: StickyRoute, backend: Backend, status: number, location?: string | string[]): void {
+    this.sticky.record(route, backend, status, location);
+  }
+
+  get someBackendKeepsTasksLocally(): boolean {
+    return this.upstreams.pool.backends.some((backend) => backend.keepsTasksLocally);
   }
 }

@@ -67,8 +67,13 @@ export class BackendStatusDto {
   failures!: number;
   @ApiProperty({ type: AttemptOutcomesDto, description: 'Attempts by outcome, every worker' })
   outcomes!: AttemptOutcomesDto;
-  @ApiProperty({ description: 'Items it owns in the sticky table' })
+  @ApiProperty({ description: 'Entries it holds in the sticky table: items, and tasks and clientIds when it keeps tasks locally' })
   stickyItems!: number;
+  @ApiProperty({
+    description:
+      'It keeps tasks in memory (no Redis; from its load reports): its tasks, and its clientIds’ creates and sockets, are sent to it',
+  })
+  keepsTasksLocally!: boolean;
   @ApiProperty({
     type: ReportedLoadDto,
     nullable: true,
@@ -95,7 +100,7 @@ export class BalancerStatusDto {
   panic!: boolean;
   @ApiProperty({ type: [BackendStatusDto] })
   backends!: BackendStatusDto[];
-  @ApiProperty({ description: 'Items with a recorded owner backend' })
+  @ApiProperty({ description: 'Sticky entries (items; tasks and clientIds of backends that keep tasks locally) with a recorded owner' })
   stickyItems!: number;
   @ApiProperty({ type: QueueStatusDto, description: 'The admission queue' })
   queue!: QueueStatusDto;

@@ -65,6 +65,7 @@ export class BalancerStatus implements OnModuleInit {
           failures: traffic.failures,
           outcomes: { ...noOutcomes(), ...traffic.outcomes },
           stickyItems: this.sticky.ownedBy(backend.url),
+          keepsTasksLocally: backend.keepsTasksLocally,
           reportedLoad: backend.reported
             ? {
                 clients: backend.reported.clients,

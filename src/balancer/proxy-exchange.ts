@@ -11,7 +11,10 @@ import { BackendAttempts, type Attempt, type AttemptLedger, type RequestProgress
 import { AttemptHandler } from './attempt-handler.js';
 import { upstreamRequestHeaders } from './forwarding-headers.js';
 import { ownAnswerHeaders } from './proxy-status.js';
-import { stickyRoute, type StickyRoute } from './sticky-route.js';
+import { stickyRoute, taskCreateFor, type StickyRoute } from './sticky-route.js';
+
+/** The largest POST /tasks body the balancer reads for its clientId; a larger one goes unread, by round robin. */
+const TASK_BODY_READ_MAX_BYTES = 64 * 1024;
 
 /** What one exchange needs of the balancer (BalancerProxy provides it). */
 export interface ExchangeContext {
@@ -24,9 +27,12 @@ export interface ExchangeContext {
   /** Set in a balancer cluster: sent as x-balancer-worker, so a client (or test) sees which worker answered. */
   readonly workerId?: string;
   connectionsTo(backend: Backend): Pool | undefined;
-  /** The backend that owns a sticky item, if one is recorded and still in the list. */
-  stickyOwner(itemId: string): Backend | undefined;
-  recordSticky(route: StickyRoute, backend: Backend, status: number): void;
+  /** The backend that holds a sticky key, if one is recorded and still in the list. */
+  stickyOwner(key: string): Backend | undefined;
+  /** `location`: the response's Location header (a task create's names the task). */
+  recordSticky(route: StickyRoute, backend: Backend, status: number, location?: string | string[]): void;
+  /** Some backend keeps tasks in memory: a POST /tasks is read for its clientId before it is sent. */
+  readonly someBackendKeepsTasksLocally: boolean;
   /** Once per exchange, when the client's response closes (finished or not). */
   exchangeClosed(exchange: ProxyExchange): void;
 }
@@ -54,6 +60,8 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
   clientGone = false;
   /** The client's body began flowing to an upstream: it cannot be sent again. */
   bodyStarted = false;
+  /** A body the balancer read whole before sending it (a task create's, for its clientId). */
+  private bodyRead?: Buffer;
   /** The client's or a new one, sent upstream and logged on both sides. */
   readonly requestId: string;
   readonly startedAt = performance.now();
@@ -82,19 +90,53 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
     if (target === undefined) return this.answer('bad_target', 400, ERROR_MESSAGES.framing.notAPath);
     this.target = target;
     this.route = stickyRoute(this.method, target);
-    // Reads, writes and deletes of a mapped item go to its owner; so does a create of an id
-    // already mapped, which the owner answers 400 "exists" (round robin would let a second
-    // backend create a second copy and move the mapping to it).
-    const owner = this.route.kind === 'none' ? undefined : this.proxy.stickyOwner(this.route.itemId);
-    if (owner && this.route.kind !== 'none') {
+    if (this.route.kind === 'task-create' && this.hasBody && this.proxy.someBackendKeepsTasksLocally) return this.readTaskBody();
+    this.routeToOwner();
+  }
+
+  /**
+   * Reads, writes and deletes of a mapped item go to its owner; so does a create of an id
+   * already mapped, which the owner answers 400 "exists" (round robin would let a second
+   * backend create a second copy and move the mapping to it). A task's requests and a task
+   * create naming a mapped clientId go where its tasks live.
+   */
+  private routeToOwner(): void {
+    const route = this.route;
+    const key = route.kind === 'none' ? undefined : route.key;
+    const owner = key === undefined ? undefined : this.proxy.stickyOwner(key);
+    if (owner && route.kind !== 'none') {
       const now = Date.now();
       if (owner.isEjected(now)) {
         const retryAfterSeconds = Math.max(1, Math.ceil((owner.ejectedUntil - now) / 1000));
-        return this.answer('owner_ejected', 503, ERROR_MESSAGES.balancer.ownerEjected(this.route.itemId, owner.url), { retryAfterSeconds });
+        const message = ERROR_MESSAGES.balancer.ownerEjected(route.label ?? 'It', owner.url);
+        return this.answer('owner_ejected', 503, message, { retryAfterSeconds });
       }
     }
     this.attempts = new BackendAttempts(this.proxy.ledger, this.method, owner);
     this.next();
+  }
+
+  /**
+   * Without Redis a task lives on the instance that took it, and its clientId's sockets must be
+   * there too: a create is sent where its clientId's tasks are, which the body says. A small
+   * body (they are a few hundred bytes) is read whole first; one without a length, or larger,
+   * is sent unread.
+   */
+  private readTaskBody(): void {
+    const length = Number(this.req.headers['content-length']);
+    if (!Number.isInteger(length) || length <= 0 || length > TASK_BODY_READ_MAX_BYTES) return this.routeToOwner();
+    const chunks: Buffer[] = [];
+    // A client that leaves mid-body closes the response too: onClose ends the exchange.
+    this.req.once('error', () => undefined);
+    this.req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    this.req.once('end', () => {
+      if (this.clientGone) return;
+      const body = Buffer.concat(chunks);
+      this.bodyRead = body;
+      this.bytesIn = body.length;
+      this.route = taskCreateFor(clientIdIn(body));
+      this.routeToOwner();
+    });
   }
 
   private readonly onClose = (): void => {
@@ -191,13 +233,14 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
     }
     // A pass-through per attempt, so an upstream failure destroys it and not the
     // client's socket; the client's body flows into it only once a connection is up.
-    const body = this.hasBody ? new PassThrough() : null;
+    const body = this.hasBody && !this.bodyRead ? new PassThrough() : null;
+    if (this.bodyRead) this.bodyStarted = true;
     connections.dispatch(
       {
         path: this.target,
         method: this.method as Dispatcher.HttpMethod,
         headers: this.upstreamHeaders,
-        body,
+        body: this.bodyRead ?? body,
         headersTimeout: this.proxy.maxResponseDelayMs,
         bodyTimeout: 0,
       },
@@ -236,6 +279,17 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
     if (this.clientGone) return;
     const { reason, status, message, retryAfterSeconds, details } = this.attempts.giveUp(Date.now());
     this.answer(reason, status, message, { retryAfterSeconds, details });
+  }
+}
+
+/** The clientId a JSON body names, if it is one. */
+function clientIdIn(body: Buffer): unknown {
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    return typeof parsed === 'object' && parsed !== null ? (parsed as { clientId?: unknown }).clientId : undefined;
+  } catch {
+    // The service answers a body that is not JSON with its 400.
+    return undefined;
   }
 }
 

@@ -3,9 +3,13 @@ import { LRUCache } from 'lru-cache';
 import { FleetSync } from '../cluster/fleet-sync.js';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import type { Backend } from './backend.js';
-import type { StickyRoute } from './sticky-route.js';
+import { taskIdOfLocation, taskKey, type StickyRoute } from './sticky-route.js';
 
-/** Item id -> the backend that created it (seed 001's stickiness), bounded by STICKY_MAX_ENTRIES. */
+/**
+ * Sticky key -> the backend that holds it, bounded by STICKY_MAX_ENTRIES: an item id -> the
+ * backend that created it (seed 001), and, for backends that keep tasks in memory, a task and a
+ * clientId's tasks -> the backend they live on (StickyRoute).
+ */
 @Injectable()
 export class StickyTable {
   private readonly owners: LRUCache<string, string>;
@@ -22,29 +26,48 @@ export class StickyTable {
       dispose: (owner) => this.bump(owner, -1),
     });
     // Every worker keeps the whole table: a create seen by one routes the reads that land on another.
-    fleet.on('sticky', ({ itemId, owner }) => (owner === null ? this.owners.delete(itemId) : this.set(itemId, owner)));
+    fleet.on('sticky', ({ key, owner }) => (owner === null ? this.owners.delete(key) : this.set(key, owner)));
   }
 
-  owner(itemId: string): string | undefined {
-    return this.owners.get(itemId);
+  owner(key: string): string | undefined {
+    return this.owners.get(key);
   }
 
-  /** A 2xx create records the owner; a 2xx delete forgets it; a failure never moves it. */
-  record(route: StickyRoute, backend: Backend, status: number): void {
+  /**
+   * A 2xx create records the owner; a 2xx delete forgets it; a failure never moves it. A task
+   * create records its task (`location`: the 202's Location) and its clientId only on a
+   * backend that keeps tasks to itself: with Redis any instance serves any task.
+   */
+  record(route: StickyRoute, backend: Backend, status: number, location?: string | string[]): void {
     if (status < 200 || status >= 300) return;
-    if (route.kind === 'create') {
-      if (this.set(route.itemId, backend.url)) this.fleet.publish({ kind: 'sticky', itemId: route.itemId, owner: backend.url });
-    } else if (route.kind === 'access' && route.deletes) this.forget(route.itemId);
+    switch (route.kind) {
+      case 'create':
+        return this.claim(route.key, backend);
+      case 'access':
+        if (route.deletes) this.forget(route.key);
+        return;
+      case 'task-create': {
+        if (!backend.keepsTasksLocally) return;
+        const taskId = taskIdOfLocation(location);
+        if (taskId !== undefined) this.claim(taskKey(taskId), backend);
+        if (route.key !== undefined) this.claim(route.key, backend);
+      }
+    }
   }
 
-  forget(itemId: string): void {
-    if (this.owners.delete(itemId)) this.fleet.publish({ kind: 'sticky', itemId, owner: null });
+  /** `key` lives on `backend` from now on, in every worker. */
+  claim(key: string, backend: Backend): void {
+    if (this.set(key, backend.url)) this.fleet.publish({ kind: 'sticky', key, owner: backend.url });
+  }
+
+  forget(key: string): void {
+    if (this.owners.delete(key)) this.fleet.publish({ kind: 'sticky', key, owner: null });
   }
 
   /** Records an owner; false if it was already the owner. */
-  private set(itemId: string, owner: string): boolean {
-    if (this.owners.peek(itemId) === owner) return false;
-    this.owners.set(itemId, owner);
+  private set(key: string, owner: string): boolean {
+    if (this.owners.peek(key) === owner) return false;
+    this.owners.set(key, owner);
     this.bump(owner, 1);
     return true;
   }
@@ -53,7 +76,7 @@ export class StickyTable {
     return this.owners.size;
   }
 
-  /** Items this backend owns. */
+  /** Entries (items, tasks, clients) this backend holds. */
   ownedBy(url: string): number {
     return this.perOwner.get(url) ?? 0;
   }

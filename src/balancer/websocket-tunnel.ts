@@ -16,6 +16,8 @@ import { clientResponseHeaders, upstreamRequestHeaders } from './forwarding-head
 import { retryAfterMs } from './outlier-policy.js';
 import { classifyUpstreamError } from './proxy-errors.js';
 import { ownAnswerHeaders } from './proxy-status.js';
+import { clientKey } from './sticky-route.js';
+import { StickyTable } from './sticky-table.js';
 import { Tunnel } from './tunnel.js';
 import { Upstreams } from './upstreams.js';
 
@@ -33,6 +35,8 @@ class UpgradeOutcome {
     readonly client: Duplex,
     /** Its attempt loop (no attempt is made before the upgrade passes the checks). */
     readonly attempts: BackendAttempts,
+    /** The sticky key of its ?clientId=, when it has one. */
+    readonly clientKey?: string,
   ) {
     this.requestId = requestIdFor(req);
   }
@@ -52,7 +56,8 @@ const NOTHING_SENT_YET = { clientGone: false, committed: false, bodyStarted: fal
 /**
  * WebSocket upgrades through the balancer: the backend is chosen as for a non-sticky
  * request (a connection error or a 5xx before 101 moves to the next, each backend at most
- * once), its 101 and headers go back (hop-by-hop rules as for HTTP, plus Upgrade), then bytes
+ * once) unless its ?clientId= has tasks on a backend that keeps them in memory, which then
+ * is the one; its 101 and headers go back (hop-by-hop rules as for HTTP, plus Upgrade), then bytes
  * are tunnelled both ways. On the balancer's shutdown, new upgrades get 503; open tunnels stay
  * up while the HTTP drain lasts, then each side gets a close 1001 at a frame boundary.
  */
@@ -67,6 +72,7 @@ export class WebSocketTunnels implements OnModuleInit {
     private readonly coordinator: ShutdownCoordinator,
     metrics: MetricsService,
     private readonly accessLog: AccessLog,
+    private readonly sticky: StickyTable,
   ) {
     const tunnels = this.perBackend;
     const pool = this.upstreams.pool;
@@ -101,7 +107,10 @@ export class WebSocketTunnels implements OnModuleInit {
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
-    const outcome = new UpgradeOutcome(req, socket, new BackendAttempts(this.upstreams, 'GET'));
+    const key = clientKey(clientIdOf(req.url));
+    const ownerUrl = key === undefined ? undefined : this.sticky.owner(key);
+    const owner = ownerUrl === undefined ? undefined : this.upstreams.pool.byUrl(ownerUrl);
+    const outcome = new UpgradeOutcome(req, socket, new BackendAttempts(this.upstreams, 'GET', owner), key);
     socket.once('close', () => this.logUpgrade(outcome));
     if (!this.coordinator.accepting)
       return outcome.refuse('shutting_down', 503, ERROR_MESSAGES.balancer.shuttingDown, { retryAfterSeconds: 5 });
@@ -176,6 +185,8 @@ export class WebSocketTunnels implements OnModuleInit {
       if (client.destroyed) return upstream.destroy();
       outcome.status = 101;
       outcome.backend = backend.url;
+      // Its clientId's tasks created from now on must live where this socket is.
+      if (outcome.clientKey !== undefined && backend.keepsTasksLocally) this.sticky.claim(outcome.clientKey, backend);
       client.write(
         responseHead(101, clientResponseHeaders(responseHeaders(response), backend.url), ['Connection: Upgrade', 'Upgrade: websocket']),
       );
@@ -246,4 +257,11 @@ export class WebSocketTunnels implements OnModuleInit {
 
 function responseHeaders(response: IncomingMessage): IncomingHttpHeaders {
   return { ...response.headers };
+}
+
+/** The ?clientId= of an upgrade's target, if any. */
+function clientIdOf(target: string | undefined): string | undefined {
+  const query = target?.indexOf('?') ?? -1;
+  if (query < 0) return undefined;
+  return new URLSearchParams(target!.slice(query + 1)).get('clientId') ?? undefined;
 }

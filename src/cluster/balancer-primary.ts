@@ -45,8 +45,8 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
   const remember = (event: FleetEvent) => {
     if (event.kind === 'backend-list') replica.backends = event;
     else if (event.kind === 'backend-state') replica.states.set(event.url, event);
-    else if (event.owner === null) replica.sticky.delete(event.itemId);
-    else replica.sticky.set(event.itemId, event.owner);
+    else if (event.owner === null) replica.sticky.delete(event.key);
+    else replica.sticky.set(event.key, event.owner);
   };
 
   const send = (worker: Worker, message: ClusterMessage) => {
@@ -103,7 +103,7 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
       // What the fleet learned before this worker existed.
       if (replica.backends) send(worker, { ballast: 'fleet', event: replica.backends });
       for (const event of replica.states.values()) send(worker, { ballast: 'fleet', event });
-      for (const [itemId, owner] of replica.sticky.entries()) send(worker, { ballast: 'fleet', event: { kind: 'sticky', itemId, owner } });
+      for (const [key, owner] of replica.sticky.entries()) send(worker, { ballast: 'fleet', event: { kind: 'sticky', key, owner } });
       chooseLeader();
     });
     worker.once('exit', (code, signal) => {

@@ -14,7 +14,7 @@ export type FleetEvent =
       readonly ready: boolean;
     }
   | { readonly kind: 'backend-list'; readonly urls: readonly string[] }
-  | { readonly kind: 'sticky'; readonly itemId: string; readonly owner: string | null };
+  | { readonly kind: 'sticky'; readonly key: string; readonly owner: string | null };
 
 /** IPC between the balancer's primary and its workers (node:cluster). */
 export type ClusterMessage =

@@ -34,7 +34,7 @@ export const ERROR_MESSAGES = {
     shedding: 'In cooldown: too many requests in flight; retry shortly',
   },
   balancer: {
-    ownerEjected: (itemId: string, owner: string) => `Item ${itemId} lives on ${owner}, which is ejected`,
+    ownerEjected: (what: string, owner: string) => `${what} lives on ${owner}, which is ejected`,
     noBackends: 'No backend configured (BACKENDS or BACKENDS_DNS resolved to none)',
     /** `why` lists each kind of unavailability with its count, e.g. "2 ejected, 1 busy until 12:00:01Z". */
     noneAvailable: (why: string) => `No backend available: ${why}`,

@@ -26,6 +26,7 @@ export class ClientTracker implements OnModuleInit {
   private readonly shed: boolean;
   /** Whether the count feeds readiness (READY_TRACK_CLIENTS); draining counts either way. */
   private readonly enabled: boolean;
+  private readonly localTasks: boolean;
   private inFlight = 0;
   /** Route template -> tracked?, so the hot path does one map lookup. */
   private readonly trackedRoutes = new Map<string, boolean>();
@@ -41,6 +42,8 @@ export class ClientTracker implements OnModuleInit {
     this.load = new LoadHysteresis(config.readiness.minClients, config.readiness.maxClients);
     this.shed = config.readiness.shed;
     this.enabled = config.readiness.trackClients;
+    // Without Redis the task queue is this process's own.
+    this.localTasks = !config.redis;
     // Gauges are read at scrape time, so the request path pays nothing for them.
     const load = this.load;
     const registers = [metrics.registry];
@@ -103,7 +106,7 @@ export class ClientTracker implements OnModuleInit {
       // Every response says how loaded this instance is as it leaves (probes too, so an idle
       // backend's load is known from the balancer's checks): the balancer sends by it.
       fastify.addHook('onSend', (_request, reply, payload, done) => {
-        void reply.header(LOAD_REPORT_HEADER, formatLoadReport(this.load, this.shed, !this.coordinator.accepting));
+        void reply.header(LOAD_REPORT_HEADER, formatLoadReport(this.load, this.shed, !this.coordinator.accepting, this.localTasks));
         done(null, payload);
       });
     }

@@ -5,7 +5,9 @@ describe('load report (x-ballast-load)', () => {
   it('reads back what a service writes', () => {
     const load = { clients: 7, maxClients: 8, minClients: 6, cooldown: true };
     expect(formatLoadReport(load, true, true)).toBe('7/8;min=6;cooldown;shed;draining');
-    expect(parseLoadReport(formatLoadReport(load, true, true))).toEqual({ ...load, shed: true, draining: true });
+    expect(parseLoadReport(formatLoadReport(load, true, true))).toEqual({ ...load, shed: true, draining: true, localTasks: false });
+    expect(formatLoadReport(load, false, false, true)).toBe('7/8;min=6;cooldown;local-tasks');
+    expect(parseLoadReport(formatLoadReport(load, false, false, true))?.localTasks).toBe(true);
     expect(parseLoadReport(formatLoadReport({ ...load, cooldown: false }, false))).toEqual({
       clients: 7,
       maxClients: 8,
@@ -13,6 +15,7 @@ describe('load report (x-ballast-load)', () => {
       cooldown: false,
       shed: false,
       draining: false,
+      localTasks: false,
     });
   });
 

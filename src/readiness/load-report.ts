@@ -4,7 +4,8 @@ import type { LoadSnapshot } from './load-hysteresis.js';
  * The header a service reports its load in on every response, for the balancer (which removes
  * it before the client sees it): `<clients>/<max>;min=<min>`, then `;cooldown` while in
  * cooldown, `;shed` when the service answers 503 to requests that arrive in cooldown, and
- * `;draining` once it is shutting down (it takes no new work: send it none). ORCA's
+ * `;draining` once it is shutting down (it takes no new work: send it none), `;local-tasks` when
+ * it keeps its tasks in memory (no Redis: a task lives on the instance that took it). ORCA's
  * idea (a backend's load on every response) in a form cheap to write and to parse.
  */
 export const LOAD_REPORT_HEADER = 'x-ballast-load';
@@ -19,14 +20,17 @@ export interface LoadReport {
   readonly shed: boolean;
   /** It is shutting down. */
   readonly draining: boolean;
+  /** Its tasks live in its memory only: the balancer sends a task's requests, and its clientId's, to it. */
+  readonly localTasks: boolean;
 }
 
 export function formatLoadReport(
   load: Pick<LoadSnapshot, 'clients' | 'maxClients' | 'minClients' | 'cooldown'>,
   shed: boolean,
   draining = false,
+  localTasks = false,
 ): string {
-  return `${load.clients}/${load.maxClients};min=${load.minClients}${load.cooldown ? ';cooldown' : ''}${shed ? ';shed' : ''}${draining ? ';draining' : ''}`;
+  return `${load.clients}/${load.maxClients};min=${load.minClients}${load.cooldown ? ';cooldown' : ''}${shed ? ';shed' : ''}${draining ? ';draining' : ''}${localTasks ? ';local-tasks' : ''}`;
 }
 
 /** The report in a header value, or undefined when there is none or it does not read as one. Pure. */
@@ -52,5 +56,6 @@ export function parseLoadReport(value: string | string[] | undefined): LoadRepor
     cooldown: flags.includes(';cooldown'),
     shed: flags.includes(';shed'),
     draining: flags.includes(';draining'),
+    localTasks: flags.includes(';local-tasks'),
   };
 }

@@ -39,7 +39,14 @@ export class TasksController {
     description:
       'Up to 255 characters. The same key with the same body within TASK_IDEMPOTENCY_TTL_MS answers with the task it first created (any instance), with Idempotent-Replayed: true; with another body, 422',
   })
-  @ApiAcceptedResponse({ type: TaskAcceptedDto, description: 'Durably queued (or scheduled)' })
+  @ApiAcceptedResponse({
+    type: TaskAcceptedDto,
+    description: 'Durably queued (or scheduled)',
+    headers: {
+      Location: { description: 'The task: /tasks/{id}', schema: { type: 'string' } },
+      'Idempotent-Replayed': { description: '`true` when an Idempotency-Key replayed an earlier create', schema: { type: 'string' } },
+    },
+  })
   @ApiBadRequestResponse({
     type: ErrorBodyDto,
     description: 'Invalid body, unknown type (knownTypes), input the type refuses (reasons), or a bad Idempotency-Key',
@@ -52,6 +59,8 @@ export class TasksController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskAcceptedDto> {
     const { view, replayed } = await this.tasks.create(body, idempotencyKeyOf(keyHeader));
+    // Also how the balancer learns where a task lives when instances keep tasks in memory.
+    void reply.header('location', `/tasks/${view.id}`);
     if (replayed) void reply.header(REPLAYED_HEADER, 'true');
     return { id: view.id, status: view.status };
   }

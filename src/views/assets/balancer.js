@@ -51,7 +51,8 @@ function row(backend, now) {
     num(backend.requests),
     num(backend.failures),
     outcomeChips(backend.outcomes),
-    num(backend.stickyItems),
+    // A backend without Redis holds its tasks: they and its clientIds are sticky too.
+    num(backend.keepsTasksLocally ? `${backend.stickyItems} (tasks local)` : backend.stickyItems),
   );
 }
 
