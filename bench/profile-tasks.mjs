@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allocationsDuring, ranked, readProfile, SAMPLE_ALLOCATIONS, selfTime } from './lib/cpu-profile.mjs';
 import { freePort, MAIN, median } from './lib/harness.mjs';
+import { dropPrefix } from './lib/redis-prefix.mjs';
 import { postTask, runTasks } from './lib/tasks-load.mjs';
 
 const N = Number(process.env.PROFILE_TASKS ?? 3000);
@@ -76,6 +77,7 @@ async function launch(name, { profileDir, allocationsOut } = {}) {
     stop: async () => {
       child.kill('SIGTERM');
       await once(child, 'exit');
+      await dropPrefix(REDIS_URL, prefix);
     },
   };
 }

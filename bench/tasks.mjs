@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { freePort, inFlightLoop, median, onFreshProcesses, perRound, printSummary, startService } from './lib/harness.mjs';
+import { dropPrefix } from './lib/redis-prefix.mjs';
 import { openSocket, postTask, runTasks } from './lib/tasks-load.mjs';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -125,9 +126,10 @@ async function socketsRss() {
 
 async function startPeer(frames = 'progress') {
   const port = await freePort();
+  const keys = prefix();
   const child = fork(
     fileURLToPath(new URL('./peers/minimal-tasks.mjs', import.meta.url)),
-    [String(port), REDIS_URL, prefix(), String(IN_FLIGHT), frames],
+    [String(port), REDIS_URL, keys, String(IN_FLIGHT), frames],
     {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     },
@@ -138,12 +140,28 @@ async function startPeer(frames = 'progress') {
     stop: async () => {
       child.kill('SIGTERM');
       await once(child, 'exit');
+      await dropPrefix(REDIS_URL, keys);
     },
   };
 }
 
-const startBallast = () =>
-  startService({ REDIS_URL, REDIS_PREFIX: prefix(), TASK_CONCURRENCY: String(IN_FLIGHT), READY_TRACK_CLIENTS: 'false' });
+async function startBallast(env = {}) {
+  const keys = prefix();
+  const service = await startService({
+    REDIS_URL,
+    REDIS_PREFIX: keys,
+    TASK_CONCURRENCY: String(IN_FLIGHT),
+    READY_TRACK_CLIENTS: 'false',
+    ...env,
+  });
+  return {
+    ...service,
+    stop: async () => {
+      await service.stop();
+      await dropPrefix(REDIS_URL, keys);
+    },
+  };
+}
 const figures = [];
 const samples = await onFreshProcesses({ peer: () => startPeer(), everyFrame: () => startPeer('every'), ballast: startBallast }, ROUNDS, {
   warmUp: (app) => ballastThroughput(app.url).catch(() => undefined), // JIT

@@ -267,6 +267,32 @@ describeWithRedis('Redis outages fail fast and shut down clean', () => {
     expect(service.lines.some((line) => /Redis unreachable at shutdown: leaving 1 active jobs/.test(line))).toBe(true);
   });
 
+  it('Redis frozen (SIGSTOP): SIGTERM with a task running still exits 0, within the shutdown grace', async () => {
+    redis = await startPrivateRedis({ aof: false });
+    const service = await processes.start({
+      REDIS_URL: redis.url,
+      LOG_LEVEL: 'info',
+      SHUTDOWN_GRACE_MS: '10000',
+      TASK_CONCURRENCY: '1',
+      REDIS_COMMAND_TIMEOUT_MS: '500',
+    });
+    await waitFor(async () => ((await http(`${service.baseUrl}/ready`)).status === 200 ? true : undefined));
+    const running = await http(`${service.baseUrl}/tasks`, { method: 'POST', json: { durationMs: 20_000 } });
+    await waitFor(async () => ((await http(`${service.baseUrl}/tasks/${running.body.id}`)).body.status === 'active' ? true : undefined));
+    redis.freeze();
+    // Connections stay open and nothing answers: only the command timeout tells.
+    await waitFor(async () => ((await http(`${service.baseUrl}/ready`)).status === 503 ? true : undefined), {
+      timeoutMs: 10_000,
+      what: '/ready to see Redis gone',
+    });
+    const signalled = Date.now();
+    service.kill('SIGTERM');
+    expect(await service.exited()).toEqual({ code: 0, signal: null });
+    // Drains at once (nothing can be reported to Redis), well inside SHUTDOWN_GRACE_MS.
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+    expect(service.lines.some((line) => /Redis unreachable at shutdown: leaving 1 active jobs/.test(line))).toBe(true);
+  });
+
   it('with AOF as shipped, tasks accepted before a Redis restart complete after it', async () => {
     redis = await startPrivateRedis({ aof: true });
     const service = await processes.start({ REDIS_URL: redis.url, TASK_CONCURRENCY: '1', TASK_LOCK_MS: '2000' });

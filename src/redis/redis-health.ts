@@ -12,6 +12,9 @@ import { InjectRedis } from './redis.constants.js';
  * why, and whether Redis keeps what it acknowledged (checked each time it connects).
  * Closes the client last, after the modules that use it have stopped.
  */
+/** How often a connected Redis is asked whether it still answers (at least the command timeout). */
+const PROBE_INTERVAL_MS = 1_000;
+
 @Injectable()
 export class RedisHealth implements OnApplicationShutdown {
   private readonly logger = new Logger('Redis');
@@ -23,6 +26,10 @@ export class RedisHealth implements OnApplicationShutdown {
   private readonly firstWaitMs: number;
   /** One promise for every request waiting on the first connection (not a listener each). */
   private readonly firstReady: Promise<boolean>;
+  /** The last probe went unanswered within the command timeout, on a connection still open. */
+  private unresponsive = false;
+  private probing = false;
+  private readonly probeTimer: NodeJS.Timeout;
 
   constructor(
     @InjectRedis() readonly client: Redis,
@@ -58,6 +65,7 @@ export class RedisHealth implements OnApplicationShutdown {
     client.on('ready', () => {
       this.everReady = true;
       this.wasReady = true;
+      this.unresponsive = false;
       this.error = '';
       void this.checkDurability();
     });
@@ -66,10 +74,31 @@ export class RedisHealth implements OnApplicationShutdown {
       this.wasReady = true;
       void this.checkDurability();
     }
+    // A Redis that stops answering but keeps its connections (frozen, SIGSTOP, a VM paused, a
+    // network that drops without a reset) leaves the client `ready` for minutes: only an
+    // unanswered command says so. A PING every second (at most one outstanding) tells it.
+    this.probeTimer = setInterval(() => void this.probe(), Math.max(PROBE_INTERVAL_MS, this.firstWaitMs));
+    this.probeTimer.unref();
   }
 
   get reachable(): boolean {
-    return this.client.status === 'ready';
+    return this.client.status === 'ready' && !this.unresponsive;
+  }
+
+  private async probe(): Promise<void> {
+    if (this.probing || this.client.status !== 'ready') return;
+    this.probing = true;
+    try {
+      await this.client.ping();
+      if (this.unresponsive) this.logger.log('Redis answers again');
+      this.unresponsive = false;
+    } catch (error) {
+      if (!this.unresponsive) this.logger.warn(`Redis does not answer: ${(error as Error).message}`);
+      this.unresponsive = true;
+      this.error = `no answer within ${this.firstWaitMs} ms (${(error as Error).message})`;
+    } finally {
+      this.probing = false;
+    }
   }
 
   /**
@@ -94,6 +123,7 @@ export class RedisHealth implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.probeTimer);
     // quit() fails at once while Redis is away (no offline queue); then just drop the socket.
     await this.client.quit().catch(() => this.client.disconnect());
   }

@@ -232,7 +232,9 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       // lock that expires: the stalled-job check (TASK_LOCK_MS) hands them to another worker.
       const active = this.worker.activeCount();
       this.logger.warn(`Redis unreachable at shutdown: leaving ${active} active jobs to the stalled-job check`);
-      await this.worker.close(true);
+      // Bounded: with Redis away (stopped, not refusing) the close can wait on a blocking command
+      // that never returns; it was seen to hold the shutdown for over a minute.
+      await Promise.race([this.worker.close(true).catch(() => undefined), sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
       return;
     }
     // Closing the worker waits for its active jobs; waiting jobs stay in Redis.

@@ -42,6 +42,8 @@ export interface PrivateRedis {
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same port and data directory. */
   start(): Promise<void>;
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) it: a Redis that holds its connections and answers nothing. */
+  freeze(frozen?: boolean): void;
 }
 
 /**

@@ -11,6 +11,8 @@ export interface RedisServer {
   start(): Promise<void>;
   /** Stops it (SIGTERM: Redis flushes its AOF first; SIGKILL: a crash). */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) it: a Redis that holds its connections and answers nothing. */
+  freeze(frozen?: boolean): void;
 }
 
 export declare function startRedisServer(options?: { aof?: boolean; onSpawn?: (pid: number) => void }): Promise<RedisServer>;

@@ -80,8 +80,14 @@ export async function startRedisServer({ aof = false, onSpawn = () => undefined 
       server = child;
       await untilRedisReady(child, 10_000);
     },
+    /** Freezes (SIGSTOP) or thaws (SIGCONT) the server: a Redis that holds connections and answers nothing. */
+    freeze(frozen = true) {
+      server?.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+    },
     async stop(signal = 'SIGTERM') {
       if (!server || server.exitCode !== null || server.signalCode !== null) return;
+      // A frozen server would never act on the signal.
+      if (signal !== 'SIGKILL') server.kill('SIGCONT');
       const exited = once(server, 'exit');
       server.kill(signal);
       await exited;
