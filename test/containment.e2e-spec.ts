@@ -285,6 +285,9 @@ describeWithRedis('Redis outages fail fast and shut down clean', () => {
       timeoutMs: 10_000,
       what: '/ready to see Redis gone',
     });
+    const item = await http(`${service.baseUrl}/items/1`);
+    expect([item.status, item.headers['retry-after']]).toEqual([503, '1']);
+    expect((await http(`${service.baseUrl}/ready`)).body.error.redis.error).toMatch(/no answer within 500 ms/);
     const signalled = Date.now();
     service.kill('SIGTERM');
     expect(await service.exited()).toEqual({ code: 0, signal: null });
