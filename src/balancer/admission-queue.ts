@@ -23,6 +23,18 @@ export interface AdmissionSettings {
   readonly recheckMs: number;
 }
 
+/**
+ * A standing queue keeps at least this many waiters, however few slots freed lately (a
+ * fleet just loaded, or slots that free where this worker cannot see).
+ */
+const MIN_STANDING_ROOM = 16;
+/**
+ * ...and room for this share of the slots that freed over the last `maxWaitMs`. Standing, it
+ * serves the newest first, so a waiter further back than that is all but never served: it
+ * would wait out its deadline for nothing.
+ */
+const STANDING_ROOM_FACTOR = 0.5;
+
 /** CoDel's target (Nichols & Jacobson), which Facebook's servers also use to switch to LIFO; a recheck as often. */
 export const CODEL = { targetMs: 5, recheckMs: 5 } as const;
 
@@ -51,13 +63,20 @@ export interface QueueTicket {
  * queue is standing — arrivals outpace the slots — and the newest is admitted instead (Facebook's
  * adaptive LIFO, beside CoDel's 5 ms target): a request served then waited next to nothing, its
  * client is still there, and the older ones leave at `maxWaitMs` with a 503 rather than all
- * waiting long and most being served late. No I/O but the injected timer.
+ * waiting long and most being served late. A standing queue also holds no more than half the
+ * slots that freed over the last `maxWaitMs`: past that, its oldest would only wait out its
+ * deadline (newest first, it is served last), so it gets its 503 now. No I/O but the injected
+ * timer.
  */
 export class AdmissionQueue {
   /** Oldest first. CoDel keeps it short, so shifting the array is cheap. */
   private readonly entries: Entry[] = [];
   private timer: unknown;
   private timerAt = Infinity;
+  /** Slots freed, counted in windows of `maxWaitMs` (the current and the one before). */
+  private windowStart = 0;
+  private freedThisWindow = 0;
+  private freedLastWindow = 0;
   constructor(
     private readonly settings: AdmissionSettings,
     private readonly clock: QueueClock,
@@ -76,7 +95,9 @@ export class AdmissionQueue {
   /** Queues a waiter at the back; undefined (and the waiter is not kept) when the queue is full. */
   offer(waiter: QueueWaiter): QueueTicket | undefined {
     if (this.entries.length >= this.settings.maxLength) return undefined;
-    const entry: Entry = { waiter, enqueuedAt: this.clock.now(), cancelled: false };
+    const now = this.clock.now();
+    if (this.entries.length >= this.standingRoom(now) && this.standing(now)) this.turnAwayOldest(now);
+    const entry: Entry = { waiter, enqueuedAt: now, cancelled: false };
     this.entries.push(entry);
     this.arm();
     return { cancel: () => (entry.cancelled = true) };
@@ -92,8 +113,13 @@ export class AdmissionQueue {
     return { cancel: () => (entry.cancelled = true) };
   }
 
-  /** A slot freed somewhere: admit the head, after turning away the heads a standing queue would not serve. */
+  /** A slot freed (a request to a backend ended): admit the head, after turning away the heads past their deadline. */
   slotFreed(): void {
+    this.countFreed(this.clock.now());
+    this.admitNext();
+  }
+
+  private admitNext(): void {
     if (this.entries.length === 0) return;
     const now = this.clock.now();
     this.expire(now);
@@ -122,8 +148,38 @@ export class AdmissionQueue {
     this.timerAt = Infinity;
     // Heads past their deadline leave; and a slot may have freed unseen: the next in line tries
     // (and goes back to its place if there is none).
-    this.slotFreed();
+    this.admitNext();
   };
+
+  private countFreed(now: number): void {
+    const window = this.settings.maxWaitMs;
+    if (now - this.windowStart >= window) {
+      this.freedLastWindow = now - this.windowStart >= 2 * window ? 0 : this.freedThisWindow;
+      this.freedThisWindow = 0;
+      this.windowStart = now;
+    }
+    this.freedThisWindow += 1;
+  }
+
+  /** How many waiters a standing queue keeps (STANDING_ROOM_FACTOR of the slots freed over the last `maxWaitMs`). */
+  private standingRoom(now: number): number {
+    const window = this.settings.maxWaitMs;
+    const elapsed = now - this.windowStart;
+    // The window before, weighted by how much of it is still within the last `maxWaitMs`.
+    const last = elapsed >= 2 * window ? 0 : elapsed >= window ? this.freedThisWindow : this.freedLastWindow * (1 - elapsed / window);
+    const current = elapsed >= window ? 0 : this.freedThisWindow;
+    return Math.max(MIN_STANDING_ROOM, Math.ceil(STANDING_ROOM_FACTOR * (current + last)));
+  }
+
+  /** The oldest waiter, which a standing queue serves last, gets its 503 now rather than at its deadline. */
+  private turnAwayOldest(now: number): void {
+    while (this.entries.length > 0) {
+      const oldest = this.entries.shift()!;
+      if (oldest.cancelled) continue;
+      oldest.waiter.reject('queue_full', now - oldest.enqueuedAt);
+      return;
+    }
+  }
 
   /** One timer, for the head's deadline or the next recheck, whichever comes first. */
   private arm(): void {
