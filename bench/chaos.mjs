@@ -32,12 +32,22 @@ const children = new Set();
 /** Every "ejected ..." line the balancer logs, so each row can say why its ejections happened. */
 const ejectionLog = [];
 
+/** Lines of a process's output kept, to say why it exited other than 0. */
+const LAST_LINES = 30;
+
 function spawnTracked(command, args, env = {}, onLine) {
-  const child = spawn(command, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', onLine ? 'pipe' : 'ignore', 'ignore'] });
-  if (onLine) createInterface({ input: child.stdout }).on('line', onLine);
+  const child = spawn(command, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const last = [];
+  const keep = (line) => {
+    last.push(line);
+    if (last.length > LAST_LINES) last.shift();
+  };
+  createInterface({ input: child.stdout }).on('line', (line) => (keep(line), onLine?.(line)));
+  createInterface({ input: child.stderr }).on('line', keep);
   children.add(child);
   const exited = once(child, 'exit').then(([code, signal]) => {
     children.delete(child);
+    if (code !== 0 && signal === null) console.log(`pid ${child.pid} exited ${code}; its last lines:\n  ${last.join('\n  ')}`);
     return { code, signal };
   });
   return { child, exited };

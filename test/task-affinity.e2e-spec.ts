@@ -88,6 +88,34 @@ describe('tasks through the balancer, services without Redis', () => {
     for (const socket of others) socket.close();
   });
 
+  it("a client whose instance died moves with its next create or socket; the dead instance's task reads say where it lived", async () => {
+    const fleet = await localFleet();
+    const base = fleet.balancer.baseUrl;
+    const first = await post(base, { durationMs: 0, clientId: 'gina' });
+    const owner = first.headers['x-app-url'];
+    const victim = fleet.services[fleet.urls.indexOf(owner as string)];
+    victim.kill('SIGKILL');
+    await victim.exited();
+    await waitFor(async () => ((await backendsOf(fleet)).find((b) => b.url === owner)?.state !== 'up' ? true : undefined), {
+      what: 'the balancer to see the instance gone',
+    });
+    // Its new task and its socket go to another instance, the same one.
+    const next = await post(base, { durationMs: 3_000, clientId: 'gina' });
+    expect(next.status).toBe(202);
+    expect(next.headers['x-app-url']).not.toBe(owner);
+    const socket = await TestSocket.open(fleet.ws('?clientId=gina'));
+    expect((await socket.next((f) => f.event === 'task' && f.data.id === next.body.id)).data.status).toBe('active');
+    socket.close();
+    // The task that lived on the dead instance is not looked for elsewhere (another would say
+    // 404): the first read finds its instance refusing connections, and ejects it; the next is
+    // told where the task lived.
+    const tried = await http(`${base}/tasks/${first.body.id}`);
+    expect(tried.status).toBeGreaterThanOrEqual(500);
+    const lost = await http(`${base}/tasks/${first.body.id}`);
+    expect([lost.status, lost.headers['retry-after'] !== undefined]).toEqual([503, true]);
+    expect(lost.body.message).toBe(`Task ${first.body.id} lives on ${owner}, which is ejected`);
+  });
+
   it('a create whose body is not JSON or names no valid clientId still gets the service’s own answer', async () => {
     const fleet = await localFleet();
     const base = fleet.balancer.baseUrl;

@@ -178,6 +178,21 @@ describe('Backend load reports', () => {
     expect(b.hasFreeSlot(1_000 + 1_000)).toBe(true);
   });
 
+  it("takes a clientId's new tasks and sockets while up, not once ejected, unready or draining", () => {
+    const [b] = new BackendPool(['http://b:1']).backends;
+    b.observeLoad({ ...report(1), localTasks: true }, 1_000, 0);
+    expect([b.keepsTasksLocally, b.takesStickyClients(1_000)]).toEqual([true, true]);
+    b.ejectedUntil = 2_000;
+    expect([b.takesStickyClients(1_500), b.takesStickyClients(2_000)]).toEqual([false, true]);
+    b.ready = false;
+    expect(b.takesStickyClients(2_000)).toBe(false);
+    b.ready = true;
+    b.observeLoad({ ...report(1), draining: true, localTasks: true }, 2_000, 0);
+    expect(b.takesStickyClients(2_500)).toBe(false);
+    b.busyUntil = 4_000;
+    expect(b.takesStickyClients(3_500)).toBe(true); // draining report aged out; busy is no reason to move
+  });
+
   it('in cooldown waits for the backend to say its clients dropped below MIN', () => {
     const [b] = new BackendPool(['http://b:1']).backends;
     b.observeLoad(report(8, true), 1_000, 0);

@@ -92,6 +92,16 @@ export class Backend {
   }
 
   /** May take a new (non-sticky) request now. */
+  /**
+   * Whether a clientId's new tasks and sockets should still go to it: it passes its checks, is
+   * not ejected and not draining. (Busy is a moment's state: moving the client for it would part
+   * its new tasks from its open sockets.)
+   */
+  takesStickyClients(nowMs: number): boolean {
+    const draining = this.reported !== undefined && this.reported.draining && nowMs - this.reported.atMs <= LOAD_REPORT_TTL_MS;
+    return this.ready && !this.isEjected(nowMs) && !draining;
+  }
+
   available(nowMs: number): boolean {
     return !this.isEjected(nowMs) && !this.isBusy(nowMs) && !(this.halfOpen && this.probeInFlight);
   }

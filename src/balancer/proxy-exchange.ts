@@ -103,7 +103,10 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
   private routeToOwner(): void {
     const route = this.route;
     const key = route.kind === 'none' ? undefined : route.key;
-    const owner = key === undefined ? undefined : this.proxy.stickyOwner(key);
+    let owner = key === undefined ? undefined : this.proxy.stickyOwner(key);
+    // A client's new task needs no particular instance, only the one its sockets are on: with
+    // that one out, it goes elsewhere, and its sockets follow when they reconnect.
+    if (owner && route.kind === 'task-create' && !owner.takesStickyClients(Date.now())) owner = undefined;
     if (owner && route.kind !== 'none') {
       const now = Date.now();
       if (owner.isEjected(now)) {

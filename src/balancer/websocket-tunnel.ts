@@ -109,7 +109,9 @@ export class WebSocketTunnels implements OnModuleInit {
     socket.on('error', () => socket.destroy());
     const key = clientKey(clientIdOf(req.url));
     const ownerUrl = key === undefined ? undefined : this.sticky.owner(key);
-    const owner = ownerUrl === undefined ? undefined : this.upstreams.pool.byUrl(ownerUrl);
+    const pinned = ownerUrl === undefined ? undefined : this.upstreams.pool.byUrl(ownerUrl);
+    // With its instance out, a client's socket goes elsewhere (and is recorded there on its 101).
+    const owner = pinned?.takesStickyClients(Date.now()) ? pinned : undefined;
     const outcome = new UpgradeOutcome(req, socket, new BackendAttempts(this.upstreams, 'GET', owner), key);
     socket.once('close', () => this.logUpgrade(outcome));
     if (!this.coordinator.accepting)
