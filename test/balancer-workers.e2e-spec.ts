@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { startFleet } from './support/fleet.js';
 import { useProcesses, type ServiceProcess } from './support/process.js';
@@ -115,5 +116,32 @@ describe('balancer with BALANCER_WORKERS=2', () => {
     // Both workers drained (each logs it), not just the primary exiting.
     const completed = balancer.lines.filter((line) => line.includes('"msg":"shutdown complete"')).map((line) => JSON.parse(line).pid);
     expect(new Set(completed).size).toBe(2);
+  });
+});
+
+describe('per-client limits with BALANCER_WORKERS=2', () => {
+  const processes = useProcesses();
+  afterEach(() => processes.stopAll());
+
+  it("hold a client to its rate over both workers together, not each worker's", async () => {
+    const { balancer } = await startFleet(processes, {
+      services: 1,
+      balancerEnv: { BALANCER_WORKERS: '2', BALANCER_CLIENT_RATE: '5', BALANCER_CLIENT_BURST: '5' },
+    });
+    await waitFor(async () =>
+      balancer.lines.filter((line) => line.includes('Server listening at http://127.0.0.1:')).length >= 2 ? true : undefined,
+    );
+    // One client (one address) at 20 requests/s for 3 s, each on a connection of its own: the
+    // workers take turns. Its due is a burst of 5 + 5/s x 3 s = 20; a worker each would let ~40 in.
+    const answers: Answer[] = [];
+    for (let i = 0; i < 60; i += 1) {
+      answers.push(await onFreshConnection(`${balancer.baseUrl}/ping`));
+      await sleep(50);
+    }
+    const admitted = answers.filter((a) => a.status === 200);
+    expect(new Set(admitted.map((a) => a.headers['x-balancer-worker']))).toEqual(new Set(['1', '2']));
+    expect(admitted.length).toBeGreaterThanOrEqual(18);
+    expect(admitted.length).toBeLessThanOrEqual(25);
+    expect(answers.filter((a) => a.status !== 200).every((a) => a.status === 429)).toBe(true);
   });
 });

@@ -26,6 +26,20 @@ describe('ClientLimits', () => {
     expect(polite).toBe(500);
   });
 
+  it("takes what other workers let in from the client's bucket, into debt of at most one burst", () => {
+    const limits = new ClientLimits({ ratePerSecond: 10, burst: 5, concurrency: 0 });
+    limits.charge('a', 4, 0); // another worker let 4 in
+    expect(limits.admit('a', 0)).toBeUndefined();
+    expect(limits.admit('a', 0)).toEqual({ reason: 'client_rate', retryAfterSeconds: 1 });
+    limits.charge('a', 100, 0); // far over: the debt stops at one burst
+    expect(limits.admit('a', 500)).toEqual({ reason: 'client_rate', retryAfterSeconds: 1 });
+    expect(limits.admit('a', 1_100)).toBeUndefined(); // -5 + 11 tokens
+    // Without a rate there is nothing to charge.
+    const capOnly = new ClientLimits({ ratePerSecond: 0, burst: 0, concurrency: 1 });
+    capOnly.charge('a', 10, 0);
+    expect(capOnly.admit('a', 0)).toBeUndefined();
+  });
+
   it('caps requests in flight until they are released', () => {
     const limits = new ClientLimits({ ratePerSecond: 0, burst: 0, concurrency: 2 });
     expect(limits.admit('a', 0)).toBeUndefined();

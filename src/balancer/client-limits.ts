@@ -58,6 +58,23 @@ export class ClientLimits {
     return undefined;
   }
 
+  /**
+   * Requests another balancer worker let in for `key`: taken from this worker's bucket too, so
+   * the client's rate holds over every worker together (nginx shares limit_req's zone between
+   * workers the same way, in shared memory). The bucket may go into debt, at most one burst.
+   */
+  charge(key: string, requests: number, nowMs: number): void {
+    if (this.settings.ratePerSecond <= 0) return;
+    let state = this.clients.get(key);
+    if (!state) {
+      state = { tokens: this.burst, refilledAt: nowMs, inFlight: 0 };
+      this.clients.set(key, state);
+    }
+    state.tokens = Math.min(this.burst, state.tokens + ((nowMs - state.refilledAt) * this.settings.ratePerSecond) / 1000);
+    state.refilledAt = nowMs;
+    state.tokens = Math.max(-this.burst, state.tokens - requests);
+  }
+
   /** The request `admit` let in has ended. */
   release(key: string): void {
     const state = this.clients.peek(key);

@@ -43,6 +43,8 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
   const live = () => Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead());
 
   const remember = (event: FleetEvent) => {
+    // Usage is news for the workers running now, not state a new worker needs.
+    if (event.kind === 'client-usage') return;
     if (event.kind === 'backend-list') replica.backends = event;
     else if (event.kind === 'backend-state') replica.states.set(event.url, event);
     else if (event.owner === null) replica.sticky.delete(event.key);

@@ -14,7 +14,9 @@ export type FleetEvent =
       readonly ready: boolean;
     }
   | { readonly kind: 'backend-list'; readonly urls: readonly string[] }
-  | { readonly kind: 'sticky'; readonly key: string; readonly owner: string | null };
+  | { readonly kind: 'sticky'; readonly key: string; readonly owner: string | null }
+  /** Requests a worker admitted per client since its last report (clients near their rate only). */
+  | { readonly kind: 'client-usage'; readonly admitted: readonly (readonly [string, number])[] };
 
 /** IPC between the balancer's primary and its workers (node:cluster). */
 export type ClusterMessage =
