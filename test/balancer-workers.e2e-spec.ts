@@ -33,6 +33,13 @@ function onFreshConnection(url: string, options: { method?: string; json?: unkno
   });
 }
 
+/** The start resolves with the first worker listening; the second boots alongside it. */
+function untilBothWorkersListen(balancer: ServiceProcess): Promise<true> {
+  return waitFor(async () =>
+    balancer.lines.filter((line) => line.includes('Server listening at http://127.0.0.1:')).length >= 2 ? true : undefined,
+  );
+}
+
 /** BALANCER_WORKERS=2: node:cluster workers share the port and the fleet's state. */
 describe('balancer with BALANCER_WORKERS=2', () => {
   const processes = useProcesses();
@@ -44,10 +51,7 @@ describe('balancer with BALANCER_WORKERS=2', () => {
     ({ services, balancer } = await startFleet(processes, {
       balancerEnv: { BALANCER_WORKERS: '2', HEALTH_CHECK_INTERVAL_MS: '0', RETRY_DOWNTIME_MS: '60000' },
     }));
-    // The start resolves with the first worker listening; the second boots alongside it.
-    await waitFor(async () =>
-      balancer.lines.filter((line) => line.includes('Server listening at http://127.0.0.1:')).length >= 2 ? true : undefined,
-    );
+    await untilBothWorkersListen(balancer);
   });
 
   afterAll(async () => {
@@ -128,9 +132,7 @@ describe('per-client limits with BALANCER_WORKERS=2', () => {
       services: 1,
       balancerEnv: { BALANCER_WORKERS: '2', BALANCER_CLIENT_RATE: '5', BALANCER_CLIENT_BURST: '5' },
     });
-    await waitFor(async () =>
-      balancer.lines.filter((line) => line.includes('Server listening at http://127.0.0.1:')).length >= 2 ? true : undefined,
-    );
+    await untilBothWorkersListen(balancer);
     // One client (one address) at 20 requests/s for 3 s, each on a connection of its own: the
     // workers take turns. Its due is a burst of 5 + 5/s x 3 s = 20; a worker each would let ~40 in.
     const answers: Answer[] = [];

@@ -91,17 +91,22 @@ export class Backend {
     return nowMs < this.busyUntil;
   }
 
-  /** May take a new (non-sticky) request now. */
   /**
    * Whether a clientId's new tasks and sockets should still go to it: it passes its checks, is
    * not ejected and not draining. (Busy is a moment's state: moving the client for it would part
    * its new tasks from its open sockets.)
    */
   takesStickyClients(nowMs: number): boolean {
-    const draining = this.reported !== undefined && this.reported.draining && nowMs - this.reported.atMs <= LOAD_REPORT_TTL_MS;
-    return this.ready && !this.isEjected(nowMs) && !draining;
+    return this.ready && !this.isEjected(nowMs) && !this.saysDraining(nowMs);
   }
 
+  /** Its last load report, still fresh, says it is shutting down. */
+  private saysDraining(nowMs: number): boolean {
+    const reported = this.reported;
+    return reported !== undefined && reported.draining && nowMs - reported.atMs <= LOAD_REPORT_TTL_MS;
+  }
+
+  /** May take a new (non-sticky) request now. */
   available(nowMs: number): boolean {
     return !this.isEjected(nowMs) && !this.isBusy(nowMs) && !(this.halfOpen && this.probeInFlight);
   }
@@ -153,9 +158,9 @@ export class Backend {
   hasFreeSlot(nowMs: number): boolean {
     const reported = this.reported;
     if (!reported) return true;
-    const fresh = nowMs - reported.atMs <= LOAD_REPORT_TTL_MS;
     // Shutting down, it takes no new work (its checks will say so too, a little later).
-    if (fresh && reported.draining) return false;
+    if (this.saysDraining(nowMs)) return false;
+    const fresh = nowMs - reported.atMs <= LOAD_REPORT_TTL_MS;
     if (!reported.shed) return true;
     const clients = this.estimatedClients(nowMs);
     if (fresh && reported.cooldown) return clients < reported.minClients;

@@ -180,12 +180,7 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
   }
 
   stickyOwner(key: string): Backend | undefined {
-    const url = this.sticky.owner(key);
-    if (url === undefined) return undefined;
-    const owner = this.upstreams.pool.byUrl(url);
-    // Its owner left the backend list (a DNS change): what it held is gone with it.
-    if (!owner) this.sticky.forget(key);
-    return owner;
+    return this.sticky.ownerIn(this.upstreams.pool, key);
   }
 
   recordSticky(route: StickyRoute, backend: Backend, status: number, location?: string | string[]): void {

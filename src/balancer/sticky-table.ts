@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { FleetSync } from '../cluster/fleet-sync.js';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import type { Backend } from './backend.js';
+import type { BackendPool } from './backend-pool.js';
 import { taskIdOfLocation, taskKey, type StickyRoute } from './sticky-route.js';
 
 /**
@@ -31,6 +32,16 @@ export class StickyTable {
 
   owner(key: string): string | undefined {
     return this.owners.get(key);
+  }
+
+  /** The backend of `pool` that holds `key`, if one is recorded and still in the list. */
+  ownerIn(pool: BackendPool, key: string): Backend | undefined {
+    const url = this.owner(key);
+    if (url === undefined) return undefined;
+    const owner = pool.byUrl(url);
+    // Its owner left the backend list (a DNS change): what it held is gone with it.
+    if (!owner) this.forget(key);
+    return owner;
   }
 
   /**

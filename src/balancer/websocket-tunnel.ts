@@ -108,8 +108,7 @@ export class WebSocketTunnels implements OnModuleInit {
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
     const key = clientKey(clientIdOf(req.url));
-    const ownerUrl = key === undefined ? undefined : this.sticky.owner(key);
-    const pinned = ownerUrl === undefined ? undefined : this.upstreams.pool.byUrl(ownerUrl);
+    const pinned = key === undefined ? undefined : this.sticky.ownerIn(this.upstreams.pool, key);
     // With its instance out, a client's socket goes elsewhere (and is recorded there on its 101).
     const owner = pinned?.takesStickyClients(Date.now()) ? pinned : undefined;
     const outcome = new UpgradeOutcome(req, socket, new BackendAttempts(this.upstreams, 'GET', owner), key);

@@ -7,14 +7,14 @@ import { MetricsService } from '../ops/metrics.service.js';
 import { assessDurability, parseInfo, type DurabilityReport } from './durability.js';
 import { InjectRedis } from './redis.constants.js';
 
+/** How often a connected Redis is asked whether it still answers (at least the command timeout). */
+const PROBE_INTERVAL_MS = 1_000;
+
 /**
  * The shared client's health as /ready and the drain steps need it: reachable or not and
  * why, and whether Redis keeps what it acknowledged (checked each time it connects).
  * Closes the client last, after the modules that use it have stopped.
  */
-/** How often a connected Redis is asked whether it still answers (at least the command timeout). */
-const PROBE_INTERVAL_MS = 1_000;
-
 @Injectable()
 export class RedisHealth implements OnApplicationShutdown {
   private readonly logger = new Logger('Redis');
