@@ -8,6 +8,8 @@
 // got. Then two clients, one at 10x its fair share and one polite, with per-client limits on
 // both fronts (ballast: BALANCER_CLIENT_RATE; nginx: limit_req). Bounded: about two minutes.
 // OVERLOAD_SECONDS (5) per row, OVERLOAD_FACTORS (0.5,1,2,3,5), BALANCER_WORKERS (1).
+// OVERLOAD_BASELINE=path/to/other/dist/main.js adds that build's balancer as a third front (and
+// in the two-client rows), so a change is compared with the build before it in the same run.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { printSummary, startService } from './lib/harness.mjs';
@@ -18,6 +20,7 @@ const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 5);
 const FACTORS = (process.env.OVERLOAD_FACTORS ?? '0.5,1,2,3,5').split(',').map(Number);
 const SERVICE_MS = Number(process.env.SERVICE_MS ?? 20);
 const WORKERS = process.env.BALANCER_WORKERS ?? '1';
+const BASELINE = process.env.OVERLOAD_BASELINE;
 const MAX_CLIENTS = 8;
 const SERVICES = 3;
 const PATH = `/long_task?ms=${SERVICE_MS}`;
@@ -47,15 +50,15 @@ try {
   const serviceMs = percentile(direct, 50);
   const capacity = (SERVICES * (MAX_CLIENTS - 1) * 1000) / serviceMs;
 
-  const ballast = await startService({
-    ROLE: 'balancer',
-    BACKENDS: backends.join(','),
-    HEALTH_CHECK_INTERVAL_MS: '500',
-    BALANCER_WORKERS: WORKERS,
-    LOG_LEVEL: 'error',
-  });
+  const balancerEnv = { ROLE: 'balancer', BACKENDS: backends.join(','), HEALTH_CHECK_INTERVAL_MS: '500', BALANCER_WORKERS: WORKERS, LOG_LEVEL: 'error' };
+  const ballast = await startService(balancerEnv);
   stops.push(ballast.stop);
   const fronts = { ballast: ballast.url };
+  if (BASELINE) {
+    const baseline = await startService(balancerEnv, { main: BASELINE });
+    stops.push(baseline.stop);
+    fronts.baseline = baseline.url;
+  }
   if (NGINX) {
     const nginx = await startNginx(backends, { probePath: '/ping' });
     stops.push(nginx.stop);
@@ -101,17 +104,15 @@ try {
 
   // Two clients: one at 10x its fair share, one polite (0.8x), told apart by a header.
   const fair = capacity / 2;
-  const limited = await startService({
-    ROLE: 'balancer',
-    BACKENDS: backends.join(','),
-    HEALTH_CHECK_INTERVAL_MS: '500',
-    BALANCER_WORKERS: WORKERS,
-    BALANCER_CLIENT_KEY: 'header:x-client',
-    BALANCER_CLIENT_RATE: String(Math.round(fair)),
-    LOG_LEVEL: 'error',
-  });
+  const limitedEnv = { ...balancerEnv, BALANCER_CLIENT_KEY: 'header:x-client', BALANCER_CLIENT_RATE: String(Math.round(fair)) };
+  const limited = await startService(limitedEnv);
   stops.push(limited.stop);
   const fairFronts = { ballast: limited.url };
+  if (BASELINE) {
+    const baseline = await startService(limitedEnv, { main: BASELINE });
+    stops.push(baseline.stop);
+    fairFronts.baseline = baseline.url;
+  }
   if (NGINX) {
     const nginx = await startNginx(backends, {
       probePath: '/ping',

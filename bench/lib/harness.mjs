@@ -8,12 +8,13 @@ import { freePort, MAIN, untilAnswers } from '../../test/support/spawn.mjs';
 export { freePort, MAIN } from '../../test/support/spawn.mjs';
 
 /**
- * Starts `node dist/main.js` with env on a free port; resolves when /live answers. No access
- * log unless `env` asks for one: the peers (nginx with `access_log off`, the bare proxies) keep none.
+ * Starts `node dist/main.js` (or another build's `main`) with env on a free port; resolves when
+ * /live answers. No access log unless `env` asks for one: the peers (nginx with `access_log off`,
+ * the bare proxies) keep none.
  */
-export async function startService(env = {}) {
+export async function startService(env = {}, { main = MAIN } = {}) {
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, [main], {
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ACCESS_LOG: 'off', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -22,6 +23,7 @@ export async function startService(env = {}) {
   return {
     url,
     port,
+    pid: child.pid,
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGKILL');

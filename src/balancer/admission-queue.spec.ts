@@ -39,23 +39,25 @@ function testClock() {
  */
 function waiterLog(queue: () => AdmissionQueue, clock: QueueClock) {
   const admitted: number[] = [];
-  const rejected: { reason: QueueRejection; waited: number }[] = [];
+  const rejected: { reason: QueueRejection; waited: number; client?: string }[] = [];
+  const admittedPerClient = new Map<string, number>();
   let free = 0;
-  const waiter = (enqueuedAt = clock.now()): QueueWaiter => ({
+  const waiter = (enqueuedAt = clock.now(), client = ''): QueueWaiter => ({
     admit: (waited: number) => {
       if (free > 0) {
         free -= 1;
         admitted.push(waited);
-      } else queue().putBack(waiter(enqueuedAt), enqueuedAt);
+        admittedPerClient.set(client, (admittedPerClient.get(client) ?? 0) + 1);
+      } else queue().putBack(waiter(enqueuedAt, client), enqueuedAt, client);
     },
-    reject: (reason: QueueRejection, waited: number) => rejected.push({ reason, waited }),
+    reject: (reason: QueueRejection, waited: number) => rejected.push(client ? { reason, waited, client } : { reason, waited }),
   });
   /** A slot frees: the queue is told, as the proxy tells it. */
   const freeSlot = () => {
     free += 1;
     queue().slotFreed();
   };
-  return { admitted, rejected, waiter, freeSlot };
+  return { admitted, admittedPerClient, rejected, waiter, freeSlot };
 }
 
 const settings = { maxWaitMs: 50, maxLength: 1_000, targetMs: 5, recheckMs: 5 };
@@ -197,5 +199,54 @@ describe('AdmissionQueue', () => {
     free = 9;
     for (let i = 0; i < 9; i += 1) queue.slotFreed(); // now it stands: newest first
     expect(order).toEqual([0, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+  });
+
+  describe('with clients told apart', () => {
+    it('gives the lines turns, each in its own arrival order', () => {
+      const { clock } = testClock();
+      const queue = new AdmissionQueue(settings, clock);
+      const order: string[] = [];
+      const waiter = (name: string): QueueWaiter => ({ admit: () => order.push(name), reject: () => order.push(`-${name}`) });
+      for (const name of ['a1', 'a2', 'a3']) queue.offer(waiter(name), 'a');
+      queue.offer(waiter('b1'), 'b');
+      for (let i = 0; i < 4; i += 1) queue.slotFreed();
+      expect(order).toEqual(['a1', 'b1', 'a2', 'a3']);
+    });
+
+    it('serves a polite client whole beside one sending ten times the slots, and turns away only the greedy', () => {
+      const { clock, advance } = testClock();
+      const queue = new AdmissionQueue(settings, clock);
+      const log = waiterLog(() => queue, clock);
+      let politeOffered = 0;
+      for (let ms = 0; ms < 2_000; ms += 1) {
+        for (let i = 0; i < 10; i += 1) queue.offer(log.waiter(clock.now(), 'greedy'), 'greedy');
+        // The polite one wants 40% of the slots.
+        if (ms % 5 < 2) {
+          queue.offer(log.waiter(clock.now(), 'polite'), 'polite');
+          politeOffered += 1;
+        }
+        log.freeSlot();
+        advance(1);
+      }
+      expect(log.admitted).toHaveLength(2_000);
+      // All but the last few, still waiting when the run stops.
+      expect(log.admittedPerClient.get('polite')).toBeGreaterThanOrEqual(politeOffered - 2);
+      expect(log.rejected.filter((r) => r.client === 'polite')).toEqual([]);
+      expect(log.admittedPerClient.get('greedy')).toBeGreaterThanOrEqual(2_000 - politeOffered);
+    });
+
+    it('a client that comes back after its line emptied gets a new turn, not two', () => {
+      const { clock } = testClock();
+      const queue = new AdmissionQueue(settings, clock);
+      const order: string[] = [];
+      const waiter = (name: string): QueueWaiter => ({ admit: () => order.push(name), reject: () => order.push(`-${name}`) });
+      queue.offer(waiter('a1'), 'a')!.cancel();
+      queue.offer(waiter('b1'), 'b');
+      queue.offer(waiter('a2'), 'a');
+      queue.offer(waiter('b2'), 'b');
+      for (let i = 0; i < 3; i += 1) queue.slotFreed();
+      expect(order).toEqual(['b1', 'a2', 'b2']);
+      expect(queue.length).toBe(0);
+    });
   });
 });

@@ -45,10 +45,20 @@ export interface QueueClock {
   clearTimer(timer: unknown): void;
 }
 
+/** One client's waiters, oldest first (entries that left are skipped, and dropped once reached). */
+interface Line {
+  readonly client: string;
+  readonly entries: Entry[];
+  /** Its waiters still waiting; 0: the line is done (a new one is made if the client comes back). */
+  live: number;
+}
+
 interface Entry {
   readonly waiter: QueueWaiter;
+  readonly line: Line;
   readonly enqueuedAt: number;
-  cancelled: boolean;
+  /** Left the queue (admitted, turned away or cancelled); still in the arrays until reached. */
+  gone: boolean;
 }
 
 /** Lets a waiter leave the queue (its client went away). */
@@ -65,12 +75,22 @@ export interface QueueTicket {
  * client is still there, and the older ones leave at `maxWaitMs` with a 503 rather than all
  * waiting long and most being served late. A standing queue also holds no more than half the
  * slots that freed over the last `maxWaitMs`: past that, its oldest would only wait out its
- * deadline (newest first, it is served last), so it gets its 503 now. No I/O but the injected
- * timer.
+ * deadline (newest first, it is served last), so it gets its 503 now.
+ *
+ * Waiters of different clients (per-client limits on) stand in one line per client, and the
+ * lines take turns for the slots that free (round robin, as fair queuing does): a client that
+ * sends ten times its share waits behind itself, not in front of a polite one, and the one
+ * turned away for room is the oldest of the longest line. With one client it is one line, as
+ * above. No I/O but the injected timer.
  */
 export class AdmissionQueue {
-  /** Oldest first. CoDel keeps it short, so shifting the array is cheap. */
-  private readonly entries: Entry[] = [];
+  /** Every waiter, oldest first, for deadlines. */
+  private readonly arrivals: Entry[] = [];
+  /** The line of each client with waiters. */
+  private readonly lines = new Map<string, Line>();
+  /** Lines in the order they get the next slots. */
+  private readonly turns: Line[] = [];
+  private waiting = 0;
   private timer: unknown;
   private timerAt = Infinity;
   /** Slots freed, counted in windows of `maxWaitMs` (the current and the one before). */
@@ -83,64 +103,102 @@ export class AdmissionQueue {
   ) {}
 
   get length(): number {
-    return this.entries.length;
+    return this.waiting;
   }
 
   /** Whether its oldest waiter has waited longer than the target: newest first then. */
   standing(now: number = this.clock.now()): boolean {
-    const head = this.entries.find((entry) => !entry.cancelled);
+    const head = this.oldest();
     return head !== undefined && now - head.enqueuedAt > this.settings.targetMs;
   }
 
-  /** Queues a waiter at the back; undefined (and the waiter is not kept) when the queue is full. */
-  offer(waiter: QueueWaiter): QueueTicket | undefined {
-    if (this.entries.length >= this.settings.maxLength) return undefined;
+  /** Queues a client's waiter at the back of its line; undefined (and the waiter is not kept) when the queue is full. */
+  offer(waiter: QueueWaiter, client = ''): QueueTicket | undefined {
+    if (this.waiting >= this.settings.maxLength) return undefined;
     const now = this.clock.now();
-    if (this.entries.length >= this.standingRoom(now) && this.standing(now)) this.turnAwayOldest(now);
-    const entry: Entry = { waiter, enqueuedAt: now, cancelled: false };
-    this.entries.push(entry);
+    if (this.waiting >= this.standingRoom(now) && this.standing(now)) this.turnAwayFromLongestLine(now);
+    const entry = this.enter(waiter, client, now);
+    this.arrivals.push(entry);
+    entry.line.entries.push(entry);
     this.arm();
-    return { cancel: () => (entry.cancelled = true) };
+    return { cancel: () => this.leave(entry) };
   }
 
   /** A waiter that was admitted but found no slot after all goes back to its place in arrival order, keeping its wait. */
-  putBack(waiter: QueueWaiter, enqueuedAt: number): QueueTicket {
-    const entry: Entry = { waiter, enqueuedAt, cancelled: false };
-    let index = this.entries.length;
-    while (index > 0 && this.entries[index - 1].enqueuedAt > enqueuedAt) index -= 1;
-    this.entries.splice(index, 0, entry);
+  putBack(waiter: QueueWaiter, enqueuedAt: number, client = ''): QueueTicket {
+    const entry = this.enter(waiter, client, enqueuedAt);
+    insertByArrival(this.arrivals, entry);
+    insertByArrival(entry.line.entries, entry);
     this.arm();
-    return { cancel: () => (entry.cancelled = true) };
+    return { cancel: () => this.leave(entry) };
   }
 
-  /** A slot freed (a request to a backend ended): admit the head, after turning away the heads past their deadline. */
+  /** A slot freed (a request to a backend ended): admit the next waiter, after turning away those past their deadline. */
   slotFreed(): void {
     this.countFreed(this.clock.now());
     this.admitNext();
   }
 
+  private enter(waiter: QueueWaiter, client: string, enqueuedAt: number): Entry {
+    let line = this.lines.get(client);
+    if (!line) {
+      line = { client, entries: [], live: 0 };
+      this.lines.set(client, line);
+      this.turns.push(line);
+    }
+    line.live += 1;
+    this.waiting += 1;
+    return { waiter, line, enqueuedAt, gone: false };
+  }
+
+  private leave(entry: Entry): void {
+    if (entry.gone) return;
+    entry.gone = true;
+    this.waiting -= 1;
+    const line = entry.line;
+    line.live -= 1;
+    if (line.live === 0) this.lines.delete(line.client);
+    if (this.waiting === 0) {
+      // Nothing waits: what the arrays still hold has all left.
+      this.arrivals.length = 0;
+      this.turns.length = 0;
+    }
+  }
+
   private admitNext(): void {
-    if (this.entries.length === 0) return;
+    if (this.waiting === 0) return;
     const now = this.clock.now();
     this.expire(now);
     const newestFirst = this.standing(now);
-    while (this.entries.length > 0) {
-      const entry = newestFirst ? this.entries.pop()! : this.entries.shift()!;
-      if (entry.cancelled) continue;
+    while (this.turns.length > 0) {
+      const line = this.turns.shift()!;
+      if (line.live === 0) continue;
+      const entry = takeFrom(line, newestFirst);
+      this.leave(entry);
+      if (line.live > 0) this.turns.push(line);
       entry.waiter.admit(now - entry.enqueuedAt);
       break;
     }
     this.arm();
   }
 
-  /** Heads past their deadline leave with a 503 (arrival order: the head's deadline is the earliest). */
+  /** Waiters past their deadline leave with a 503 (arrival order: the oldest's deadline is the earliest). */
   private expire(now: number): void {
-    while (this.entries.length > 0) {
-      const head = this.entries[0];
-      if (!head.cancelled && now - head.enqueuedAt < this.settings.maxWaitMs) return;
-      this.entries.shift();
-      if (!head.cancelled) head.waiter.reject('queue_timeout', now - head.enqueuedAt);
+    while (this.arrivals.length > 0) {
+      const head = this.arrivals[0];
+      if (!head.gone && now - head.enqueuedAt < this.settings.maxWaitMs) return;
+      this.arrivals.shift();
+      // Everything older in its line has left too: drop it there as well.
+      dropLeftFromHead(head.line);
+      if (head.gone) continue;
+      this.leave(head);
+      dropLeftFromHead(head.line);
+      head.waiter.reject('queue_timeout', now - head.enqueuedAt);
     }
+  }
+
+  private oldest(): Entry | undefined {
+    return this.arrivals.find((entry) => !entry.gone);
   }
 
   private readonly onTimer = (): void => {
@@ -171,19 +229,22 @@ export class AdmissionQueue {
     return Math.max(MIN_STANDING_ROOM, Math.ceil(STANDING_ROOM_FACTOR * (current + last)));
   }
 
-  /** The oldest waiter, which a standing queue serves last, gets its 503 now rather than at its deadline. */
-  private turnAwayOldest(now: number): void {
-    while (this.entries.length > 0) {
-      const oldest = this.entries.shift()!;
-      if (oldest.cancelled) continue;
-      oldest.waiter.reject('queue_full', now - oldest.enqueuedAt);
-      return;
-    }
+  /**
+   * The oldest waiter of the longest line, which a standing queue serves last, gets its 503 now
+   * rather than at its deadline: room goes from the client that takes the most of it.
+   */
+  private turnAwayFromLongestLine(now: number): void {
+    let longest: Line | undefined;
+    for (const line of this.lines.values()) if (!longest || line.live > longest.live) longest = line;
+    if (!longest) return;
+    const oldest = takeFrom(longest, false);
+    this.leave(oldest);
+    oldest.waiter.reject('queue_full', now - oldest.enqueuedAt);
   }
 
   /** One timer, for the head's deadline or the next recheck, whichever comes first. */
   private arm(): void {
-    const head = this.entries.find((entry) => !entry.cancelled);
+    const head = this.oldest();
     if (!head) {
       this.disarm();
       return;
@@ -201,4 +262,23 @@ export class AdmissionQueue {
     this.timer = undefined;
     this.timerAt = Infinity;
   }
+}
+
+/** Its next waiter still waiting (the line has one), newest or oldest, taken out of the line. */
+function takeFrom(line: Line, newest: boolean): Entry {
+  for (;;) {
+    const entry = newest ? line.entries.pop()! : line.entries.shift()!;
+    if (!entry.gone) return entry;
+  }
+}
+
+function dropLeftFromHead(line: Line): void {
+  while (line.entries.length > 0 && line.entries[0].gone) line.entries.shift();
+}
+
+/** Puts an entry back at its place by arrival time (near the back: it waited least). */
+function insertByArrival(entries: Entry[], entry: Entry): void {
+  let index = entries.length;
+  while (index > 0 && entries[index - 1].enqueuedAt > entry.enqueuedAt) index -= 1;
+  entries.splice(index, 0, entry);
 }

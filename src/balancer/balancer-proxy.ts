@@ -103,6 +103,7 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
   /** Per-client limits: true when the request may go on; otherwise it was answered 429. */
   private admitClient(exchange: ProxyExchange): boolean {
     const key = this.clientKey(exchange.req);
+    exchange.client = key;
     const refusal = this.clientLimits.admit(key, Date.now());
     if (!refusal) {
       exchange.res.once('close', () => this.clientLimits.release(key));

@@ -55,6 +55,8 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
   private current?: Dispatcher.DispatchController;
   /** Set while it waits in the admission queue. */
   private ticket?: QueueTicket;
+  /** Its client, as per-client limits tell clients apart: its line in the admission queue ('' without limits). */
+  client = '';
   private queuedAt = 0;
   committed = false;
   clientGone = false;
@@ -190,7 +192,7 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
 
   private wait(): void {
     this.queuedAt = performance.now();
-    this.ticket = this.proxy.admission.offer(this);
+    this.ticket = this.proxy.admission.offer(this, this.client);
     if (!this.ticket) this.reject('queue_full', 0);
   }
 
@@ -205,7 +207,7 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
     }
     if (this.attempts.budgetSpent) return this.giveUp();
     // The slot went elsewhere: back to its place in line, keeping its wait.
-    this.ticket = this.proxy.admission.putBack(this, this.queuedAt);
+    this.ticket = this.proxy.admission.putBack(this, this.queuedAt, this.client);
   }
 
   reject(reason: QueueRejection, waitedMs: number): void {
