@@ -5,8 +5,10 @@
 // the service time measured on one backend unloaded. An open-loop client (fixed arrival rate)
 // offers 0.5x, 1x, 2x, 3x and 5x of capacity to each front in turn. Per row: served/s as a share
 // of capacity, p50/p99 of served, p99 of the rest, retries per request (ballast), what clients
-// got. Then two clients, one at 10x its fair share and one polite, with per-client limits on
-// both fronts (ballast: BALANCER_CLIENT_RATE; nginx: limit_req). Bounded: about two minutes.
+// got, and the cores the front, the services and the load generator spent on it (/proc; the
+// machine's cores are shared by all three). Then two clients, one at 10x its fair share and one
+// polite, with per-client limits on both fronts (ballast: BALANCER_CLIENT_RATE; nginx:
+// limit_req). Bounded: about two minutes.
 // OVERLOAD_SECONDS (5) per row, OVERLOAD_FACTORS (0.5,1,2,3,5), BALANCER_WORKERS (1).
 // OVERLOAD_BASELINE=path/to/other/dist/main.js adds that build's balancer as a third front (and
 // in the two-client rows), so a change is compared with the build before it in the same run.
@@ -15,6 +17,7 @@ import { request } from 'undici';
 import { printSummary, startService } from './lib/harness.mjs';
 import { NGINX, startNginx } from './lib/nginx.mjs';
 import { OPEN_LOOP_AGENT, openLoop, percentile, summariseRun } from './lib/open-loop.mjs';
+import { treeCpuMs } from './lib/proc-cpu.mjs';
 
 const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 5);
 const FACTORS = (process.env.OVERLOAD_FACTORS ?? '0.5,1,2,3,5').split(',').map(Number);
@@ -54,15 +57,19 @@ try {
   const ballast = await startService(balancerEnv);
   stops.push(ballast.stop);
   const fronts = { ballast: ballast.url };
+  // Each front's processes, for the CPU it and the services spent on a row.
+  const frontPids = { ballast: ballast.pid };
   if (BASELINE) {
     const baseline = await startService(balancerEnv, { main: BASELINE });
     stops.push(baseline.stop);
     fronts.baseline = baseline.url;
+    frontPids.baseline = baseline.pid;
   }
   if (NGINX) {
     const nginx = await startNginx(backends, { probePath: '/ping' });
     stops.push(nginx.stop);
     fronts.nginx = nginx.url;
+    frontPids.nginx = nginx.pid;
   } else console.log('nginx not installed (apt-get install nginx): its column is left out');
 
   const run = async (front, rate, seconds, headers) => openLoop({ url: `${fronts[front]}${PATH}`, rate, seconds, headers });
@@ -81,7 +88,24 @@ try {
       await run(front, rate, 1); // warm-up at this rate (JIT, connections), not counted
       await settle();
       const retriesBefore = front === 'ballast' ? await balancerMetric(ballast.url, 'ballast_balancer_retries_total') : 0;
+      const cpuBefore = {
+        front: treeCpuMs(frontPids[front]),
+        services: services.reduce((sum, s) => sum + treeCpuMs(s.pid), 0),
+        client: process.cpuUsage(),
+      };
+      const rowStarted = performance.now();
       const summary = summariseRun(await run(front, rate, SECONDS), SECONDS);
+      const rowMs = performance.now() - rowStarted;
+      const cores = (before, pids) => (pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0) - before) / rowMs;
+      const clientCpu = process.cpuUsage(cpuBefore.client);
+      const clientCores = (clientCpu.user + clientCpu.system) / 1000 / rowMs;
+      row[`${front} cores: front+services+client`] = [
+        cores(cpuBefore.front, [frontPids[front]]),
+        cores(cpuBefore.services, services.map((s) => s.pid)),
+        clientCores,
+      ]
+        .map((n) => n.toFixed(2))
+        .join('+');
       const retries =
         front === 'ballast' ? (await balancerMetric(ballast.url, 'ballast_balancer_retries_total')) - retriesBefore : undefined;
       figures[`${front} ${factor}`] = { ...summary, retriesPerRequest: retries === undefined ? undefined : retries / summary.offered };

@@ -8,7 +8,7 @@
 // Bounded in count.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import { allocationsDuring, ranked, readProfile, SAMPLE_ALLOCATIONS, selfTime } 
 import { freePort, MAIN, median } from './lib/harness.mjs';
 import { dropPrefix } from './lib/redis-prefix.mjs';
 import { postTask, runTasks } from './lib/tasks-load.mjs';
+import { cpuMs } from './lib/proc-cpu.mjs';
 
 const N = Number(process.env.PROFILE_TASKS ?? 3000);
 const IN_FLIGHT = 50;
@@ -88,12 +89,6 @@ async function profile(name) {
   const seconds = await runTasks(app.base, { tasks: N, inFlight: IN_FLIGHT });
   await app.stop();
   return { name, tasksPerSecond: N / seconds, ...perTask(readProfile(dir), seconds * 1000 + 300) };
-}
-
-/** CPU time (user + system) a process has used, in ms, from /proc (Linux; 10 ms ticks). */
-function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /**

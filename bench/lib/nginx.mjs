@@ -49,6 +49,7 @@ http {
   await untilAnswers(`${url}${probePath}`, { timeoutMs: 10_000, exited: () => exited });
   return {
     url,
+    pid: nginx.pid,
     async stop() {
       if (exited) return;
       nginx.kill('SIGQUIT');
