@@ -53,7 +53,13 @@ try {
   const serviceMs = percentile(direct, 50);
   const capacity = (SERVICES * (MAX_CLIENTS - 1) * 1000) / serviceMs;
 
-  const balancerEnv = { ROLE: 'balancer', BACKENDS: backends.join(','), HEALTH_CHECK_INTERVAL_MS: '500', BALANCER_WORKERS: WORKERS, LOG_LEVEL: 'error' };
+  const balancerEnv = {
+    ROLE: 'balancer',
+    BACKENDS: backends.join(','),
+    HEALTH_CHECK_INTERVAL_MS: '500',
+    BALANCER_WORKERS: WORKERS,
+    LOG_LEVEL: 'error',
+  };
   const ballast = await startService(balancerEnv);
   stops.push(ballast.stop);
   const fronts = { ballast: ballast.url };
@@ -101,7 +107,10 @@ try {
       const clientCores = (clientCpu.user + clientCpu.system) / 1000 / rowMs;
       row[`${front} cores: front+services+client`] = [
         cores(cpuBefore.front, [frontPids[front]]),
-        cores(cpuBefore.services, services.map((s) => s.pid)),
+        cores(
+          cpuBefore.services,
+          services.map((s) => s.pid),
+        ),
         clientCores,
       ]
         .map((n) => n.toFixed(2))
