@@ -93,14 +93,16 @@ export class AdmissionQueue {
   private waiting = 0;
   private timer: unknown;
   private timerAt = Infinity;
-  /** Slots freed, counted in windows of `maxWaitMs` (the current and the one before). */
-  private windowStart = 0;
-  private freedThisWindow = 0;
-  private freedLastWindow = 0;
+  /** Slots freed over the last `maxWaitMs`. */
+  private readonly freed: RecentCount;
+  /** Since when it has held waiters without a break (undefined: it is empty). */
+  private heldSince?: number;
   constructor(
     private readonly settings: AdmissionSettings,
     private readonly clock: QueueClock,
-  ) {}
+  ) {
+    this.freed = new RecentCount(settings.maxWaitMs);
+  }
 
   get length(): number {
     return this.waiting;
@@ -116,7 +118,7 @@ export class AdmissionQueue {
   offer(waiter: QueueWaiter, client = ''): QueueTicket | undefined {
     if (this.waiting >= this.settings.maxLength) return undefined;
     const now = this.clock.now();
-    if (this.waiting >= this.standingRoom(now) && this.standing(now)) this.turnAwayFromLongestLine(now);
+    while (this.overRoom(now)) this.turnAwayFromLongestLine(now);
     const entry = this.enter(waiter, client, now);
     this.arrivals.push(entry);
     entry.line.entries.push(entry);
@@ -124,18 +126,23 @@ export class AdmissionQueue {
     return { cancel: () => this.leave(entry) };
   }
 
-  /** A waiter that was admitted but found no slot after all goes back to its place in arrival order, keeping its wait. */
+  /**
+   * A waiter that was admitted but found no slot after all goes back to its place in arrival
+   * order, keeping its wait, and its line gets the next turn again (it was not served).
+   */
   putBack(waiter: QueueWaiter, enqueuedAt: number, client = ''): QueueTicket {
     const entry = this.enter(waiter, client, enqueuedAt);
     insertByArrival(this.arrivals, entry);
     insertByArrival(entry.line.entries, entry);
+    const turn = this.turns.lastIndexOf(entry.line);
+    if (turn > 0) this.turns.unshift(...this.turns.splice(turn, 1));
     this.arm();
     return { cancel: () => this.leave(entry) };
   }
 
   /** A slot freed (a request to a backend ended): admit the next waiter, after turning away those past their deadline. */
   slotFreed(): void {
-    this.countFreed(this.clock.now());
+    this.freed.add(this.clock.now());
     this.admitNext();
   }
 
@@ -147,6 +154,7 @@ export class AdmissionQueue {
       this.turns.push(line);
     }
     line.live += 1;
+    if (this.waiting === 0) this.heldSince = enqueuedAt;
     this.waiting += 1;
     return { waiter, line, enqueuedAt, gone: false };
   }
@@ -169,11 +177,11 @@ export class AdmissionQueue {
     if (this.waiting === 0) return;
     const now = this.clock.now();
     this.expire(now);
-    const newestFirst = this.standing(now);
     while (this.turns.length > 0) {
       const line = this.turns.shift()!;
       if (line.live === 0) continue;
-      const entry = takeFrom(line, newestFirst);
+      // Newest first in a line that stands itself: a polite client's short line keeps its order.
+      const entry = takeFrom(line, this.lineStands(line, now));
       this.leave(entry);
       if (line.live > 0) this.turns.push(line);
       entry.waiter.admit(now - entry.enqueuedAt);
@@ -209,24 +217,21 @@ export class AdmissionQueue {
     this.admitNext();
   };
 
-  private countFreed(now: number): void {
-    const window = this.settings.maxWaitMs;
-    if (now - this.windowStart >= window) {
-      this.freedLastWindow = now - this.windowStart >= 2 * window ? 0 : this.freedThisWindow;
-      this.freedThisWindow = 0;
-      this.windowStart = now;
-    }
-    this.freedThisWindow += 1;
+  private lineStands(line: Line, now: number): boolean {
+    const oldest = line.entries.find((entry) => !entry.gone);
+    return oldest !== undefined && now - oldest.enqueuedAt > this.settings.targetMs;
   }
 
-  /** How many waiters a standing queue keeps (STANDING_ROOM_FACTOR of the slots freed over the last `maxWaitMs`). */
-  private standingRoom(now: number): number {
-    const window = this.settings.maxWaitMs;
-    const elapsed = now - this.windowStart;
-    // The window before, weighted by how much of it is still within the last `maxWaitMs`.
-    const last = elapsed >= 2 * window ? 0 : elapsed >= window ? this.freedThisWindow : this.freedLastWindow * (1 - elapsed / window);
-    const current = elapsed >= window ? 0 : this.freedThisWindow;
-    return Math.max(MIN_STANDING_ROOM, Math.ceil(STANDING_ROOM_FACTOR * (current + last)));
+  /**
+   * Whether the queue holds more than it can serve: it stands, it has not been empty for a
+   * whole `maxWaitMs` (a burst the slots drain sooner keeps its waiters, who are served once it
+   * has passed), and it holds STANDING_ROOM_FACTOR of the slots that freed over the last
+   * `maxWaitMs` (at least MIN_STANDING_ROOM).
+   */
+  private overRoom(now: number): boolean {
+    if (this.waiting < MIN_STANDING_ROOM || !this.standing(now)) return false;
+    if (now - this.heldSince! < this.settings.maxWaitMs) return false;
+    return this.waiting >= Math.ceil(STANDING_ROOM_FACTOR * this.freed.over(now));
   }
 
   /**
@@ -281,4 +286,32 @@ function insertByArrival(entries: Entry[], entry: Entry): void {
   let index = entries.length;
   while (index > 0 && entries[index - 1].enqueuedAt > entry.enqueuedAt) index -= 1;
   entries.splice(index, 0, entry);
+}
+
+/** Events over the last `windowMs`, from two fixed windows (the one before weighted by how much of it is still within). */
+class RecentCount {
+  private windowStart = 0;
+  private thisWindow = 0;
+  private lastWindow = 0;
+
+  constructor(private readonly windowMs: number) {}
+
+  add(now: number): void {
+    this.roll(now);
+    this.thisWindow += 1;
+  }
+
+  over(now: number): number {
+    this.roll(now);
+    const elapsed = now - this.windowStart;
+    return this.thisWindow + this.lastWindow * Math.max(0, 1 - elapsed / this.windowMs);
+  }
+
+  private roll(now: number): void {
+    const elapsed = now - this.windowStart;
+    if (elapsed < this.windowMs) return;
+    this.lastWindow = elapsed >= 2 * this.windowMs ? 0 : this.thisWindow;
+    this.thisWindow = 0;
+    this.windowStart = now;
+  }
 }
