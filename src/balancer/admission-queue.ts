@@ -73,9 +73,10 @@ export interface QueueTicket {
  * queue is standing — arrivals outpace the slots — and the newest is admitted instead (Facebook's
  * adaptive LIFO, beside CoDel's 5 ms target): a request served then waited next to nothing, its
  * client is still there, and the older ones leave at `maxWaitMs` with a 503 rather than all
- * waiting long and most being served late. A standing queue also holds no more than half the
- * slots that freed over the last `maxWaitMs`: past that, its oldest would only wait out its
- * deadline (newest first, it is served last), so it gets its 503 now.
+ * waiting long and most being served late. A queue that has held waiters for a whole
+ * `maxWaitMs` (not a burst the slots drain) and stands also holds no more than half the slots
+ * that freed over the last `maxWaitMs`: past that, its oldest would only wait out its deadline
+ * (newest first, it is served last), so it gets its 503 now.
  *
  * Waiters of different clients (per-client limits on) stand in one line per client, and the
  * lines take turns for the slots that free (round robin, as fair queuing does): a client that
@@ -95,8 +96,8 @@ export class AdmissionQueue {
   private timerAt = Infinity;
   /** Slots freed over the last `maxWaitMs`. */
   private readonly freed: RecentCount;
-  /** Since when it has held waiters without a break (undefined: it is empty). */
-  private heldSince?: number;
+  /** When its current run of waiters began (it has not been empty since). */
+  private heldSince = 0;
   constructor(
     private readonly settings: AdmissionSettings,
     private readonly clock: QueueClock,
@@ -230,7 +231,7 @@ export class AdmissionQueue {
    */
   private overRoom(now: number): boolean {
     if (this.waiting < MIN_STANDING_ROOM || !this.standing(now)) return false;
-    if (now - this.heldSince! < this.settings.maxWaitMs) return false;
+    if (now - this.heldSince < this.settings.maxWaitMs) return false;
     return this.waiting >= Math.ceil(STANDING_ROOM_FACTOR * this.freed.over(now));
   }
 
