@@ -6,6 +6,9 @@
 // (2) the same with 200 more sockets subscribed to all, against the peer sending every frame;
 // (3) end-to-end latency p50/p99 at a paced 500 tasks/s (3 runs, medians); (4) RSS of a
 // service holding 10k idle subscribed sockets. Redis: REDIS_URL, else 127.0.0.1:6379. Bounded.
+// TASKS_BASELINE=<another build>/dist/main.js adds that build to (1), with ballast's ratio to it
+// per round (a change against the build before it, same run); BENCH_TASKS_ONLY=throughput
+// stops after (1).
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { fork } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -145,15 +148,18 @@ async function startPeer(frames = 'progress') {
   };
 }
 
-async function startBallast(env = {}) {
+async function startBallast(env = {}, main = undefined) {
   const keys = prefix();
-  const service = await startService({
-    REDIS_URL,
-    REDIS_PREFIX: keys,
-    TASK_CONCURRENCY: String(IN_FLIGHT),
-    READY_TRACK_CLIENTS: 'false',
-    ...env,
-  });
+  const service = await startService(
+    {
+      REDIS_URL,
+      REDIS_PREFIX: keys,
+      TASK_CONCURRENCY: String(IN_FLIGHT),
+      READY_TRACK_CLIENTS: 'false',
+      ...env,
+    },
+    { main },
+  );
   return {
     ...service,
     stop: async () => {
@@ -163,7 +169,10 @@ async function startBallast(env = {}) {
   };
 }
 const figures = [];
-const samples = await onFreshProcesses({ peer: () => startPeer(), everyFrame: () => startPeer('every'), ballast: startBallast }, ROUNDS, {
+const BASELINE = process.env.TASKS_BASELINE;
+const throughputVariants = { peer: () => startPeer(), everyFrame: () => startPeer('every'), ballast: () => startBallast() };
+if (BASELINE) throughputVariants.baseline = () => startBallast({}, BASELINE);
+const samples = await onFreshProcesses(throughputVariants, ROUNDS, {
   warmUp: (app) => ballastThroughput(app.url).catch(() => undefined), // JIT
   measure: (app) => ballastThroughput(app.url),
 });
@@ -188,6 +197,13 @@ console.log(`ratio ballast / minimal app: ${vsMinimal.median.toFixed(2)}x, round
 console.log(`ratio ballast / minimal app sending the same frames: ${vsEveryFrame.median.toFixed(2)}x, rounds ${vsEveryFrame.range}`);
 console.log(`ratio ballast / raw BullMQ: ${(ours / raw).toFixed(2)}x`);
 console.log(`rounds ballast: ${samples.ballast.map(Math.round).join(' ')}; minimal app: ${samples.peer.map(Math.round).join(' ')}`);
+if (BASELINE) {
+  const vsBaseline = perRound(samples.ballast, samples.baseline);
+  console.log(
+    `ratio ballast / baseline build (${BASELINE}): ${vsBaseline.median.toFixed(2)}x, rounds ${vsBaseline.range}; baseline rounds ${samples.baseline.map(Math.round).join(' ')}`,
+  );
+}
+if (process.env.BENCH_TASKS_ONLY === 'throughput') process.exit(0);
 figures.push(
   `raw BullMQ ${Math.round(raw)} tasks/s, minimal app ${Math.round(minimal)} (every status frame ${Math.round(everyFrame)}), ballast ${Math.round(ours)}: ${vsMinimal.median.toFixed(2)}x the minimal app per round (${vsMinimal.range}; ${vsEveryFrame.median.toFixed(2)}x with the same frames), ${(ours / raw).toFixed(2)}x raw`,
 );
