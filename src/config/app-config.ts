@@ -141,12 +141,32 @@ export interface AppConfig {
   readonly admin: { readonly token?: string };
   /** Unset: in-process memory drivers. */
   readonly redis?: {
-    readonly url: string;
+    readonly endpoint: RedisEndpoint;
     readonly prefix: string;
     /** A request-path command that gets no answer within this fails (503), as does any while Redis is away. */
     readonly commandTimeoutMs: number;
   };
 }
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** How ballast reaches Redis: one server by URL, or the primary that Sentinel names. */
+export type RedisEndpoint =
+  | { readonly mode: 'standalone'; readonly url: string }
+  | {
+      readonly mode: 'sentinel';
+      readonly sentinels: readonly HostPort[];
+      readonly name: string;
+      readonly sentinelUsername?: string;
+      readonly sentinelPassword?: string;
+      /** The data nodes' credentials and TLS. */
+      readonly username?: string;
+      readonly password?: string;
+      readonly tls: boolean;
+    };
 
 export const DEFAULT_PORTS: Record<Role, number> = { service: 8000, balancer: 8080 };
 

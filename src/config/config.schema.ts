@@ -18,6 +18,31 @@ const bool = z
 
 const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional();
 
+/** `host:port,host:port`: Redis Sentinel (or Cluster) nodes. */
+const hostPortList = z
+  .string()
+  .transform((value, ctx) => {
+    const nodes: { host: string; port: number }[] = [];
+    for (const part of value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean)) {
+      const match = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$/.exec(part);
+      const port = Number(match?.[2]);
+      if (!match || port < 1 || port > 65_535) {
+        ctx.addIssue({ code: 'custom', message: `must be a list of host:port (not "${part}")` });
+        return z.NEVER;
+      }
+      nodes.push({ host: match[1].replace(/^\[|\]$/g, ''), port });
+    }
+    if (nodes.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'must list at least one host:port' });
+      return z.NEVER;
+    }
+    return nodes;
+  })
+  .optional();
+
 const HOUR_MS = 3_600_000;
 
 const rate = z.coerce.number({ error: 'must be a number' }).min(0, { error: 'must be >= 0' }).max(1, { error: 'must be <= 1' });
@@ -156,6 +181,16 @@ export const envSchema = z
       .optional(),
 
     REDIS_URL: redisUrl,
+    REDIS_SENTINELS: hostPortList,
+    REDIS_SENTINEL_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,128}$/, { error: 'must be the monitored master name: letters, digits, ".", "_" and "-"' })
+      .optional(),
+    REDIS_SENTINEL_USERNAME: z.string().min(1).optional(),
+    REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+    REDIS_USERNAME: z.string().min(1).optional(),
+    REDIS_PASSWORD: z.string().min(1).optional(),
+    REDIS_TLS: bool.default(false),
     REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(1_000),
     REDIS_PREFIX: z
       .string()
@@ -163,6 +198,7 @@ export const envSchema = z
       .default('ballast'),
   })
   .superRefine((env, ctx) => {
+    checkRedisMode(env, ctx);
     if (env.ROLE === 'balancer' && !env.BACKENDS?.length && !env.BACKENDS_DNS) {
       ctx.addIssue({ code: 'custom', path: ['BACKENDS'], message: 'or BACKENDS_DNS is required when ROLE=balancer' });
     }
@@ -199,3 +235,45 @@ export const envSchema = z
   });
 
 export type Env = z.infer<typeof envSchema>;
+
+type RedisModeVariables = Pick<
+  z.infer<typeof envSchema>,
+  | 'REDIS_URL'
+  | 'REDIS_SENTINELS'
+  | 'REDIS_SENTINEL_NAME'
+  | 'REDIS_SENTINEL_USERNAME'
+  | 'REDIS_SENTINEL_PASSWORD'
+  | 'REDIS_USERNAME'
+  | 'REDIS_PASSWORD'
+  | 'REDIS_TLS'
+>;
+
+/**
+ * One way to reach Redis: `REDIS_URL` (one server, credentials and TLS in the URL) or
+ * `REDIS_SENTINELS` with `REDIS_SENTINEL_NAME` (the data nodes' credentials and TLS in
+ * REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS). A mix is refused, naming the variables.
+ */
+function checkRedisMode(env: RedisModeVariables, ctx: z.RefinementCtx): void {
+  if (env.REDIS_URL && env.REDIS_SENTINELS) {
+    ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'and REDIS_SENTINELS are mutually exclusive: set one' });
+  }
+  if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_NAME) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_SENTINEL_NAME'],
+      message: 'is required with REDIS_SENTINELS (the master name the sentinels monitor)',
+    });
+  }
+  if (!env.REDIS_SENTINELS) {
+    for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_USERNAME', 'REDIS_SENTINEL_PASSWORD'] as const) {
+      if (env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'needs REDIS_SENTINELS' });
+    }
+  }
+  if (env.REDIS_URL) {
+    for (const name of ['REDIS_USERNAME', 'REDIS_PASSWORD'] as const) {
+      if (env[name])
+        ctx.addIssue({ code: 'custom', path: [name], message: 'goes in REDIS_URL when REDIS_URL is set (redis://user:password@host)' });
+    }
+    if (env.REDIS_TLS) ctx.addIssue({ code: 'custom', path: ['REDIS_TLS'], message: 'is rediss:// in REDIS_URL when REDIS_URL is set' });
+  }
+}

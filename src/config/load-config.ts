@@ -1,11 +1,11 @@
-import { AppConfig, DEFAULT_PORTS } from './app-config.js';
+import { AppConfig, DEFAULT_PORTS, type RedisEndpoint } from './app-config.js';
 import { ConfigError } from './config.errors.js';
 import { envSchema, type Env } from './config.schema.js';
 
 type RawEnv = Readonly<Record<string, string | undefined>>;
 
 /** Variables whose values never appear in an error message (the boot log is often shared). */
-const SECRET_VARIABLES = new Set(['ADMIN_TOKEN']);
+const SECRET_VARIABLES = new Set(['ADMIN_TOKEN', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD']);
 
 /**
  * Builds the typed configuration from an environment (by default the process's).
@@ -122,8 +122,26 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
     clusterSize: e.CLUSTER_SIZE,
     admin: { token: e.ADMIN_TOKEN },
     fault: e.FAULT_MODE ? { mode: e.FAULT_MODE, delayMs: e.FAULT_DELAY_MS } : undefined,
-    redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS } : undefined,
+    redis: redisFrom(e),
   };
+}
+
+function redisFrom(e: Env): AppConfig['redis'] {
+  const endpoint: RedisEndpoint | undefined = e.REDIS_URL
+    ? { mode: 'standalone', url: e.REDIS_URL }
+    : e.REDIS_SENTINELS
+      ? {
+          mode: 'sentinel',
+          sentinels: e.REDIS_SENTINELS,
+          name: e.REDIS_SENTINEL_NAME!,
+          sentinelUsername: e.REDIS_SENTINEL_USERNAME,
+          sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
+          username: e.REDIS_USERNAME,
+          password: e.REDIS_PASSWORD,
+          tls: e.REDIS_TLS,
+        }
+      : undefined;
+  return endpoint && { endpoint, prefix: e.REDIS_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS };
 }
 
 function splitHostPort(value: string): { host: string; port: number } {

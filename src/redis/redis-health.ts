@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InjectConfig, type AppConfig } from '../config/index.js';
+import { InjectConfig, type AppConfig, type RedisEndpoint } from '../config/index.js';
 import { MetricsService } from '../ops/metrics.service.js';
 import { assessDurability, parseInfo, type DurabilityReport } from './durability.js';
 import { InjectRedis } from './redis.constants.js';
@@ -30,6 +30,11 @@ export class RedisHealth implements OnApplicationShutdown {
   private unresponsive = false;
   private probing = false;
   private readonly probeTimer: NodeJS.Timeout;
+  private readonly mode: RedisEndpoint['mode'];
+  /** The server the client last connected to (`host:port`), and when and how often that changed (a failover). */
+  private primary?: string;
+  private primarySwitches = 0;
+  private lastSwitchAt?: string;
 
   constructor(
     @InjectRedis() readonly client: Redis,
@@ -54,6 +59,12 @@ export class RedisHealth implements OnApplicationShutdown {
       if (this.wasReady) lost.inc();
       this.wasReady = false;
     });
+    const switches = new Counter({
+      name: 'ballast_redis_primary_switches_total',
+      help: 'Times the client reconnected to a different Redis primary (a failover or switchover)',
+      registers: [metrics.registry],
+    });
+    this.mode = config.redis?.endpoint.mode ?? 'standalone';
     this.firstWaitMs = config.redis?.commandTimeoutMs ?? 1_000;
     // Not events.once: it rejects on the first 'error', and a Redis still booting emits those.
     this.firstReady = new Promise((resolve) => client.once('ready', () => resolve(true)));
@@ -67,11 +78,13 @@ export class RedisHealth implements OnApplicationShutdown {
       this.wasReady = true;
       this.unresponsive = false;
       this.error = '';
+      if (this.notePrimary()) switches.inc();
       void this.checkDurability();
     });
     if (client.status === 'ready') {
       this.everReady = true;
       this.wasReady = true;
+      this.notePrimary();
       void this.checkDurability();
     }
     // A Redis that stops answering but keeps its connections (frozen, SIGSTOP, a VM paused, a
@@ -113,9 +126,32 @@ export class RedisHealth implements OnApplicationShutdown {
     return Promise.race([this.firstReady, sleep(this.firstWaitMs, false, { ref: false })]);
   }
 
-  /** For /ready: the connection state, the last error while away, and durability warnings. */
+  /** Records the server this connection reached; true when it is another one than before. */
+  private notePrimary(): boolean {
+    const { remoteAddress, remotePort } = this.client.stream ?? {};
+    if (!remoteAddress) return false;
+    const now = `${remoteAddress}:${remotePort}`;
+    const before = this.primary;
+    this.primary = now;
+    if (before === undefined || before === now) return false;
+    this.primarySwitches += 1;
+    this.lastSwitchAt = new Date().toISOString();
+    this.logger.warn(`Redis primary is now ${now} (was ${before})`);
+    return true;
+  }
+
+  /**
+   * For /ready: how Redis is reached and the primary in use (with Sentinel, the switches seen
+   * and the last one), the connection state, the last error while away, and durability warnings.
+   */
   details(): Record<string, unknown> {
     return {
+      mode: this.mode,
+      ...(this.primary && { primary: this.primary }),
+      ...(this.mode !== 'standalone' && {
+        primarySwitches: this.primarySwitches,
+        ...(this.lastSwitchAt && { lastSwitchAt: this.lastSwitchAt }),
+      }),
       connection: this.client.status,
       ...(this.error && !this.reachable ? { error: this.error } : {}),
       ...(this.report ? { durability: this.report } : {}),

@@ -1,7 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/index.js';
-import { redisConnectionOptions } from './redis-connection.js';
+import { createRedisClient } from './redis-connection.js';
 import { RedisHealth } from './redis-health.js';
 import { REDIS_CLIENT } from './redis.constants.js';
 
@@ -20,10 +19,7 @@ export class RedisModule {
       providers: [
         {
           provide: REDIS_CLIENT,
-          useFactory: () => {
-            const { url, ...options } = redisConnectionOptions(redis, 'command');
-            return new Redis(url, options);
-          },
+          useFactory: () => createRedisClient(redis, 'command'),
         },
         RedisHealth,
       ],

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { TaskFinishedError, TaskNotFailedError, TaskNotFoundError } from '../errors/index.js';
-import { redisConnectionOptions } from '../redis/redis-connection.js';
+import { createRedisClient, redisConnectionOptions } from '../redis/redis-connection.js';
 import { RedisHealth } from '../redis/redis-health.js';
 import { whileStoreReachable } from '../redis/while-store-reachable.js';
 import { JOB_STATES_OF, jobView, type TaskJobData } from './bull-job-view.js';
@@ -88,8 +88,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     this.queue.on('error', (error) => warn(`queue: ${error.message}`));
     if (this.worker) {
       const worker = this.worker;
-      const { url, ...options } = redisConnectionOptions(this.config.redis!, 'blocking');
-      this.cancels = new Redis(url, options);
+      this.cancels = createRedisClient(this.config.redis!, 'blocking');
       this.cancels.on('error', (error: Error) => warn(`cancel channel: ${error.message}`));
       this.cancels.on('message', (_channel: string, id: string) => worker.cancel(id));
       // ioredis subscribes again after every reconnect.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { startRedisServer } from './spawn.mjs';
+import { startRedisServer, startSentinelFleet, type SentinelFleet } from './spawn.mjs';
 import { registerSpawned } from './spawned-registry.js';
 
 /**
@@ -56,6 +56,38 @@ export function startPrivateRedis({ aof }: { aof: boolean }): Promise<PrivateRed
 }
 
 export const redisAvailable = Boolean(externalUrl) || redisServerInstalled();
+
+/**
+ * `describe` for suites that need Redis Sentinel (real redis-server processes: a primary, two
+ * replicas, three sentinels), started for the suite and stopped after. Needs redis-server on
+ * the PATH (an external REDIS_URL cannot stand in); under CI=true its absence fails the suite.
+ */
+export function describeWithSentinel(name: string, body: (fleet: () => SentinelFleet) => void): void {
+  let fleet: SentinelFleet | undefined;
+  const withFleet = () => {
+    beforeAll(async () => {
+      fleet = await startSentinelFleet({ onSpawn: registerSpawned });
+    }, 60_000);
+    body(() => fleet!);
+    afterAll(async () => {
+      await fleet?.stop();
+    });
+  };
+  if (redisServerInstalled()) {
+    describe(name, withFleet);
+    return;
+  }
+  if (inCi) {
+    describe(name, () => {
+      test('needs redis-server', () => {
+        throw new Error('Sentinel tests cannot run in CI: no redis-server on PATH');
+      });
+    });
+    return;
+  }
+  process.stderr.write(`\n!!! SKIPPING Sentinel suite "${name}": no redis-server on PATH !!!\n\n`);
+  describe.skip(name, withFleet);
+}
 
 /**
  * `describe` for suites that need Redis: starts one for the suite and stops it after;

@@ -5,6 +5,8 @@ export declare function untilAnswers(url: string, options?: { timeoutMs?: number
 export interface RedisServer {
   readonly url: string;
   readonly port: number;
+  /** The running process's pid (undefined before the first start). */
+  readonly pid: number | undefined;
   /** Its data directory (the AOF lives there). */
   readonly dir: string;
   /** Starts it again on the same port and data directory. */
@@ -15,4 +17,28 @@ export interface RedisServer {
   freeze(frozen?: boolean): void;
 }
 
-export declare function startRedisServer(options?: { aof?: boolean; onSpawn?: (pid: number) => void }): Promise<RedisServer>;
+export declare function startRedisServer(options?: { aof?: boolean; onSpawn?: (pid: number) => void; args?: string[] }): Promise<RedisServer>;
+
+export declare function redisCli(port: number, ...command: string[]): string;
+
+export interface SentinelFleet {
+  readonly name: string;
+  /** The primary first, then its replicas. */
+  readonly nodes: RedisServer[];
+  /** `host:port,...` of the sentinels, as REDIS_SENTINELS takes them. */
+  readonly sentinels: string;
+  /** The primary's port as the sentinels name it now. */
+  primaryPort(): number;
+  /** Resolves once every sentinel names `port` as the primary with every replica up. */
+  untilAgreed(port: number, timeoutMs?: number): Promise<void>;
+  /** SENTINEL FAILOVER; resolves with the new primary's port once every sentinel agrees. */
+  switchover(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export declare function startSentinelFleet(options?: {
+  name?: string;
+  replicas?: number;
+  sentinels?: number;
+  onSpawn?: (pid: number) => void;
+}): Promise<SentinelFleet>;

@@ -1,9 +1,9 @@
 // Ports, the built service and redis-server as real processes: the pieces the e2e specs
 // (through the typed helpers beside this file) and the benchmarks and chaos run (bench/) share.
 // Plain JavaScript so bench/ can import it without a build; types in spawn.d.mts.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,14 +39,14 @@ export async function untilAnswers(url, { timeoutMs = 20_000, exited = () => fal
   }
 }
 
-/** Resolves when redis-server logs that it accepts connections. */
-function untilRedisReady(child, timeoutMs) {
+/** Resolves when redis-server logs that it accepts connections (a sentinel: that it monitors its master). */
+function untilRedisReady(child, timeoutMs, marker = 'Ready to accept connections') {
   let log = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${log}`)), timeoutMs);
     child.stdout.on('data', (chunk) => {
       log += chunk.toString();
-      if (log.includes('Ready to accept connections')) {
+      if (log.includes(marker)) {
         clearTimeout(timer);
         child.stdout.resume();
         resolve();
@@ -64,14 +64,17 @@ function untilRedisReady(child, timeoutMs) {
  * `aof`: `appendonly yes` + `appendfsync everysec`, as docker-compose and k8s ship it;
  * `noeviction` always. `onSpawn` sees each pid (the e2e registry kills leftovers).
  */
-export async function startRedisServer({ aof = false, onSpawn = () => undefined } = {}) {
+export async function startRedisServer({ aof = false, onSpawn = () => undefined, args: extraArgs = [] } = {}) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'ballast-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'];
-  args.push(...(aof ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no']));
+  args.push(...(aof ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no']), ...extraArgs);
   let server;
   const redis = {
     url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return server?.pid;
+    },
     port,
     dir,
     async start() {
@@ -95,4 +98,100 @@ export async function startRedisServer({ aof = false, onSpawn = () => undefined 
   };
   await redis.start();
   return redis;
+}
+
+/** Runs one command on a Redis or Sentinel port with redis-cli; its trimmed output. */
+export function redisCli(port, ...command) {
+  return execFileSync('redis-cli', ['-p', String(port), ...command], { encoding: 'utf8' }).trim();
+}
+
+/**
+ * Redis Sentinel on loopback, as real processes: a primary, `replicas` replicas of it and
+ * `sentinels` sentinels monitoring it as `name` (quorum 2, down after 1 s), everything
+ * replicated and known to every sentinel before it resolves. `primaryPort()` asks them who
+ * the primary is now; `switchover()` is a planned failover (SENTINEL FAILOVER) that resolves
+ * once every sentinel names the new primary.
+ */
+export async function startSentinelFleet({ name = 'ballast', replicas = 2, sentinels = 3, onSpawn = () => undefined } = {}) {
+  const primary = await startRedisServer({ onSpawn });
+  const nodes = [primary];
+  for (let i = 0; i < replicas; i += 1) {
+    nodes.push(
+      await startRedisServer({ onSpawn, args: ['--replicaof', '127.0.0.1', String(primary.port), '--replica-announce-ip', '127.0.0.1'] }),
+    );
+  }
+  const watchers = [];
+  for (let i = 0; i < sentinels; i += 1) {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'ballast-sentinel-'));
+    const file = join(dir, 'sentinel.conf');
+    writeFileSync(
+      file,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        'sentinel announce-ip 127.0.0.1',
+        `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 5000`,
+        `sentinel parallel-syncs ${name} 2`,
+        '',
+      ].join('\n'),
+    );
+    const child = spawn('redis-server', [file, '--sentinel'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    if (child.pid !== undefined) onSpawn(child.pid);
+    await untilRedisReady(child, 10_000, '+monitor master');
+    watchers.push({ port, child });
+  }
+  const fleet = {
+    name,
+    nodes,
+    sentinels: watchers.map(({ port }) => `127.0.0.1:${port}`).join(','),
+    primaryPort() {
+      return Number(redisCli(watchers[0].port, 'SENTINEL', 'get-master-addr-by-name', name).split('\n')[1]);
+    },
+    /** Every sentinel names `port` as the primary and sees `replicas` replicas of it up. */
+    async untilAgreed(port, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const agreed = watchers.every(({ port: sentinel }) => {
+          const master = Number(redisCli(sentinel, 'SENTINEL', 'get-master-addr-by-name', name).split('\n')[1]);
+          const seen = redisCli(sentinel, 'SENTINEL', 'replicas', name);
+          const up = seen.split('\n').filter((line) => line === 'slave').length;
+          const down = (seen.match(/s_down|o_down|disconnected/g) ?? []).length;
+          return master === port && up >= replicas && down === 0;
+        });
+        if (agreed) return;
+        if (Date.now() > deadline) throw new Error(`sentinels did not agree on ${port} with ${replicas} replicas within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    },
+    /** A planned switchover; resolves with the new primary's port once every sentinel agrees. */
+    async switchover() {
+      const before = fleet.primaryPort();
+      redisCli(watchers[0].port, 'SENTINEL', 'FAILOVER', name);
+      const deadline = Date.now() + 30_000;
+      let after = before;
+      while (after === before) {
+        if (Date.now() > deadline) throw new Error('no new primary within 30 s of SENTINEL FAILOVER');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        after = fleet.primaryPort();
+      }
+      await fleet.untilAgreed(after);
+      return after;
+    },
+    async stop() {
+      for (const { child } of watchers) {
+        if (child.exitCode === null && child.signalCode === null) {
+          const exited = once(child, 'exit');
+          child.kill('SIGTERM');
+          await exited;
+        }
+      }
+      for (const node of nodes) await node.stop();
+    },
+  };
+  await fleet.untilAgreed(primary.port);
+  return fleet;
 }

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { http } from './support/http.js';
+import { useProcesses, type ServiceProcess } from './support/process.js';
+import { describeWithSentinel, uniquePrefix } from './support/redis.js';
+import { untilCompleted } from './support/tasks.js';
+import { waitFor } from './support/wait.js';
+
+/**
+ * Redis Sentinel with real processes (1 primary, 2 replicas, 3 sentinels on loopback): two
+ * services reach the primary the sentinels name, share items and tasks through it, and ride
+ * through a planned switchover (SENTINEL FAILOVER) by themselves.
+ */
+describeWithSentinel('Redis Sentinel: two services on the primary the sentinels name', (fleet) => {
+  const processes = useProcesses();
+  let a: ServiceProcess;
+  let b: ServiceProcess;
+
+  beforeAll(async () => {
+    const env = { REDIS_SENTINELS: fleet().sentinels, REDIS_SENTINEL_NAME: fleet().name, REDIS_PREFIX: uniquePrefix() };
+    [a, b] = await processes.startAll([env, env]);
+  });
+  afterAll(() => processes.stopAll());
+
+  let nextItem = 1_000;
+  const createItem = async (base: string, name: string) => {
+    const id = (nextItem += 1);
+    const response = await http(`${base}/items/?item_id=${id}`, { method: 'POST', json: { name, price: 1 } });
+    expect(response.status).toBe(200);
+    return id;
+  };
+  const tryCreate = async (base: string) =>
+    (await http(`${base}/items/?item_id=${(nextItem += 1)}`, { method: 'POST', json: { name: 'during', price: 1 } })).status;
+  const createTask = async (base: string) => {
+    const response = await http(`${base}/tasks`, { method: 'POST', json: { durationMs: 0 } });
+    expect(response.status).toBe(202);
+    return response.body.id as string;
+  };
+  const redisDetails = async (base: string) => (await http(`${base}/ready`)).body.details.redis;
+
+  it('items and tasks written through one service are read and run through the other; /ready names the mode and the primary', async () => {
+    const primary = `127.0.0.1:${fleet().primaryPort()}`;
+    for (const service of [a, b]) {
+      expect(await redisDetails(service.baseUrl)).toMatchObject({ status: 'up', mode: 'sentinel', primary, primarySwitches: 0 });
+    }
+    const item = await createItem(a.baseUrl, 'kept by the primary');
+    expect((await http(`${b.baseUrl}/items/${item}`)).body).toMatchObject({ name: 'kept by the primary' });
+    const task = await createTask(a.baseUrl);
+    await untilCompleted(b.baseUrl, [task], { timeoutMs: 10_000 });
+  });
+
+  it('a planned switchover: both services move to the new primary, lose nothing written before it, and write again within seconds', async () => {
+    const before = [await createItem(a.baseUrl, 'before the switchover'), await createItem(b.baseUrl, 'before, on b')];
+    const oldPrimary = fleet().primaryPort();
+    const switched = fleet().switchover();
+    // Clients keep writing through the switchover: every answer is 200 or a clean 503, never a hang.
+    const answers = new Map<number, number>();
+    let slowestMs = 0;
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; writing && i < 2_000; i += 1) {
+        const started = performance.now();
+        const status = await tryCreate((i % 2 ? a : b).baseUrl);
+        slowestMs = Math.max(slowestMs, performance.now() - started);
+        answers.set(status, (answers.get(status) ?? 0) + 1);
+        if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    const newPrimary = await switched;
+    expect(newPrimary).not.toBe(oldPrimary);
+    // Both services write on the new primary by themselves.
+    for (const service of [a, b]) {
+      await waitFor(async () => ((await redisDetails(service.baseUrl)).primary === `127.0.0.1:${newPrimary}` ? true : undefined), {
+        what: `${service.baseUrl} on the new primary`,
+        timeoutMs: 15_000,
+      });
+      await waitFor(async () => ((await tryCreate(service.baseUrl)) === 200 ? true : undefined), {
+        what: `${service.baseUrl} writing again`,
+        timeoutMs: 15_000,
+      });
+    }
+    writing = false;
+    await writer;
+    expect([...answers.keys()].every((status) => status === 200 || status === 503)).toBe(true);
+    expect(answers.get(200)).toBeGreaterThan(0);
+    // Within the command timeout (1 s) and a retry, never a hang.
+    expect(slowestMs).toBeLessThan(3_000);
+    for (const id of before) expect((await http(`${a.baseUrl}/items/${id}`)).status).toBe(200);
+    const details = await redisDetails(a.baseUrl);
+    expect(details.primarySwitches).toBeGreaterThanOrEqual(1);
+    expect(typeof details.lastSwitchAt).toBe('string');
+    // Workers resumed on the new primary: tasks created on either service run.
+    await untilCompleted(b.baseUrl, [await createTask(a.baseUrl), await createTask(b.baseUrl)], { timeoutMs: 15_000 });
+  });
+});
