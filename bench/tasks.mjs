@@ -7,8 +7,8 @@
 // (3) end-to-end latency p50/p99 at a paced 500 tasks/s (3 runs, medians); (4) RSS of a
 // service holding 10k idle subscribed sockets. Redis: REDIS_URL, else 127.0.0.1:6379. Bounded.
 // TASKS_BASELINE=<another build>/dist/main.js adds that build to (1), with ballast's ratio to it
-// per round (a change against the build before it, same run); BENCH_TASKS_ONLY=throughput
-// stops after (1).
+// per round (a change against the build before it, same run; TASKS_BASELINE_ENV='{"K":"v"}'
+// gives it settings of its own); BENCH_TASKS_ONLY=throughput stops after (1).
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { fork } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -171,7 +171,9 @@ async function startBallast(env = {}, main = undefined) {
 const figures = [];
 const BASELINE = process.env.TASKS_BASELINE;
 const throughputVariants = { peer: () => startPeer(), everyFrame: () => startPeer('every'), ballast: () => startBallast() };
-if (BASELINE) throughputVariants.baseline = () => startBallast({}, BASELINE);
+// TASKS_BASELINE_ENV (JSON) sets the baseline's environment: the same build with a setting changed.
+const BASELINE_ENV = JSON.parse(process.env.TASKS_BASELINE_ENV ?? '{}');
+if (BASELINE) throughputVariants.baseline = () => startBallast(BASELINE_ENV, BASELINE);
 const samples = await onFreshProcesses(throughputVariants, ROUNDS, {
   warmUp: (app) => ballastThroughput(app.url).catch(() => undefined), // JIT
   measure: (app) => ballastThroughput(app.url),
