@@ -17,7 +17,11 @@ export interface RedisServer {
   freeze(frozen?: boolean): void;
 }
 
-export declare function startRedisServer(options?: { aof?: boolean; onSpawn?: (pid: number) => void; args?: string[] }): Promise<RedisServer>;
+export declare function startRedisServer(options?: {
+  aof?: boolean;
+  onSpawn?: (pid: number) => void;
+  args?: string[];
+}): Promise<RedisServer>;
 
 export declare function redisCli(port: number, ...command: string[]): string;
 
@@ -31,8 +35,12 @@ export interface SentinelFleet {
   primaryPort(): number;
   /** Resolves once every sentinel names `port` as the primary with every replica up. */
   untilAgreed(port: number, timeoutMs?: number): Promise<void>;
-  /** SENTINEL FAILOVER; resolves with the new primary's port once every sentinel agrees. */
+  /** Resolves with the primary's port once the sentinels name another than `port` (after a crash). */
+  untilPrimaryIsNot(port: number, timeoutMs?: number): Promise<number>;
+  /** SENTINEL FAILOVER with every replica in sync first; resolves with the new primary's port once the sentinels name it. */
   switchover(): Promise<number>;
+  /** Resolves with the primary's port once it has at least `count` replicas online (synced). */
+  untilReplicasOnline(count: number, timeoutMs?: number): Promise<number>;
   stop(): Promise<void>;
 }
 

@@ -151,35 +151,65 @@ export async function startSentinelFleet({ name = 'ballast', replicas = 2, senti
     primaryPort() {
       return Number(redisCli(watchers[0].port, 'SENTINEL', 'get-master-addr-by-name', name).split('\n')[1]);
     },
-    /** Every sentinel names `port` as the primary and sees `replicas` replicas of it up. */
+    /**
+     * Every sentinel names `port` as the primary and sees `replicas` replicas of it up, and the
+     * primary itself has that many replicas online (synced: SENTINEL FAILOVER does not wait for
+     * a replica to catch up, so switching before that loses writes).
+     */
     async untilAgreed(port, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const agreed = watchers.every(({ port: sentinel }) => {
-          const master = Number(redisCli(sentinel, 'SENTINEL', 'get-master-addr-by-name', name).split('\n')[1]);
-          const seen = redisCli(sentinel, 'SENTINEL', 'replicas', name);
-          const up = seen.split('\n').filter((line) => line === 'slave').length;
-          const down = (seen.match(/s_down|o_down|disconnected/g) ?? []).length;
-          return master === port && up >= replicas && down === 0;
-        });
+        const online = (redisCli(port, 'INFO', 'replication').match(/^slave\d+:.*state=online/gm) ?? []).length;
+        const agreed =
+          online >= replicas &&
+          watchers.every(({ port: sentinel }) => {
+            const master = Number(redisCli(sentinel, 'SENTINEL', 'get-master-addr-by-name', name).split('\n')[1]);
+            const seen = redisCli(sentinel, 'SENTINEL', 'replicas', name);
+            const up = seen.split('\n').filter((line) => line === 'slave').length;
+            const down = (seen.match(/s_down|o_down|disconnected/g) ?? []).length;
+            return master === port && up >= replicas && down === 0;
+          });
         if (agreed) return;
         if (Date.now() > deadline) throw new Error(`sentinels did not agree on ${port} with ${replicas} replicas within ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     },
-    /** A planned switchover; resolves with the new primary's port once every sentinel agrees. */
+    /** Resolves with the primary's port once the sentinels name another than `port`. */
+    async untilPrimaryIsNot(port, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        let now;
+        try {
+          now = fleet.primaryPort();
+        } catch {
+          now = port; // a sentinel busy failing over may not answer for a moment
+        }
+        if (now !== port) return now;
+        if (Date.now() > deadline) throw new Error(`the sentinels still name ${port} after ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    /**
+     * A planned switchover (SENTINEL FAILOVER, with every replica in sync first); resolves with
+     * the new primary's port once the sentinels name it (the old primary rejoins as a replica
+     * some seconds later: `untilAgreed` waits for that).
+     */
     async switchover() {
       const before = fleet.primaryPort();
+      await fleet.untilAgreed(before);
       redisCli(watchers[0].port, 'SENTINEL', 'FAILOVER', name);
-      const deadline = Date.now() + 30_000;
-      let after = before;
-      while (after === before) {
-        if (Date.now() > deadline) throw new Error('no new primary within 30 s of SENTINEL FAILOVER');
+      return fleet.untilPrimaryIsNot(before);
+    },
+    /** Resolves once the primary has at least `count` replicas online (synced). */
+    async untilReplicasOnline(count, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const port = fleet.primaryPort();
+        const online = (redisCli(port, 'INFO', 'replication').match(/^slave\d+:.*state=online/gm) ?? []).length;
+        if (online >= count) return port;
+        if (Date.now() > deadline) throw new Error(`the primary has ${online} replicas online, not ${count}, after ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 100));
-        after = fleet.primaryPort();
       }
-      await fleet.untilAgreed(after);
-      return after;
     },
     async stop() {
       for (const { child } of watchers) {
