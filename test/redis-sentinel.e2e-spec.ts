@@ -86,6 +86,42 @@ describeWithSentinel('Redis Sentinel: two services on the primary the sentinels 
     await untilCompleted(b.baseUrl, [task], { timeoutMs: 10_000 });
   });
 
+  it('REDIS_MIN_REPLICAS_ACK=2: a create answers 202 once both replicas have it; with them frozen, 503 naming the task, and a retry with its key gets that task', async () => {
+    const acked = await processes.start({
+      REDIS_SENTINELS: fleet().sentinels,
+      REDIS_SENTINEL_NAME: fleet().name,
+      REDIS_PREFIX: uniquePrefix(),
+      REDIS_MIN_REPLICAS_ACK: '2',
+    });
+    const create = (key: string) =>
+      http(`${acked.baseUrl}/tasks`, { method: 'POST', json: { durationMs: 0 }, headers: { 'idempotency-key': key } });
+    expect((await create('replicated')).status).toBe(202);
+
+    const replicas = fleet().nodes.slice(1);
+    for (const replica of replicas) replica.freeze();
+    try {
+      const started = performance.now();
+      const refused = await create('not-yet-replicated');
+      // WAIT is bounded by half the command timeout (500 ms of 1000).
+      expect(performance.now() - started).toBeLessThan(1_500);
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(refused.body).toMatchObject({ replicasAcknowledged: 0, replicasRequired: 2 });
+      const taskId = refused.body.taskId as string;
+      // Queued on the primary all the same: it runs.
+      await untilCompleted(acked.baseUrl, [taskId], { timeoutMs: 10_000 });
+
+      for (const replica of replicas) replica.freeze(false);
+      await fleet().untilReplicasOnline(2);
+      const retried = await create('not-yet-replicated');
+      expect(retried.status).toBe(202);
+      expect(retried.headers['idempotent-replayed']).toBe('true');
+      expect(retried.body.id).toBe(taskId);
+    } finally {
+      for (const replica of replicas) replica.freeze(false);
+    }
+  });
+
   it('a planned switchover: both services move to the new primary, lose nothing written before it, and write again within seconds', async () => {
     const before = [await createItem(a.baseUrl, 'before the switchover'), await createItem(b.baseUrl, 'before, on b')];
     const oldPrimary = fleet().primaryPort();

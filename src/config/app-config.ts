@@ -145,6 +145,8 @@ export interface AppConfig {
     readonly prefix: string;
     /** A request-path command that gets no answer within this fails (503), as does any while Redis is away. */
     readonly commandTimeoutMs: number;
+    /** A task create is answered 202 only once this many replicas have it (WAIT); 0: once the primary has it. */
+    readonly minReplicasAck: number;
   };
 }
 

@@ -192,6 +192,7 @@ export const envSchema = z
     REDIS_PASSWORD: z.string().min(1).optional(),
     REDIS_TLS: bool.default(false),
     REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(1_000),
+    REDIS_MIN_REPLICAS_ACK: int(0, 16).default(0),
     REDIS_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9:_-]+$/, { error: 'may hold only letters, digits, ":", "_" and "-"' })
@@ -246,6 +247,7 @@ type RedisModeVariables = Pick<
   | 'REDIS_USERNAME'
   | 'REDIS_PASSWORD'
   | 'REDIS_TLS'
+  | 'REDIS_MIN_REPLICAS_ACK'
 >;
 
 /**
@@ -254,6 +256,13 @@ type RedisModeVariables = Pick<
  * REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS). A mix is refused, naming the variables.
  */
 function checkRedisMode(env: RedisModeVariables, ctx: z.RefinementCtx): void {
+  if (env.REDIS_MIN_REPLICAS_ACK > 0 && !env.REDIS_URL && !env.REDIS_SENTINELS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_MIN_REPLICAS_ACK'],
+      message: 'needs Redis (REDIS_URL or REDIS_SENTINELS): the in-process stores have no replicas',
+    });
+  }
   if (env.REDIS_URL && env.REDIS_SENTINELS) {
     ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'and REDIS_SENTINELS are mutually exclusive: set one' });
   }

@@ -216,6 +216,7 @@ describe('loadConfig', () => {
     REDIS_PREFIX: 'blue',
     ADMIN_TOKEN: 'correct-horse-battery-staple',
     REDIS_COMMAND_TIMEOUT_MS: '700',
+    REDIS_MIN_REPLICAS_ACK: '1',
   };
   const theOtherVariables: Record<string, string> = {
     BACKENDS_DNS: 'web.default.svc:8000',
@@ -286,7 +287,12 @@ describe('loadConfig', () => {
       clusterSize: 2,
       admin: { token: 'correct-horse-battery-staple' },
       fault: { mode: 'slow', delayMs: 50 },
-      redis: { endpoint: { mode: 'standalone', url: 'redis://user:p%40ss@127.0.0.1:6380/2' }, prefix: 'blue', commandTimeoutMs: 700 },
+      redis: {
+        endpoint: { mode: 'standalone', url: 'redis://user:p%40ss@127.0.0.1:6380/2' },
+        prefix: 'blue',
+        commandTimeoutMs: 700,
+        minReplicasAck: 1,
+      },
     });
     const { BACKENDS: _backends, OTEL_TRACES_EXPORTER: _exporter, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: _endpoint, ...rest } = everyVariable;
     const other = loadConfig({ ...rest, BACKENDS_DNS: theOtherVariables.BACKENDS_DNS });
@@ -310,6 +316,7 @@ describe('loadConfig', () => {
       },
       prefix: 'blue',
       commandTimeoutMs: 700,
+      minReplicasAck: 1,
     });
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: theOtherVariables.OTEL_EXPORTER_OTLP_ENDPOINT }).tracing?.endpoint).toBe(
       'http://collector:4318/v1/traces',
@@ -331,13 +338,21 @@ describe('loadConfig', () => {
     [{ READY_MIN_CLIENTS: '5', READY_MAX_CLIENTS: '4' }, /^READY_MIN_CLIENTS must be <= READY_MAX_CLIENTS \(4\)/],
     [{ LONG_TASK_MS: '20', LONG_TASK_MAX_MS: '10' }, /^LONG_TASK_MS must be <= LONG_TASK_MAX_MS/],
     [{ REDIS_URL: 'http://localhost' }, /^REDIS_URL must be a redis:\/\//],
-    [{ REDIS_URL: 'redis://a:1', REDIS_SENTINELS: 'b:2', REDIS_SENTINEL_NAME: 'm' }, /^REDIS_URL and REDIS_SENTINELS are mutually exclusive/],
+    [
+      { REDIS_URL: 'redis://a:1', REDIS_SENTINELS: 'b:2', REDIS_SENTINEL_NAME: 'm' },
+      /^REDIS_URL and REDIS_SENTINELS are mutually exclusive/,
+    ],
     [{ REDIS_SENTINELS: 'b:2' }, /^REDIS_SENTINEL_NAME is required with REDIS_SENTINELS/],
     [{ REDIS_SENTINELS: 'b:2,c', REDIS_SENTINEL_NAME: 'm' }, /^REDIS_SENTINELS must be a list of host:port \(not "c"\)/],
     [{ REDIS_SENTINELS: 'b:70000', REDIS_SENTINEL_NAME: 'm' }, /^REDIS_SENTINELS must be a list of host:port/],
     [{ REDIS_SENTINEL_NAME: 'm' }, /^REDIS_SENTINEL_NAME needs REDIS_SENTINELS/],
-    [{ REDIS_URL: 'redis://a:1', REDIS_PASSWORD: 'x' }, /^REDIS_PASSWORD goes in REDIS_URL when REDIS_URL is set \(redis:\/\/user:password@host\) \(got 1 characters\)$/],
+    [
+      { REDIS_URL: 'redis://a:1', REDIS_PASSWORD: 'x' },
+      /^REDIS_PASSWORD goes in REDIS_URL when REDIS_URL is set \(redis:\/\/user:password@host\) \(got 1 characters\)$/,
+    ],
     [{ REDIS_URL: 'redis://a:1', REDIS_TLS: 'true' }, /^REDIS_TLS is rediss:\/\/ in REDIS_URL/],
+    [{ REDIS_MIN_REPLICAS_ACK: '1' }, /^REDIS_MIN_REPLICAS_ACK needs Redis \(REDIS_URL or REDIS_SENTINELS\)/],
+    [{ REDIS_URL: 'redis://a:1', REDIS_MIN_REPLICAS_ACK: '17' }, /^REDIS_MIN_REPLICAS_ACK must be <= 16/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     [{ ACCESS_LOG: 'some' }, /^ACCESS_LOG must be off, all or errors/],
     [{ ACCESS_LOG_SAMPLE: '1.5' }, /^ACCESS_LOG_SAMPLE must be <= 1/],

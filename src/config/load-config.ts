@@ -141,7 +141,9 @@ function redisFrom(e: Env): AppConfig['redis'] {
           tls: e.REDIS_TLS,
         }
       : undefined;
-  return endpoint && { endpoint, prefix: e.REDIS_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS };
+  return (
+    endpoint && { endpoint, prefix: e.REDIS_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, minReplicasAck: e.REDIS_MIN_REPLICAS_ACK }
+  );
 }
 
 function splitHostPort(value: string): { host: string; port: number } {

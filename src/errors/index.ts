@@ -13,6 +13,7 @@ export {
   TaskFinishedError,
   TaskNotFailedError,
   TaskNotFoundError,
+  TaskNotReplicatedError,
   UnknownTaskTypeError,
 } from './tasks.errors.js';
 export { ViewAssetNotFoundError } from './views.errors.js';

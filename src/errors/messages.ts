@@ -19,6 +19,9 @@ export const ERROR_MESSAGES = {
     notFailed: (id: string, status: string) => `Task ${id.slice(0, 64)} is ${status}; only a failed task can be retried`,
     idempotencyKeyReused: 'This Idempotency-Key was used with a different request body',
     idempotencyKeyInvalid: 'Idempotency-Key must be 1 to 255 visible ASCII characters',
+    notReplicated: (id: string, acknowledged: number, required: number, waitedMs: number) =>
+      `Task ${id} is queued on the Redis primary, but ${acknowledged} of the ${required} replicas required confirmed it within ${waitedMs} ms: ` +
+      'a failover now could lose it. Retry with the same Idempotency-Key (it cannot make a second task)',
   },
   input: {
     tooDeep: (maxDepth: number) => `JSON nested deeper than ${maxDepth} levels (BODY_MAX_DEPTH)`,

@@ -66,3 +66,18 @@ export class InvalidIdempotencyKeyError extends DomainError {
     super(ERROR_MESSAGES.tasks.idempotencyKeyInvalid);
   }
 }
+
+/**
+ * REDIS_MIN_REPLICAS_ACK: the create reached the primary but fewer replicas confirmed it than
+ * required, in time. 503 with the task's id: a retry with the same Idempotency-Key answers with
+ * this task, never a second one.
+ */
+export class TaskNotReplicatedError extends DomainError {
+  readonly kind = 'unavailable';
+  override readonly retryAfterSeconds = 1;
+  override readonly details: { taskId: string; replicasAcknowledged: number; replicasRequired: number };
+  constructor(taskId: string, acknowledged: number, required: number, waitedMs: number) {
+    super(ERROR_MESSAGES.tasks.notReplicated(taskId, acknowledged, required, waitedMs));
+    this.details = { taskId, replicasAcknowledged: acknowledged, replicasRequired: required };
+  }
+}

@@ -4,7 +4,7 @@ import { Job, Queue, QueueEvents, type JobType } from 'bullmq';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectConfig, type AppConfig } from '../config/index.js';
-import { TaskFinishedError, TaskNotFailedError, TaskNotFoundError } from '../errors/index.js';
+import { TaskFinishedError, TaskNotFailedError, TaskNotFoundError, TaskNotReplicatedError } from '../errors/index.js';
 import { createRedisClient, redisConnectionOptions } from '../redis/redis-connection.js';
 import { RedisHealth } from '../redis/redis-health.js';
 import { whileStoreReachable } from '../redis/while-store-reachable.js';
@@ -102,6 +102,21 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     if (this.events) await Promise.race([this.events.close().catch(() => undefined), sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
   }
 
+  /**
+   * REDIS_MIN_REPLICAS_ACK: WAIT on the connection that wrote the job (WAIT counts that
+   * connection's writes), bounded below the command timeout. Fewer replicas than required: the
+   * task stays queued on the primary, and the client is told so (503 with its id).
+   */
+  private async confirmReplicated(taskId: string): Promise<void> {
+    const { minReplicasAck, commandTimeoutMs } = this.config.redis!;
+    if (minReplicasAck === 0) return;
+    const waitMs = Math.max(1, Math.floor(commandTimeoutMs / 2));
+    // BullMQ built this client with ioredis from our connection options.
+    const client = (await this.queue.backend.client) as unknown as Redis;
+    const acknowledged = Number(await client.call('WAIT', minReplicasAck, waitMs));
+    if (acknowledged < minReplicasAck) throw new TaskNotReplicatedError(taskId, acknowledged, minReplicasAck, waitMs);
+  }
+
   async add(spec: TaskSpec): Promise<TaskView> {
     const now = Date.now();
     const delay = spec.runAt === undefined ? 0 : Math.max(0, spec.runAt - now);
@@ -123,6 +138,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
         ),
       this.usable,
     );
+    await this.confirmReplicated(spec.id);
     if (spec.clientId) {
       // Best effort: the index only serves a reconnecting socket; the task is queued either way.
       await this.clients

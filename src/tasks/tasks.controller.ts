@@ -52,7 +52,11 @@ export class TasksController {
     description: 'Invalid body, unknown type (knownTypes), input the type refuses (reasons), or a bad Idempotency-Key',
   })
   @ApiUnprocessableEntityResponse({ type: ErrorBodyDto, description: 'The Idempotency-Key was used with another body' })
-  @ApiServiceUnavailableResponse({ type: ErrorBodyDto, description: 'Shutting down, or Redis unreachable (Retry-After)' })
+  @ApiServiceUnavailableResponse({
+    type: ErrorBodyDto,
+    description:
+      'Shutting down, Redis unreachable, or (REDIS_MIN_REPLICAS_ACK) fewer replicas than required confirmed the create in time: then the body names the queued task (taskId, replicasAcknowledged, replicasRequired); Retry-After',
+  })
   async create(
     @Body(new ZodBodyPipe(createTaskBody)) body: CreateTaskBody,
     @Headers('idempotency-key') keyHeader: string | undefined,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { InjectConfig, type AppConfig } from '../config/index.js';
-import { IdempotencyKeyReusedError, ShuttingDownError, TaskNotFoundError } from '../errors/index.js';
+import { IdempotencyKeyReusedError, ShuttingDownError, TaskNotFoundError, TaskNotReplicatedError } from '../errors/index.js';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
 import { LEGACY_DEMO_FIELDS, type CreateTaskBody } from './create-task.body.js';
 import { DEMO_TASK_TYPE } from './handlers/demo.handler.js';
@@ -56,8 +56,9 @@ export class TasksService {
     try {
       return { view: await this.queue.add(spec), replayed: false };
     } catch (error) {
-      // Not queued: the key must not answer later retries with a task that does not exist.
-      await this.idempotency.release(idempotencyKey, record).catch(() => undefined);
+      // Not queued: the key must not answer later retries with a task that does not exist. (Queued
+      // but not yet on enough replicas, it is: the key answers a retry with it.)
+      if (!(error instanceof TaskNotReplicatedError)) await this.idempotency.release(idempotencyKey, record).catch(() => undefined);
       throw error;
     }
   }
