@@ -4,6 +4,7 @@ import { useProcesses, type ServiceProcess } from './support/process.js';
 import { describeWithSentinel, uniquePrefix } from './support/redis.js';
 import { redisCli } from './support/spawn.mjs';
 import { untilCompleted } from './support/tasks.js';
+import { TestSocket } from './support/ws.js';
 import { waitFor } from './support/wait.js';
 
 /**
@@ -64,10 +65,17 @@ describeWithSentinel('Redis Sentinel: two services on the primary the sentinels 
   /** Each service names `port` as its primary and writes there. */
   const untilBothWriteOn = async (port: number) => {
     for (const service of [a, b]) {
-      await waitFor(async () => ((await redisDetails(service.baseUrl)).primary === `127.0.0.1:${port}` ? true : undefined), {
-        what: `${service.baseUrl} on the new primary`,
-        timeoutMs: 20_000,
-      });
+      await waitFor(
+        async () => {
+          const details = await redisDetails(service.baseUrl);
+          if (details.primary === `127.0.0.1:${port}`) return true;
+          throw new Error(`redis: ${JSON.stringify(details)}`);
+        },
+        {
+          what: `${service.baseUrl} on the new primary`,
+          timeoutMs: 20_000,
+        },
+      );
       await waitFor(async () => ((await tryCreate(service.baseUrl)) === 200 ? true : undefined), {
         what: `${service.baseUrl} writing again`,
         timeoutMs: 20_000,
@@ -147,6 +155,10 @@ describeWithSentinel('Redis Sentinel: two services on the primary the sentinels 
   it('the primary killed (kill -9): the sentinels promote a replica, both services follow, and a task running then still completes', async () => {
     const before = await createItem(a.baseUrl, 'before the crash');
     const running = (await http(`${a.baseUrl}/tasks`, { method: 'POST', json: { durationMs: 1_500 } })).body.id as string;
+    // A socket on the other service follows it through the failover.
+    const follower = await TestSocket.open(`${b.baseUrl.replace('http', 'ws')}/ws`);
+    follower.send('subscribe', { taskId: running });
+    await follower.next((frame) => frame.event === 'subscribed');
     const oldPrimary = await fleet().untilReplicasOnline(1);
     // A replica has everything written so far (WAIT), and Sentinel promotes the replica furthest
     // along: what follows may be lost, this may not.
@@ -164,6 +176,11 @@ describeWithSentinel('Redis Sentinel: two services on the primary the sentinels 
     // be gone (documented). An item the replicas confirmed is not.
     expect((await http(`${b.baseUrl}/items/${before}`)).status).toBe(200);
     await untilCompleted(b.baseUrl, [running, await createTask(b.baseUrl)], { timeoutMs: 30_000 });
+    // Its follower is told it completed (the queue's events resumed on the new primary, and the
+    // gateway re-reads the tasks its sockets follow when they do).
+    await follower.next((frame) => frame.event === 'task' && frame.data.id === running && frame.data.status === 'completed', 10_000);
+    await b.waitForLine(/queue events resumed: telling the followers of [1-9]\d* tasks/, 10_000);
+    follower.close();
     expect((await redisDetails(b.baseUrl)).primarySwitches).toBeGreaterThanOrEqual(2);
   });
 });

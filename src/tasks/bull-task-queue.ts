@@ -85,6 +85,15 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     // Not awaited: the service must boot (and report 503 on /ready) while Redis is away.
     const warn = unlessRepeated((message) => this.logger.warn(message));
     this.events.on('error', (error) => warn(`queue events: ${error.message}`));
+    // Reconnected after losing Redis (a failover, an outage): what happened meanwhile may be
+    // missing from the events it reads now (a primary that died with them), so say so.
+    let lost = false;
+    this.events.backend.on('close', () => (lost = true));
+    this.events.backend.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      this.eventsResumed();
+    });
     this.queue.on('error', (error) => warn(`queue: ${error.message}`));
     if (this.worker) {
       const worker = this.worker;

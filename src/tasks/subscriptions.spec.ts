@@ -19,6 +19,19 @@ describe('Subscriptions', () => {
     expect([...subs.followersOf('t3', 'dave')].sort()).toEqual(['c', 'd']);
   });
 
+  it('lists the tasks followed by id, each once, until no socket follows them', () => {
+    const subs = fresh();
+    subs.connect('a');
+    subs.connect('b');
+    subs.subscribe('a', { taskId: 't1' });
+    subs.subscribe('b', { taskId: 't1' });
+    subs.subscribe('b', { taskId: 't2' });
+    subs.subscribe('b', { all: true });
+    expect(subs.followedTaskIds().sort()).toEqual(['t1', 't2']);
+    subs.disconnect('b');
+    expect(subs.followedTaskIds()).toEqual(['t1']);
+  });
+
   it.each([
     [{}, 'bad_request'],
     [{ taskId: 42 }, 'bad_request'],

@@ -27,6 +27,11 @@ export class Subscriptions<S> {
     return this.followers.size;
   }
 
+  /** Every task some socket follows by id. */
+  followedTaskIds(): string[] {
+    return [...this.byTask.keys()];
+  }
+
   sockets(): S[] {
     return [...this.followers.keys()];
   }

@@ -50,4 +50,18 @@ export abstract class TaskQueue {
   abstract counts(nowMs: number): Promise<TaskCounts>;
   /** What is still running, for the grace-period log line. */
   abstract pending(): string | undefined;
+
+  private readonly resumedListeners: (() => void)[] = [];
+
+  /**
+   * The event feed reconnected (with Redis: after an outage or a failover) and may have missed
+   * updates: followers should be told the present. The in-process driver never misses one.
+   */
+  onEventsResumed(listener: () => void): void {
+    this.resumedListeners.push(listener);
+  }
+
+  protected eventsResumed(): void {
+    for (const listener of this.resumedListeners) listener();
+  }
 }

@@ -25,6 +25,9 @@ type ServerFrames = { [K in keyof typeof SERVER_FRAMES]: z.output<(typeof SERVER
 /** A Buffer is sent as a binary frame unless told otherwise; the protocol's frames are JSON text. */
 const TEXT_FRAME = { binary: false } as const;
 
+/** Followed tasks read back at once after the queue's events reconnect. */
+const RETELL_BATCH = 50;
+
 /** Closing sockets is spread over this window, so clients do not all reconnect at once. */
 const CLOSE_SPREAD_MS = 500;
 const CLOSE_SERVICE_RESTART = 1012;
@@ -86,6 +89,7 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
   /** The gateway follows the queue and owns its own drain step; TasksService only creates and reads. */
   onModuleInit(): void {
     this.queue.onUpdate((update) => this.publish(update));
+    this.queue.onEventsResumed(() => void this.retellFollowedTasks());
     this.coordinator.registerDrainStep({
       name: 'websockets',
       order: DRAIN_ORDER.sockets,
@@ -126,6 +130,20 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
 
   get connections(): number {
     return this.subscriptions.size;
+  }
+
+  /**
+   * After the queue's events reconnected, every task a socket follows by id is read again and
+   * its present sent: a final state whose event was lost (a primary that died with it) would
+   * otherwise never reach its followers. A repeated state is harmless: frames are states.
+   */
+  private async retellFollowedTasks(): Promise<void> {
+    const ids = this.subscriptions.followedTaskIds();
+    this.logger.log(`queue events resumed: telling the followers of ${ids.length} tasks their present`);
+    for (let start = 0; start < ids.length; start += RETELL_BATCH) {
+      const views = await Promise.all(ids.slice(start, start + RETELL_BATCH).map((id) => this.queue.get(id).catch(() => undefined)));
+      for (const view of views) if (view) this.publish({ view });
+    }
   }
 
   /** Sends a task frame to every socket that follows the task. */
