@@ -92,6 +92,9 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     this.events.backend.on('ready', () => {
       if (!lost) return;
       lost = false;
+      // Every task last seen unfinished is read again (its followers by clientId and `all`
+      // hear the present), and the gateway re-reads the ones followed by id.
+      for (const id of this.sequencer.unfinishedKnown()) this.sequencer.handle(id, 'reread');
       this.eventsResumed();
     });
     this.queue.on('error', (error) => warn(`queue: ${error.message}`));

@@ -26,6 +26,30 @@ function heldReads(answers: Record<string, TaskView>) {
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('TaskEventSequencer', () => {
+  it('after its events reconnect, reads again the tasks it last saw unfinished and sends what changed', async () => {
+    const { reads, release, pending } = heldReads({ a: view('a', { status: 'completed', progress: 100 }) });
+    const sent: string[] = [];
+    const sequencer = new TaskEventSequencer(
+      reads,
+      (u) => sent.push(`${u.view.id} ${u.view.status}`),
+      () => undefined,
+    );
+    sequencer.created({ view: view('a') });
+    sequencer.created({ view: view('b') });
+    sequencer.finishedHere({ view: view('b', { status: 'completed', progress: 100 }) });
+    sequencer.handle('b', 'completed');
+    sequencer.handle('a', 'active');
+    // a's completed event was lost with the connection; b's was not.
+    expect(sequencer.unfinishedKnown()).toEqual(['a']);
+    for (const id of sequencer.unfinishedKnown()) sequencer.handle(id, 'reread');
+    await settle();
+    expect(pending.map((p) => p.id)).toEqual(['a']);
+    release('a');
+    await settle();
+    expect(sent).toEqual(['b completed', 'a active', 'a completed']);
+    expect(sequencer.unfinishedKnown()).toEqual([]);
+  });
+
   it('answers the events of a task it created without reading, in the order they came', () => {
     const sent: string[] = [];
     const sequencer = new TaskEventSequencer(

@@ -2,8 +2,11 @@ import { LRUCache } from 'lru-cache';
 import type { TaskUpdate } from './task.js';
 import { activeView, isFinished } from './task-view.js';
 
-/** What QueueEvents reports of a job. */
-export type TaskEvent = 'waiting' | 'delayed' | 'active' | 'progress' | 'completed' | 'failed' | 'removed';
+/**
+ * What QueueEvents reports of a job, and `reread`: no event of the queue, but its events
+ * reconnected and this one's may be lost, so the store is asked.
+ */
+export type TaskEvent = 'waiting' | 'delayed' | 'active' | 'progress' | 'completed' | 'failed' | 'removed' | 'reread';
 
 /** The reads an event may need: the whole stored task, or a finished one (its hash alone says how it finished). */
 export interface TaskReads {
@@ -51,6 +54,13 @@ export class TaskEventSequencer {
   /** A job this instance's worker finished: its `completed`/`failed` event is sent as it is here. */
   finishedHere(update: TaskUpdate): void {
     this.finishedByThisWorker.set(update.view.id, update);
+  }
+
+  /** The tasks this instance last saw unfinished: after its events reconnect, their end may have been missed. */
+  unfinishedKnown(): string[] {
+    const ids: string[] = [];
+    for (const [id, update] of this.known.entries()) if (!isFinished(update.view)) ids.push(id);
+    return ids;
   }
 
   /** One event of one job. */
@@ -102,6 +112,7 @@ export class TaskEventSequencer {
    * `undefined` when it changes nothing worth a frame, or NEEDS_READ when only the store can say.
    */
   private fromKnown(id: string, event: TaskEvent, progress: unknown): TaskUpdate | undefined | typeof NEEDS_READ {
+    if (event === 'reread') return NEEDS_READ;
     const last = this.known.peek(id);
     // A finished task moves again only when it is retried (`waiting`), and only the store can
     // say that is what happened: any other event read late (a `waiting` handled after the job
