@@ -251,17 +251,20 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
     }
   });
 
-  it('a socket that reconnects with ?clientId= learns the present of its unfinished tasks at once', async () => {
+  it('a socket that reconnects with ?clientId= learns the present of its unfinished and just-finished tasks at once', async () => {
     const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-present`, TASK_CONCURRENCY: '1' };
     const app = await startApp(env);
     try {
+      // Finished while the client was away: told with its final state.
+      const done = (await post(app.baseUrl, { durationMs: 0, clientId: 'dora' })).body.id;
+      await untilCompleted(app.baseUrl, [done]);
       const running = (await post(app.baseUrl, { durationMs: 3_000, clientId: 'dora' })).body.id;
       const waiting = (await post(app.baseUrl, { durationMs: 3_000, clientId: 'dora' })).body.id;
       const others = (await post(app.baseUrl, { durationMs: 10, clientId: 'eve' })).body.id;
       await waitFor(async () => ((await http(`${app.baseUrl}/tasks/${running}`)).body.status === 'active' ? true : undefined));
       const socket = await TestSocket.open(wsUrl(app.baseUrl, '?clientId=dora'));
-      const present = await Promise.all([running, waiting].map((id) => socket.next((f) => f.event === 'task' && f.data.id === id)));
-      expect(present.map((f) => f.data.status)).toEqual(['active', 'queued']);
+      const present = await Promise.all([done, running, waiting].map((id) => socket.next((f) => f.event === 'task' && f.data.id === id)));
+      expect(present.map((f) => f.data.status)).toEqual(['completed', 'active', 'queued']);
       expect(socket.taskFrames(others)).toEqual([]);
       socket.close();
     } finally {

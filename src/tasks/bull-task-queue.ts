@@ -186,8 +186,8 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       .slice(0, limit);
   }
 
-  unfinishedOf(clientId: string, limit: number): Promise<TaskView[]> {
-    return whileStoreReachable(() => this.clients.unfinished(clientId, limit, (id) => this.get(id)), this.usable);
+  recentOf(clientId: string, limit: number): Promise<TaskView[]> {
+    return whileStoreReachable(() => this.clients.recent(clientId, limit, (id) => this.get(id), Date.now()), this.usable);
   }
 
   async cancel(id: string): Promise<CancelOutcome> {

@@ -1,11 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { TaskView } from './task.js';
-import { byLatestActivity, isFinished } from './task-view.js';
+import { byLatestActivity, finishedBefore, RECENTLY_FINISHED_MS } from './task-view.js';
 
 /**
  * Which tasks each client created (`clientId`), in a Redis set per client that lives as long
  * as finished tasks are kept: what a socket reconnecting with `?clientId=` must be told about.
- * Finished and forgotten tasks are pruned from the set whenever it is read.
+ * Tasks finished longer than RECENTLY_FINISHED_MS ago, and forgotten ones, are pruned from the
+ * set whenever it is read.
  */
 export class ClientTaskIndex {
   constructor(
@@ -20,18 +21,24 @@ export class ClientTaskIndex {
     await this.redis.multi().sadd(key, taskId).expire(key, this.ttlSeconds).exec();
   }
 
-  /** The client's unfinished tasks, newest first, as `read` finds them now. */
-  async unfinished(clientId: string, limit: number, read: (taskId: string) => Promise<TaskView | undefined>): Promise<TaskView[]> {
+  /** The client's unfinished tasks and those finished within RECENTLY_FINISHED_MS, latest activity first, as `read` finds them now. */
+  async recent(
+    clientId: string,
+    limit: number,
+    read: (taskId: string) => Promise<TaskView | undefined>,
+    nowMs: number,
+  ): Promise<TaskView[]> {
     const key = this.keyOf(clientId);
     const ids = await this.redis.smembers(key);
     const views = (await Promise.all(ids.map(read))).filter((view): view is TaskView => view !== undefined);
     const known = new Set(views.map((view) => view.id));
-    const stale = [...views.filter(isFinished).map((view) => view.id), ...ids.filter((id) => !known.has(id))];
+    const current = views.filter((view) => !finishedBefore(view, nowMs - RECENTLY_FINISHED_MS));
+    const stale = [
+      ...views.filter((view) => finishedBefore(view, nowMs - RECENTLY_FINISHED_MS)).map((view) => view.id),
+      ...ids.filter((id) => !known.has(id)),
+    ];
     if (stale.length > 0) await this.redis.srem(key, ...stale).catch(() => undefined);
-    return views
-      .filter((view) => !isFinished(view))
-      .sort(byLatestActivity)
-      .slice(0, limit);
+    return current.sort(byLatestActivity).slice(0, limit);
   }
 
   private keyOf(clientId: string): string {

@@ -6,7 +6,7 @@ import { retryDelayMs } from './handlers/retry-delay.js';
 import { TASK_STATUSES, type TaskSpec, type TaskStatus, type TaskUpdate, type TaskView } from './task.js';
 import { TaskQueue, type CancelOutcome, type TaskCounts, type TaskListQuery } from './task-queue.js';
 import { CANCELLED_ERROR, INTERRUPTED, type RunnableTask, type RunOutcome } from './task-runner.js';
-import { byLatestActivity, taskView, type StoredTask } from './task-view.js';
+import { byLatestActivity, finishedBefore, RECENTLY_FINISHED_MS, taskView, type StoredTask } from './task-view.js';
 
 /** Runs one attempt (TaskRunner in the app; a stand-in in unit tests). */
 export interface AttemptRunner {
@@ -86,9 +86,10 @@ export class MemoryTaskQueue extends TaskQueue {
       .slice(0, limit);
   }
 
-  async unfinishedOf(clientId: string, limit: number): Promise<TaskView[]> {
-    return [...this.live.values()]
-      .filter((entry) => entry.spec.clientId === clientId)
+  async recentOf(clientId: string, limit: number): Promise<TaskView[]> {
+    const cutoff = Date.now() - RECENTLY_FINISHED_MS;
+    return [...this.live.values(), ...this.finished.values()]
+      .filter((entry) => entry.spec.clientId === clientId && !finishedBefore(entry.view, cutoff))
       .map((entry) => entry.view)
       .sort(byLatestActivity)
       .slice(0, limit);

@@ -26,8 +26,11 @@ export abstract class TaskQueue {
   abstract get(id: string): Promise<TaskView | undefined>;
   /** Recent tasks, newest first (GET /tasks). */
   abstract list(query: TaskListQuery): Promise<TaskView[]>;
-  /** The unfinished tasks created with this clientId (what a reconnecting socket missed). */
-  abstract unfinishedOf(clientId: string, limit: number): Promise<TaskView[]>;
+  /**
+   * What a socket reconnecting with this clientId may have missed: the client's unfinished
+   * tasks, and those that finished within RECENTLY_FINISHED_MS (while it was away).
+   */
+  abstract recentOf(clientId: string, limit: number): Promise<TaskView[]>;
   /**
    * Cancels a task: a waiting one (queued, scheduled, retrying) ends `cancelled` now; a running
    * one has its handler's signal aborted on whichever instance runs it and ends `cancelled` when

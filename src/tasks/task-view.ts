@@ -69,3 +69,14 @@ export function isFinished(view: TaskView): boolean {
 export function byLatestActivity(a: TaskView, b: TaskView): number {
   return (b.finishedAt ?? b.createdAt).localeCompare(a.finishedAt ?? a.createdAt);
 }
+
+/**
+ * A socket that reconnects with its clientId is also told of tasks that finished this
+ * recently: one that ended while it was away (drained, reconnecting) would otherwise never be.
+ */
+export const RECENTLY_FINISHED_MS = 60_000;
+
+/** Whether a task finished before `cutoffMs` (ms since epoch). */
+export function finishedBefore(view: TaskView, cutoffMs: number): boolean {
+  return isFinished(view) && (view.finishedAt == null || Date.parse(view.finishedAt) < cutoffMs);
+}

@@ -120,8 +120,9 @@ export class TasksGateway implements OnGatewayInit<WebSocketServer>, OnGatewayCo
     this.heartbeat.track(socket);
     socket.on('message', (data, isBinary) => void this.onFrame(socket, data.toString(), isBinary));
     this.send(socket, 'hello', { instance: INSTANCE_INFO.instance, hostname: INSTANCE_INFO.hostname });
-    // A client that reconnects (after a drain, say) learns the present of its unfinished tasks.
-    if (clientId) void this.sendPresent(socket, () => this.queue.unfinishedOf(clientId, this.maxSubscriptions));
+    // A client that reconnects (after a drain, say) learns the present of its unfinished tasks,
+    // and of those that finished while it was away.
+    if (clientId) void this.sendPresent(socket, () => this.queue.recentOf(clientId, this.maxSubscriptions));
   }
 
   handleDisconnect(socket: WebSocket): void {
