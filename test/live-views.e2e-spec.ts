@@ -77,6 +77,8 @@ describeWithRedis('live views', (redis) => {
       const page = await open('/status');
       await page.locator('[data-testid="socket"]', { hasText: 'socket: live' }).waitFor();
       await page.locator('[data-testid="readiness"]', { hasText: 'ready' }).waitFor();
+      // How it reaches Redis: one server by URL, the primary it is connected to.
+      await page.locator('[data-testid="redis"]', { hasText: /^standalone · primary 127\.0\.0\.1:\d+$/ }).waitFor();
 
       const { status, body } = await http(`${balancer.baseUrl}/tasks`, {
         method: 'POST',

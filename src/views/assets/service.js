@@ -42,6 +42,7 @@ async function pollReadiness() {
     $('max-clients').textContent = load.maxClients ?? '–';
     $('min-clients').textContent = load.minClients ?? '–';
     $('phase').textContent = shutdown.phase ?? '–';
+    $('redis').textContent = describeRedis(body.details?.redis);
     limits = { min: load.minClients ?? 0, max: load.maxClients ?? 0 };
     if (shutdown.accepting === false) badge($('readiness'), 'shutting down', 'bad');
     else if (load.cooldown) badge($('readiness'), 'cooldown', 'warn');
@@ -51,6 +52,16 @@ async function pollReadiness() {
   } catch {
     badge($('readiness'), 'unreachable', 'bad');
   }
+}
+
+/** How this instance reaches Redis, as /ready's redis indicator says: mode, primary, failovers seen. */
+function describeRedis(redis) {
+  if (!redis) return 'none (tasks and items in memory)';
+  const parts = [redis.mode ?? 'standalone', redis.primary ? `primary ${redis.primary}` : redis.connection];
+  if (redis.primarySwitches)
+    parts.push(`${redis.primarySwitches} switch${redis.primarySwitches === 1 ? '' : 'es'}, last ${redis.lastSwitchAt}`);
+  if (redis.status === 'down') parts.push(`down: ${redis.error ?? redis.connection}`);
+  return parts.join(' · ');
 }
 
 function record(clients) {
