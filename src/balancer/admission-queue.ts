@@ -197,12 +197,11 @@ export class AdmissionQueue {
       const head = this.arrivals[0];
       if (!head.gone && now - head.enqueuedAt < this.settings.maxWaitMs) return;
       this.arrivals.shift();
+      const expired = !head.gone;
+      if (expired) this.leave(head);
       // Everything older in its line has left too: drop it there as well.
       dropLeftFromHead(head.line);
-      if (head.gone) continue;
-      this.leave(head);
-      dropLeftFromHead(head.line);
-      head.waiter.reject('queue_timeout', now - head.enqueuedAt);
+      if (expired) head.waiter.reject('queue_timeout', now - head.enqueuedAt);
     }
   }
 

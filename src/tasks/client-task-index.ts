@@ -32,11 +32,13 @@ export class ClientTaskIndex {
     const ids = await this.redis.smembers(key);
     const views = (await Promise.all(ids.map(read))).filter((view): view is TaskView => view !== undefined);
     const known = new Set(views.map((view) => view.id));
-    const current = views.filter((view) => !finishedBefore(view, nowMs - RECENTLY_FINISHED_MS));
-    const stale = [
-      ...views.filter((view) => finishedBefore(view, nowMs - RECENTLY_FINISHED_MS)).map((view) => view.id),
-      ...ids.filter((id) => !known.has(id)),
-    ];
+    const cutoff = nowMs - RECENTLY_FINISHED_MS;
+    const current: TaskView[] = [];
+    const stale = ids.filter((id) => !known.has(id));
+    for (const view of views) {
+      if (finishedBefore(view, cutoff)) stale.push(view.id);
+      else current.push(view);
+    }
     if (stale.length > 0) await this.redis.srem(key, ...stale).catch(() => undefined);
     return current.sort(byLatestActivity).slice(0, limit);
   }
