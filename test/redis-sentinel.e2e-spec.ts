@@ -32,11 +32,17 @@ describeWithSentinel('Redis Sentinel: two services on the primary the sentinels 
   };
   const tryCreate = async (base: string) =>
     (await http(`${base}/items/?item_id=${(nextItem += 1)}`, { method: 'POST', json: { name: 'during', price: 1 } })).status;
-  const createTask = async (base: string) => {
-    const response = await http(`${base}/tasks`, { method: 'POST', json: { durationMs: 0 } });
-    expect(response.status).toBe(202);
-    return response.body.id as string;
-  };
+  /** A create as a client makes it: a 503 + Retry-After (a queue connection still moving to the new primary) is retried. */
+  const createTask = (base: string) =>
+    waitFor(
+      async () => {
+        const response = await http(`${base}/tasks`, { method: 'POST', json: { durationMs: 0 } });
+        if (response.status === 503) return undefined;
+        expect(response.status).toBe(202);
+        return response.body.id as string;
+      },
+      { what: `a task created on ${base}`, timeoutMs: 15_000 },
+    );
   const redisDetails = async (base: string) => (await http(`${base}/ready`)).body.details.redis;
 
   /** Both services keep writing items until stopped; every answer counted, the slowest timed. */
