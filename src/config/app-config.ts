@@ -155,7 +155,7 @@ export interface HostPort {
   readonly port: number;
 }
 
-/** How ballast reaches Redis: one server by URL, or the primary that Sentinel names. */
+/** How ballast reaches Redis: one server by URL, the primary that Sentinel names, or a Redis Cluster. */
 export type RedisEndpoint =
   | { readonly mode: 'standalone'; readonly url: string }
   | {
@@ -165,6 +165,14 @@ export type RedisEndpoint =
       readonly sentinelUsername?: string;
       readonly sentinelPassword?: string;
       /** The data nodes' credentials and TLS. */
+      readonly username?: string;
+      readonly password?: string;
+      readonly tls: boolean;
+    }
+  | {
+      readonly mode: 'cluster';
+      /** Any reachable nodes: the client learns the rest and the slot map from them. */
+      readonly nodes: readonly HostPort[];
       readonly username?: string;
       readonly password?: string;
       readonly tls: boolean;

@@ -182,6 +182,7 @@ export const envSchema = z
 
     REDIS_URL: redisUrl,
     REDIS_SENTINELS: hostPortList,
+    REDIS_CLUSTER_NODES: hostPortList,
     REDIS_SENTINEL_NAME: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,128}$/, { error: 'must be the monitored master name: letters, digits, ".", "_" and "-"' })
@@ -241,6 +242,7 @@ type RedisModeVariables = Pick<
   z.infer<typeof envSchema>,
   | 'REDIS_URL'
   | 'REDIS_SENTINELS'
+  | 'REDIS_CLUSTER_NODES'
   | 'REDIS_SENTINEL_NAME'
   | 'REDIS_SENTINEL_USERNAME'
   | 'REDIS_SENTINEL_PASSWORD'
@@ -251,20 +253,22 @@ type RedisModeVariables = Pick<
 >;
 
 /**
- * One way to reach Redis: `REDIS_URL` (one server, credentials and TLS in the URL) or
- * `REDIS_SENTINELS` with `REDIS_SENTINEL_NAME` (the data nodes' credentials and TLS in
- * REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS). A mix is refused, naming the variables.
+ * One way to reach Redis: `REDIS_URL` (one server, credentials and TLS in the URL),
+ * `REDIS_SENTINELS` with `REDIS_SENTINEL_NAME`, or `REDIS_CLUSTER_NODES` (with either of the
+ * last two, the data nodes' credentials and TLS in REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS).
+ * A mix is refused, naming the variables.
  */
 function checkRedisMode(env: RedisModeVariables, ctx: z.RefinementCtx): void {
-  if (env.REDIS_MIN_REPLICAS_ACK > 0 && !env.REDIS_URL && !env.REDIS_SENTINELS) {
+  const modes = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const).filter((name) => env[name]);
+  if (env.REDIS_MIN_REPLICAS_ACK > 0 && modes.length === 0) {
     ctx.addIssue({
       code: 'custom',
       path: ['REDIS_MIN_REPLICAS_ACK'],
-      message: 'needs Redis (REDIS_URL or REDIS_SENTINELS): the in-process stores have no replicas',
+      message: 'needs Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES): the in-process stores have no replicas',
     });
   }
-  if (env.REDIS_URL && env.REDIS_SENTINELS) {
-    ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'and REDIS_SENTINELS are mutually exclusive: set one' });
+  if (modes.length > 1) {
+    ctx.addIssue({ code: 'custom', path: [modes[0]], message: `and ${modes.slice(1).join(' and ')} are mutually exclusive: set one` });
   }
   if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_NAME) {
     ctx.addIssue({

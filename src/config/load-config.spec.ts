@@ -227,6 +227,7 @@ describe('loadConfig', () => {
     REDIS_USERNAME: 'app',
     REDIS_PASSWORD: 'data secret',
     REDIS_TLS: 'true',
+    REDIS_CLUSTER_NODES: 'redis-cluster-0.redis:6379,10.0.0.7:7000',
     OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
     OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://zipkin:9411/api/v2/spans',
   };
@@ -298,7 +299,9 @@ describe('loadConfig', () => {
     const other = loadConfig({ ...rest, BACKENDS_DNS: theOtherVariables.BACKENDS_DNS });
     expect(other.balancer.backendsDns).toEqual({ host: 'web.default.svc', port: 8000 });
     const { REDIS_URL: _url, ...withoutUrl } = everyVariable;
-    const sentinelVariables = Object.fromEntries(Object.entries(theOtherVariables).filter(([name]) => name.startsWith('REDIS_')));
+    const sentinelVariables = Object.fromEntries(
+      Object.entries(theOtherVariables).filter(([name]) => name.startsWith('REDIS_') && name !== 'REDIS_CLUSTER_NODES'),
+    );
     expect(loadConfig({ ...withoutUrl, ...sentinelVariables }).redis).toEqual({
       endpoint: {
         mode: 'sentinel',
@@ -317,6 +320,17 @@ describe('loadConfig', () => {
       prefix: 'blue',
       commandTimeoutMs: 700,
       minReplicasAck: 1,
+    });
+    const { REDIS_CLUSTER_NODES, REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS } = theOtherVariables;
+    expect(loadConfig({ ...withoutUrl, REDIS_CLUSTER_NODES, REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS }).redis?.endpoint).toEqual({
+      mode: 'cluster',
+      nodes: [
+        { host: 'redis-cluster-0.redis', port: 6379 },
+        { host: '10.0.0.7', port: 7000 },
+      ],
+      username: 'app',
+      password: 'data secret',
+      tls: true,
     });
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: theOtherVariables.OTEL_EXPORTER_OTLP_ENDPOINT }).tracing?.endpoint).toBe(
       'http://collector:4318/v1/traces',
@@ -347,11 +361,18 @@ describe('loadConfig', () => {
     [{ REDIS_SENTINELS: 'b:70000', REDIS_SENTINEL_NAME: 'm' }, /^REDIS_SENTINELS must be a list of host:port/],
     [{ REDIS_SENTINEL_NAME: 'm' }, /^REDIS_SENTINEL_NAME needs REDIS_SENTINELS/],
     [
+      { REDIS_SENTINELS: 'b:2', REDIS_SENTINEL_NAME: 'm', REDIS_CLUSTER_NODES: 'c:3' },
+      /^REDIS_SENTINELS and REDIS_CLUSTER_NODES are mutually exclusive/,
+    ],
+    [{ REDIS_URL: 'redis://a:1', REDIS_CLUSTER_NODES: 'c:3' }, /^REDIS_URL and REDIS_CLUSTER_NODES are mutually exclusive/],
+    [{ REDIS_CLUSTER_NODES: 'c' }, /^REDIS_CLUSTER_NODES must be a list of host:port \(not "c"\)/],
+    [{ REDIS_CLUSTER_NODES: 'c:3', REDIS_SENTINEL_PASSWORD: 'x' }, /^REDIS_SENTINEL_PASSWORD needs REDIS_SENTINELS/],
+    [
       { REDIS_URL: 'redis://a:1', REDIS_PASSWORD: 'x' },
       /^REDIS_PASSWORD goes in REDIS_URL when REDIS_URL is set \(redis:\/\/user:password@host\) \(got 1 characters\)$/,
     ],
     [{ REDIS_URL: 'redis://a:1', REDIS_TLS: 'true' }, /^REDIS_TLS is rediss:\/\/ in REDIS_URL/],
-    [{ REDIS_MIN_REPLICAS_ACK: '1' }, /^REDIS_MIN_REPLICAS_ACK needs Redis \(REDIS_URL or REDIS_SENTINELS\)/],
+    [{ REDIS_MIN_REPLICAS_ACK: '1' }, /^REDIS_MIN_REPLICAS_ACK needs Redis \(REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES\)/],
     [{ REDIS_URL: 'redis://a:1', REDIS_MIN_REPLICAS_ACK: '17' }, /^REDIS_MIN_REPLICAS_ACK must be <= 16/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     [{ ACCESS_LOG: 'some' }, /^ACCESS_LOG must be off, all or errors/],

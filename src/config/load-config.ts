@@ -140,7 +140,9 @@ function redisFrom(e: Env): AppConfig['redis'] {
           password: e.REDIS_PASSWORD,
           tls: e.REDIS_TLS,
         }
-      : undefined;
+      : e.REDIS_CLUSTER_NODES
+        ? { mode: 'cluster', nodes: e.REDIS_CLUSTER_NODES, username: e.REDIS_USERNAME, password: e.REDIS_PASSWORD, tls: e.REDIS_TLS }
+        : undefined;
   return (
     endpoint && { endpoint, prefix: e.REDIS_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, minReplicasAck: e.REDIS_MIN_REPLICAS_ACK }
   );

@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.js';
 import type { AppConfig } from '../config/index.js';
 import { RedisHealth } from '../redis/redis-health.js';
 import { REDIS_CLIENT } from '../redis/redis.constants.js';
@@ -18,7 +18,7 @@ export class ItemsModule {
       ? {
           provide: ITEM_STORE,
           inject: [REDIS_CLIENT, RedisHealth],
-          useFactory: (client: Redis, health: RedisHealth) => new RedisItemStore(client, redis.prefix, () => health.usable()),
+          useFactory: (client: RedisClient, health: RedisHealth) => new RedisItemStore(client, redis.prefix, () => health.usable()),
         }
       : { provide: ITEM_STORE, useValue: new MemoryItemStore() };
     return {

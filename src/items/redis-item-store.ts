@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.js';
 import type { Item, ItemId } from './item.js';
 import type { ItemStore } from './item-store.js';
 import { whileStoreReachable, type StoreGate } from '../redis/while-store-reachable.js';
@@ -10,7 +10,7 @@ import { whileStoreReachable, type StoreGate } from '../redis/while-store-reacha
  */
 export class RedisItemStore implements ItemStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     /** RedisHealth.usable in the app: fail at once while Redis is known away. */
     private readonly usable?: StoreGate,

@@ -1,5 +1,6 @@
-import type { RedisOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { ConnectionOptions, RedisOptions } from 'bullmq';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, Redis, type ClusterOptions } from 'ioredis';
 import type { AppConfig, RedisEndpoint } from '../config/index.js';
 
 /**
@@ -11,6 +12,11 @@ import type { AppConfig, RedisEndpoint } from '../config/index.js';
  * (BullMQ requires `maxRetriesPerRequest: null` there).
  */
 export type RedisConnectionRole = 'command' | 'blocking';
+
+/** A client in any mode: one server or Sentinel's primary (`Redis`), or a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
+type AppRedis = NonNullable<AppConfig['redis']>;
 
 /** What ioredis and BullMQ both accept: the URL (parsed and decoded by ioredis) or the Sentinel nodes, plus the policy. */
 export type RedisConnectionOptions = RedisOptions & { url?: string };
@@ -24,7 +30,7 @@ const RECONNECT_CAP_MS = 2_000;
  * with Sentinel, ioredis asks the sentinels for the current primary on every (re)connect and
  * listens for their +switch-master, so a failover moves every client to the new primary.
  */
-export function redisConnectionOptions(redis: NonNullable<AppConfig['redis']>, role: RedisConnectionRole): RedisConnectionOptions {
+export function redisConnectionOptions(redis: AppRedis, role: RedisConnectionRole): RedisConnectionOptions {
   return {
     ...endpointOptions(redis.endpoint),
     connectTimeout: 2_000,
@@ -40,6 +46,7 @@ export function redisConnectionOptions(redis: NonNullable<AppConfig['redis']>, r
 
 function endpointOptions(endpoint: RedisEndpoint): RedisConnectionOptions {
   if (endpoint.mode === 'standalone') return { url: endpoint.url };
+  if (endpoint.mode === 'cluster') return { username: endpoint.username, password: endpoint.password, ...(endpoint.tls && { tls: {} }) };
   return {
     sentinels: endpoint.sentinels.map(({ host, port }) => ({ host, port })),
     name: endpoint.name,
@@ -54,8 +61,80 @@ function endpointOptions(endpoint: RedisEndpoint): RedisConnectionOptions {
   };
 }
 
-/** An ioredis client with the connection policy for `role`. */
-export function createRedisClient(redis: NonNullable<AppConfig['redis']>, role: RedisConnectionRole): Redis {
+/**
+ * Cluster mode: the node connections keep the per-node policy above; the cluster client learns
+ * the slot map from any startup node and refreshes it on MOVED, on a node lost, and every few
+ * seconds. CLUSTERDOWN and TRYAGAIN (a failover, a resharding) are retried after a short delay
+ * by ioredis; a request path still fails within its command timeout (each node command is bounded).
+ */
+function clusterOptions(redis: AppRedis, role: RedisConnectionRole): ClusterOptions {
+  const { url: _none, ...redisOptions } = redisConnectionOptions(redis, role);
+  const tls = redis.endpoint.mode === 'cluster' && redis.endpoint.tls;
+  return {
+    redisOptions,
+    clusterRetryStrategy: (attempt: number) => Math.min(attempt * 200, RECONNECT_CAP_MS),
+    slotsRefreshTimeout: Math.max(1_000, redis.commandTimeoutMs),
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    retryDelayOnTryAgain: 200,
+    // TLS certificates name the nodes' hosts: keep them (not the resolved addresses) for SNI.
+    ...(tls && { dnsLookup: (address: string, callback: (error: Error | null, address: string) => void) => callback(null, address) }),
+  };
+}
+
+/** An ioredis client with the connection policy for `role`, in the configured mode. */
+export function createRedisClient(redis: AppRedis, role: RedisConnectionRole): RedisClient {
+  if (redis.endpoint.mode === 'cluster') {
+    return new Cluster(
+      redis.endpoint.nodes.map(({ host, port }) => ({ host, port })),
+      clusterOptions(redis, role),
+    );
+  }
   const { url, ...options } = redisConnectionOptions(redis, role);
   return url ? new Redis(url, options) : new Redis(options);
+}
+
+/** Cluster clients made for BullMQ, by the config they were made for: BullMQ does not close a client it was given. */
+const ownedByConfig = new WeakMap<AppRedis, Set<Cluster>>();
+
+/**
+ * The connection BullMQ opens for `role`: options (BullMQ builds and closes the client) for one
+ * server or Sentinel; for a Cluster, a client — BullMQ builds only single-node clients itself.
+ * Those clients are closed by `closeBullConnections`, after BullMQ has stopped using them.
+ */
+export function bullConnection(redis: AppRedis, role: RedisConnectionRole): ConnectionOptions {
+  if (redis.endpoint.mode !== 'cluster') return redisConnectionOptions(redis, role);
+  const client = createRedisClient(redis, role) as Cluster;
+  const owned = ownedByConfig.get(redis) ?? new Set<Cluster>();
+  ownedByConfig.set(redis, owned);
+  owned.add(client);
+  return client as unknown as ConnectionOptions;
+}
+
+export async function closeBullConnections(redis: AppRedis): Promise<void> {
+  const owned = ownedByConfig.get(redis);
+  if (!owned) return;
+  ownedByConfig.delete(redis);
+  await Promise.all([...owned].map((client) => client.quit().catch(() => client.disconnect())));
+}
+
+/**
+ * The prefix of every task key (the BullMQ queue's and ballast's own task keys). In a Cluster a
+ * BullMQ queue's keys must share one hash slot (its scripts touch several at once), so the
+ * prefix is a hash tag there: `{ballast}`. Items keep the plain prefix and spread over the shards.
+ * One server and Sentinel keep the plain prefix, so upgrading loses nothing queued.
+ */
+export function taskKeyPrefix(redis: AppRedis): string {
+  return redis.endpoint.mode === 'cluster' ? `{${redis.prefix}}` : redis.prefix;
+}
+
+/**
+ * The node connection that serves `key`: in a Cluster, the primary owning its slot (WAIT and
+ * replication questions are per node); otherwise the client itself.
+ */
+export function nodeFor(client: RedisClient, key: string): Redis | undefined {
+  if (!(client instanceof Cluster) && !(client as { isCluster?: boolean }).isCluster) return client as Redis;
+  const cluster = client as Cluster;
+  const owner = cluster.slots[calculateSlot(key)]?.[0];
+  return cluster.nodes('master').find((node) => `${node.options.host}:${node.options.port}` === owner);
 }

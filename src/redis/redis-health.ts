@@ -1,17 +1,22 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectConfig, type AppConfig, type RedisEndpoint } from '../config/index.js';
 import { MetricsService } from '../ops/metrics.service.js';
 import { assessDurability, parseInfo, type DurabilityReport } from './durability.js';
+import { closeBullConnections, type RedisClient } from './redis-connection.js';
 import { InjectRedis } from './redis.constants.js';
+import { parseReplicas, type ReplicaReport } from './replication.js';
 
 /** How long an ended client waits before it is connected again. */
 const RECONNECT_AFTER_END_MS = 200;
 
 /** How often a connected Redis is asked whether it still answers (at least the command timeout). */
 const PROBE_INTERVAL_MS = 1_000;
+
+/** How often the primaries are asked for their replicas and how far behind those are. */
+const REPLICATION_INTERVAL_MS = 5_000;
 
 /**
  * The shared client's health as /ready and the drain steps need it: reachable or not and
@@ -35,16 +40,23 @@ export class RedisHealth implements OnApplicationShutdown {
   private closing = false;
   private readonly probeTimer: NodeJS.Timeout;
   private readonly mode: RedisEndpoint['mode'];
-  /** The server the client last connected to (`host:port`), and when and how often that changed (a failover). */
-  private primary?: string;
+  /**
+   * The primaries in use (`host:port`: the server connected to; a Cluster's masters), and when
+   * and how often a new one appeared (a failover or switchover).
+   */
+  private primaries: readonly string[] = [];
   private primarySwitches = 0;
   private lastSwitchAt?: string;
+  private replicas: readonly ReplicaReport[] = [];
+  private replicationReadAt = 0;
+  private readonly redisConfig: AppConfig['redis'];
 
   constructor(
-    @InjectRedis() readonly client: Redis,
+    @InjectRedis() readonly client: RedisClient,
     @InjectConfig() config: AppConfig,
     metrics: MetricsService,
   ) {
+    this.redisConfig = config.redis;
     const reachable = () => this.reachable;
     new Gauge({
       name: 'ballast_redis_up',
@@ -92,13 +104,17 @@ export class RedisHealth implements OnApplicationShutdown {
       this.wasReady = true;
       this.unresponsive = false;
       this.error = '';
-      if (this.notePrimary()) switches.inc();
+      if (this.notePrimaries()) switches.inc();
       void this.checkDurability();
+      void this.readReplication();
     });
+    // A Cluster's masters change without the client reconnecting: a replica promoted for a lost
+    // master shows in the slot map it refreshes.
+    if (client instanceof Cluster) client.on('refresh', () => this.notePrimaries() && switches.inc());
     if (client.status === 'ready') {
       this.everReady = true;
       this.wasReady = true;
-      this.notePrimary();
+      this.notePrimaries();
       void this.checkDurability();
     }
     // A Redis that stops answering but keeps its connections (frozen, SIGSTOP, a VM paused, a
@@ -117,6 +133,7 @@ export class RedisHealth implements OnApplicationShutdown {
     this.probing = true;
     try {
       await this.client.ping();
+      if (Date.now() - this.replicationReadAt >= REPLICATION_INTERVAL_MS) void this.readReplication();
       if (this.unresponsive) this.logger.log('Redis answers again');
       this.unresponsive = false;
     } catch (error) {
@@ -140,32 +157,61 @@ export class RedisHealth implements OnApplicationShutdown {
     return Promise.race([this.firstReady, sleep(this.firstWaitMs, false, { ref: false })]);
   }
 
-  /** Records the server this connection reached; true when it is another one than before. */
-  private notePrimary(): boolean {
-    const { remoteAddress, remotePort } = this.client.stream ?? {};
-    if (!remoteAddress) return false;
-    const now = `${remoteAddress}:${remotePort}`;
-    const before = this.primary;
-    this.primary = now;
-    if (before === undefined || before === now) return false;
+  /** The primaries this client uses now: the server it is connected to, or a Cluster's masters. */
+  private primaryNodes(): Redis[] {
+    if (this.client instanceof Cluster) return this.client.nodes('master');
+    return this.client.status === 'ready' ? [this.client] : [];
+  }
+
+  private static addressOf(node: Redis): string | undefined {
+    if (node.stream?.remoteAddress) return `${node.stream.remoteAddress}:${node.stream.remotePort}`;
+    return node.options.host ? `${node.options.host}:${node.options.port}` : undefined;
+  }
+
+  /** Records the primaries in use; true when one of them is new (a failover moved us, not a node lost). */
+  private notePrimaries(): boolean {
+    const now = this.primaryNodes()
+      .map((node) => RedisHealth.addressOf(node))
+      .filter((address): address is string => Boolean(address))
+      .sort();
+    if (now.length === 0) return false;
+    const before = this.primaries;
+    this.primaries = now;
+    const arrived = now.filter((address) => !before.includes(address));
+    if (before.length === 0 || arrived.length === 0) return false;
     this.primarySwitches += 1;
     this.lastSwitchAt = new Date().toISOString();
-    this.logger.warn(`Redis primary is now ${now} (was ${before})`);
+    this.logger.warn(`Redis primary is now ${arrived.join(', ')} (was ${before.join(', ')})`);
     return true;
   }
 
+  /** Each primary's replicas and how far behind they are (INFO replication; unknown where refused). */
+  private async readReplication(): Promise<void> {
+    this.replicationReadAt = Date.now();
+    try {
+      const reports = await Promise.all(
+        this.primaryNodes().map(async (node) => parseReplicas(await node.info('replication'), RedisHealth.addressOf(node) ?? '?')),
+      );
+      this.replicas = reports.flat();
+    } catch {
+      // INFO may be renamed or refused on managed Redis: then the replicas are simply not shown.
+    }
+  }
+
   /**
-   * For /ready: how Redis is reached and the primary in use (with Sentinel, the switches seen
-   * and the last one), the connection state, the last error while away, and durability warnings.
+   * For /ready: how Redis is reached and the primaries in use (with Sentinel and Cluster, the
+   * switches seen and the last one), their replicas and lag, the connection state, the last
+   * error while away, and durability warnings.
    */
   details(): Record<string, unknown> {
     return {
       mode: this.mode,
-      ...(this.primary && { primary: this.primary }),
+      ...(this.primaries.length > 0 && (this.mode === 'cluster' ? { primaries: this.primaries } : { primary: this.primaries[0] })),
       ...(this.mode !== 'standalone' && {
         primarySwitches: this.primarySwitches,
         ...(this.lastSwitchAt && { lastSwitchAt: this.lastSwitchAt }),
       }),
+      ...(this.replicas.length > 0 && { replicas: this.replicas }),
       connection: this.client.status,
       ...(this.error && !this.reachable ? { error: this.error } : {}),
       ...(this.report ? { durability: this.report } : {}),
@@ -177,6 +223,7 @@ export class RedisHealth implements OnApplicationShutdown {
     clearInterval(this.probeTimer);
     // quit() fails at once while Redis is away (no offline queue); then just drop the socket.
     await this.client.quit().catch(() => this.client.disconnect());
+    if (this.redisConfig) await closeBullConnections(this.redisConfig);
   }
 
   private async checkDurability(): Promise<void> {

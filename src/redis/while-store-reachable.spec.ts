@@ -42,4 +42,21 @@ describe('whileStoreReachable', () => {
     };
     await expect(whileStoreReachable(command, () => true)).rejects.toBe(wrongType);
   });
+
+  it.each([
+    'READONLY You cannot write against a read only replica.',
+    'LOADING Redis is loading the dataset in memory',
+    'CLUSTERDOWN The cluster is down',
+    'TRYAGAIN Multiple keys request during rehashing of slot',
+    'MOVED 3999 127.0.0.1:6381',
+    'MASTERDOWN Link with MASTER is down',
+  ])(
+    'turns the failover reply "%s" into StoreUnavailableError: the command was not run and will work on the new primary',
+    async (message) => {
+      const command = async () => {
+        throw new ReplyError(message);
+      };
+      await expect(whileStoreReachable(command, () => true)).rejects.toBeInstanceOf(StoreUnavailableError);
+    },
+  );
 });

@@ -1,11 +1,10 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { Job, Queue, QueueEvents, type JobType } from 'bullmq';
-import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectConfig, type AppConfig } from '../config/index.js';
 import { TaskFinishedError, TaskNotFailedError, TaskNotFoundError, TaskNotReplicatedError } from '../errors/index.js';
-import { createRedisClient, redisConnectionOptions } from '../redis/redis-connection.js';
+import { bullConnection, createRedisClient, nodeFor, taskKeyPrefix, type RedisClient } from '../redis/redis-connection.js';
 import { RedisHealth } from '../redis/redis-health.js';
 import { whileStoreReachable } from '../redis/while-store-reachable.js';
 import { JOB_STATES_OF, jobView, type TaskJobData } from './bull-job-view.js';
@@ -43,7 +42,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   private readonly clients: ClientTaskIndex;
   private events?: QueueEvents;
   /** Hears cancels published by any instance (only where a worker runs). */
-  private cancels?: Redis;
+  private cancels?: RedisClient;
   private readonly keys: { cancelChannel: string; cancelled: (id: string) => string; cancelledIndex: string };
   /** The shared client and the queue talk to the same Redis: when the one has lost it, so has the other. */
   private readonly usable = (): boolean | Promise<boolean> => this.redis.usable();
@@ -60,7 +59,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       (update) => this.emit(update),
       (message) => this.logger.warn(message),
     );
-    const prefix = config.redis!.prefix;
+    const prefix = taskKeyPrefix(config.redis!);
     // A client's index lives as long as its finished tasks are kept.
     this.clients = new ClientTaskIndex(redis.client, prefix, KEEP_FINISHED.age);
     this.keys = {
@@ -75,7 +74,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       if (job.id) this.sequencer.finishedHere({ view: jobView(job, ''), clientId: job.data.clientId });
     });
     this.events = new QueueEvents(TASK_QUEUE_NAME, {
-      connection: redisConnectionOptions(this.config.redis!, 'blocking'),
+      connection: bullConnection(this.config.redis!, 'blocking'),
       prefix: this.queue.opts.prefix,
     });
     for (const event of ['waiting', 'delayed', 'active', 'completed', 'failed', 'removed'] as const) {
@@ -123,8 +122,9 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     const { minReplicasAck, commandTimeoutMs } = this.config.redis!;
     if (minReplicasAck === 0) return;
     const waitMs = Math.max(1, Math.floor(commandTimeoutMs / 2));
-    // BullMQ built this client with ioredis from our connection options.
-    const client = (await this.queue.backend.client) as unknown as Redis;
+    // BullMQ's ioredis client (a Cluster's: the node owning the queue's slot wrote the job).
+    const client = nodeFor((await this.queue.backend.client) as unknown as RedisClient, this.keys.cancelChannel);
+    if (!client) throw new TaskNotReplicatedError(taskId, 0, minReplicasAck, 0);
     const acknowledged = Number(await client.call('WAIT', minReplicasAck, waitMs));
     if (acknowledged < minReplicasAck) throw new TaskNotReplicatedError(taskId, acknowledged, minReplicasAck, waitMs);
   }

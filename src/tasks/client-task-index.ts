@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.js';
 import type { TaskView } from './task.js';
 import { byLatestActivity, finishedBefore, RECENTLY_FINISHED_MS } from './task-view.js';
 
@@ -10,7 +10,7 @@ import { byLatestActivity, finishedBefore, RECENTLY_FINISHED_MS } from './task-v
  */
 export class ClientTaskIndex {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
     private readonly ttlSeconds: number,
   ) {}

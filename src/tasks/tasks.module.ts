@@ -2,7 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Logger, Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import type { AppConfig } from '../config/index.js';
-import { redisConnectionOptions } from '../redis/redis-connection.js';
+import { bullConnection, taskKeyPrefix } from '../redis/redis-connection.js';
 import { RedisHealth } from '../redis/redis-health.js';
 import { AsyncApiController } from './asyncapi.controller.js';
 import { BullTaskQueue } from './bull-task-queue.js';
@@ -61,7 +61,7 @@ export class TasksModule {
       const processor = taskProcessorClass({
         concurrency: config.tasks.concurrency,
         lockMs: config.tasks.lockMs,
-        connection: redisConnectionOptions(redis, 'blocking'),
+        connection: bullConnection(redis, 'blocking'),
       });
       // A plain handle, not an alias of the processor: @nestjs/bullmq starts a Worker for every
       // provider whose instance is a @Processor class, and an alias made it start two.
@@ -81,7 +81,7 @@ export class TasksModule {
       imports: [
         DiscoveryModule,
         // Workers and events block on Redis (see the processor); the queue serves request paths and fails fast.
-        BullModule.forRoot({ connection: redisConnectionOptions(redis, 'command'), prefix: `${redis.prefix}:bull` }),
+        BullModule.forRoot({ connection: bullConnection(redis, 'command'), prefix: `${taskKeyPrefix(redis)}:bull` }),
         BullModule.registerQueue({ name: TASK_QUEUE_NAME }),
       ],
       providers: [
@@ -92,7 +92,7 @@ export class TasksModule {
         {
           provide: IdempotencyKeys,
           inject: [RedisHealth],
-          useFactory: (health: RedisHealth) => new RedisIdempotencyKeys(health.client, redis.prefix, () => health.usable()),
+          useFactory: (health: RedisHealth) => new RedisIdempotencyKeys(health.client, taskKeyPrefix(redis), () => health.usable()),
         },
       ],
     };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis/redis-connection.js';
 import { whileStoreReachable, type StoreGate } from '../../redis/while-store-reachable.js';
 import { IdempotencyKeys, type IdempotencyRecord } from './idempotency-keys.js';
 
@@ -13,7 +13,7 @@ const RELEASE_IF_HELD = `if redis.call('GET', KEYS[1]) == ARGV[1] then return re
  */
 export class RedisIdempotencyKeys extends IdempotencyKeys {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly usable: StoreGate,
   ) {
