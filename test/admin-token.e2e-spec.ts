@@ -15,7 +15,7 @@ describeWithRedis('ADMIN_TOKEN', (redis) => {
   describe('on a service', () => {
     let service: RunningApp;
     beforeAll(async () => {
-      service = await startApp({ REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-admin`, ADMIN_TOKEN: TOKEN });
+      service = await startApp({ ...redis().env, REDIS_PREFIX: `${redis().prefix}-admin`, ADMIN_TOKEN: TOKEN });
     });
     afterAll(() => service.close());
 
@@ -136,7 +136,7 @@ describeWithRedis('Bull Board without ADMIN_TOKEN', (redis) => {
   describe('on a service with Redis', () => {
     let service: RunningApp;
     beforeAll(async () => {
-      service = await startApp({ REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-board` });
+      service = await startApp({ ...redis().env, REDIS_PREFIX: `${redis().prefix}-board` });
     });
     afterAll(() => service.close());
 

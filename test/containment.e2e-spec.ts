@@ -218,107 +218,112 @@ describe('early answers and bad input at the door', () => {
   });
 });
 
-describeWithRedis('Redis outages fail fast and shut down clean', () => {
-  const processes = useProcesses();
-  let redis: PrivateRedis | undefined;
-  afterEach(async () => {
-    await processes.stopAll();
-    await redis?.stop('SIGKILL');
-  });
+// Its own single redis-server, stopped and restarted: the Sentinel and Cluster suites kill theirs.
+describeWithRedis(
+  'Redis outages fail fast and shut down clean',
+  () => {
+    const processes = useProcesses();
+    let redis: PrivateRedis | undefined;
+    afterEach(async () => {
+      await processes.stopAll();
+      await redis?.stop('SIGKILL');
+    });
 
-  it('Redis killed: every Redis route answers 503 + Retry-After instead of waiting, /ready says why, SIGTERM exits 0', async () => {
-    redis = await startPrivateRedis({ aof: false });
-    const service = await processes.start({ REDIS_URL: redis.url, LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '10000', TASK_CONCURRENCY: '1' });
-    await waitFor(async () => ((await http(`${service.baseUrl}/ready`)).status === 200 ? true : undefined));
-    const running = await http(`${service.baseUrl}/tasks`, { method: 'POST', json: { durationMs: 20_000 } });
-    expect(running.status).toBe(202);
-    await waitFor(async () => ((await http(`${service.baseUrl}/tasks/${running.body.id}`)).body.status === 'active' ? true : undefined));
-    await redis.stop('SIGKILL');
+    it('Redis killed: every Redis route answers 503 + Retry-After instead of waiting, /ready says why, SIGTERM exits 0', async () => {
+      redis = await startPrivateRedis({ aof: false });
+      const service = await processes.start({ REDIS_URL: redis.url, LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '10000', TASK_CONCURRENCY: '1' });
+      await waitFor(async () => ((await http(`${service.baseUrl}/ready`)).status === 200 ? true : undefined));
+      const running = await http(`${service.baseUrl}/tasks`, { method: 'POST', json: { durationMs: 20_000 } });
+      expect(running.status).toBe(202);
+      await waitFor(async () => ((await http(`${service.baseUrl}/tasks/${running.body.id}`)).body.status === 'active' ? true : undefined));
+      await redis.stop('SIGKILL');
 
-    const routes: [string, string, object?][] = [
-      ['GET', '/items/1'],
-      ['POST', '/items/?item_id=2', { name: 'a', price: 1 }],
-      ['PUT', '/items/1', { name: 'a', price: 1 }],
-      ['DELETE', '/items/1'],
-      ['POST', '/tasks', { durationMs: 10 }],
-      ['GET', `/tasks/${running.body.id}`],
-    ];
-    for (const [method, path, json] of routes) {
-      // Redis stays down for the whole test: an answer at all means the route did not wait for it.
-      const response = await http(`${service.baseUrl}${path}`, { method, json });
-      expect({ method, path, status: response.status, retryAfter: response.headers['retry-after'] }).toEqual({
-        method,
-        path,
-        status: 503,
-        retryAfter: '1',
+      const routes: [string, string, object?][] = [
+        ['GET', '/items/1'],
+        ['POST', '/items/?item_id=2', { name: 'a', price: 1 }],
+        ['PUT', '/items/1', { name: 'a', price: 1 }],
+        ['DELETE', '/items/1'],
+        ['POST', '/tasks', { durationMs: 10 }],
+        ['GET', `/tasks/${running.body.id}`],
+      ];
+      for (const [method, path, json] of routes) {
+        // Redis stays down for the whole test: an answer at all means the route did not wait for it.
+        const response = await http(`${service.baseUrl}${path}`, { method, json });
+        expect({ method, path, status: response.status, retryAfter: response.headers['retry-after'] }).toEqual({
+          method,
+          path,
+          status: 503,
+          retryAfter: '1',
+        });
+      }
+      const ready = await http(`${service.baseUrl}/ready`);
+      expect(ready.status).toBe(503);
+      expect(ready.body.error.redis).toMatchObject({ status: 'down' });
+      // ...and says why, once the client's reconnect attempts have been refused.
+      await waitFor(async () => {
+        const redisIndicator = (await http(`${service.baseUrl}/ready`)).body.error.redis;
+        return /ECONNREFUSED/.test(redisIndicator.error ?? '') ? true : undefined;
       });
-    }
-    const ready = await http(`${service.baseUrl}/ready`);
-    expect(ready.status).toBe(503);
-    expect(ready.body.error.redis).toMatchObject({ status: 'down' });
-    // ...and says why, once the client's reconnect attempts have been refused.
-    await waitFor(async () => {
-      const redisIndicator = (await http(`${service.baseUrl}/ready`)).body.error.redis;
-      return /ECONNREFUSED/.test(redisIndicator.error ?? '') ? true : undefined;
+
+      service.kill('SIGTERM');
+      expect(await service.exited()).toEqual({ code: 0, signal: null });
+      expect(service.lines.some((line) => /Redis unreachable at shutdown: leaving 1 active jobs/.test(line))).toBe(true);
     });
 
-    service.kill('SIGTERM');
-    expect(await service.exited()).toEqual({ code: 0, signal: null });
-    expect(service.lines.some((line) => /Redis unreachable at shutdown: leaving 1 active jobs/.test(line))).toBe(true);
-  });
+    it('Redis frozen (SIGSTOP): SIGTERM with a task running still exits 0, within the shutdown grace', async () => {
+      redis = await startPrivateRedis({ aof: false });
+      const service = await processes.start({
+        REDIS_URL: redis.url,
+        LOG_LEVEL: 'info',
+        SHUTDOWN_GRACE_MS: '10000',
+        TASK_CONCURRENCY: '1',
+        REDIS_COMMAND_TIMEOUT_MS: '500',
+      });
+      await waitFor(async () => ((await http(`${service.baseUrl}/ready`)).status === 200 ? true : undefined));
+      const running = await http(`${service.baseUrl}/tasks`, { method: 'POST', json: { durationMs: 20_000 } });
+      await waitFor(async () => ((await http(`${service.baseUrl}/tasks/${running.body.id}`)).body.status === 'active' ? true : undefined));
+      redis.freeze();
+      // Connections stay open and nothing answers: only the command timeout tells.
+      await waitFor(async () => ((await http(`${service.baseUrl}/ready`)).status === 503 ? true : undefined), {
+        timeoutMs: 10_000,
+        what: '/ready to see Redis gone',
+      });
+      const item = await http(`${service.baseUrl}/items/1`);
+      expect([item.status, item.headers['retry-after']]).toEqual([503, '1']);
+      expect((await http(`${service.baseUrl}/ready`)).body.error.redis.error).toMatch(/no answer within 500 ms/);
+      const signalled = Date.now();
+      service.kill('SIGTERM');
+      expect(await service.exited()).toEqual({ code: 0, signal: null });
+      // Drains at once (nothing can be reported to Redis), well inside SHUTDOWN_GRACE_MS.
+      expect(Date.now() - signalled).toBeLessThan(10_000);
+      expect(service.lines.some((line) => /Redis unreachable at shutdown: leaving 1 active jobs/.test(line))).toBe(true);
+    });
 
-  it('Redis frozen (SIGSTOP): SIGTERM with a task running still exits 0, within the shutdown grace', async () => {
-    redis = await startPrivateRedis({ aof: false });
-    const service = await processes.start({
-      REDIS_URL: redis.url,
-      LOG_LEVEL: 'info',
-      SHUTDOWN_GRACE_MS: '10000',
-      TASK_CONCURRENCY: '1',
-      REDIS_COMMAND_TIMEOUT_MS: '500',
-    });
-    await waitFor(async () => ((await http(`${service.baseUrl}/ready`)).status === 200 ? true : undefined));
-    const running = await http(`${service.baseUrl}/tasks`, { method: 'POST', json: { durationMs: 20_000 } });
-    await waitFor(async () => ((await http(`${service.baseUrl}/tasks/${running.body.id}`)).body.status === 'active' ? true : undefined));
-    redis.freeze();
-    // Connections stay open and nothing answers: only the command timeout tells.
-    await waitFor(async () => ((await http(`${service.baseUrl}/ready`)).status === 503 ? true : undefined), {
-      timeoutMs: 10_000,
-      what: '/ready to see Redis gone',
-    });
-    const item = await http(`${service.baseUrl}/items/1`);
-    expect([item.status, item.headers['retry-after']]).toEqual([503, '1']);
-    expect((await http(`${service.baseUrl}/ready`)).body.error.redis.error).toMatch(/no answer within 500 ms/);
-    const signalled = Date.now();
-    service.kill('SIGTERM');
-    expect(await service.exited()).toEqual({ code: 0, signal: null });
-    // Drains at once (nothing can be reported to Redis), well inside SHUTDOWN_GRACE_MS.
-    expect(Date.now() - signalled).toBeLessThan(10_000);
-    expect(service.lines.some((line) => /Redis unreachable at shutdown: leaving 1 active jobs/.test(line))).toBe(true);
-  });
+    it('with AOF as shipped, tasks accepted before a Redis restart complete after it', async () => {
+      redis = await startPrivateRedis({ aof: true });
+      const service = await processes.start({ REDIS_URL: redis.url, TASK_CONCURRENCY: '1', TASK_LOCK_MS: '2000' });
+      const ready = await waitFor(async () => {
+        const response = await http(`${service.baseUrl}/ready`);
+        return response.status === 200 && response.body.details.redis.durability ? response : undefined;
+      });
+      expect(ready.body.details.redis.durability).toMatchObject({
+        aof: true,
+        appendfsync: 'everysec',
+        maxmemoryPolicy: 'noeviction',
+        warnings: [],
+      });
+      const accepted: string[] = [];
+      for (let i = 0; i < 10; i += 1)
+        accepted.push((await http(`${service.baseUrl}/tasks`, { method: 'POST', json: { durationMs: 200 } })).body.id);
 
-  it('with AOF as shipped, tasks accepted before a Redis restart complete after it', async () => {
-    redis = await startPrivateRedis({ aof: true });
-    const service = await processes.start({ REDIS_URL: redis.url, TASK_CONCURRENCY: '1', TASK_LOCK_MS: '2000' });
-    const ready = await waitFor(async () => {
-      const response = await http(`${service.baseUrl}/ready`);
-      return response.status === 200 && response.body.details.redis.durability ? response : undefined;
+      await redis.stop('SIGTERM');
+      await redis.start();
+      const views = await untilCompleted(service.baseUrl, accepted, {
+        timeoutMs: 45_000,
+        what: 'every task accepted before the restart to complete',
+      });
+      for (const view of views) expect(view.result).toEqual({ workedMs: expect.any(Number), payload: null });
     });
-    expect(ready.body.details.redis.durability).toMatchObject({
-      aof: true,
-      appendfsync: 'everysec',
-      maxmemoryPolicy: 'noeviction',
-      warnings: [],
-    });
-    const accepted: string[] = [];
-    for (let i = 0; i < 10; i += 1)
-      accepted.push((await http(`${service.baseUrl}/tasks`, { method: 'POST', json: { durationMs: 200 } })).body.id);
-
-    await redis.stop('SIGTERM');
-    await redis.start();
-    const views = await untilCompleted(service.baseUrl, accepted, {
-      timeoutMs: 45_000,
-      what: 'every task accepted before the restart to complete',
-    });
-    for (const view of views) expect(view.result).toEqual({ workedMs: expect.any(Number), payload: null });
-  });
-});
+  },
+  { modes: ['standalone'] },
+);

@@ -9,9 +9,14 @@ import { TestSocket } from './support/ws.js';
 
 /** WebSocket clients that meet the fleet through the balancer's front door. */
 
-const fleet = (processes: ProcessSet, redisUrl: string, prefix: string, serviceEnv = (_i: number): Record<string, string> => ({})) =>
+const fleet = (
+  processes: ProcessSet,
+  redisEnv: Readonly<Record<string, string>>,
+  prefix: string,
+  serviceEnv = (_i: number): Record<string, string> => ({}),
+) =>
   startFleet(processes, {
-    redis: { url: redisUrl, prefix },
+    redis: { env: redisEnv, prefix },
     serviceEnv: (i) => ({ SHUTDOWN_GRACE_MS: '15000', LOG_LEVEL: 'info', ...serviceEnv(i) }),
     balancerEnv: { LOG_LEVEL: 'info' },
   });
@@ -23,7 +28,7 @@ describeWithRedis('WebSocket clients through the balancer', (redis) => {
   afterEach(() => processes.stopAll());
 
   it('a client connects through the balancer, creates a task through it and follows it to completed', async () => {
-    const { balancer, ws } = await fleet(processes, redis().url, `${redis().prefix}-front`);
+    const { balancer, ws } = await fleet(processes, redis().env, `${redis().prefix}-front`);
     const socket = await TestSocket.open(ws('?clientId=front'));
     expect(socket.frames[0].event).toBe('hello');
     const tunnels = (await http(`${balancer.baseUrl}/_balancer/backends`)).body.backends.map((b: any) => b.tunnels);
@@ -50,7 +55,7 @@ describeWithRedis('WebSocket clients through the balancer', (redis) => {
   it('SIGTERM of a service closes its tunnelled sockets with 1012; clients reconnect through the balancer to another', async () => {
     // The drained service only queues: the client's task runs on the other one, and is still
     // running when the client comes back.
-    const { services, balancer, ws } = await fleet(processes, redis().url, `${redis().prefix}-drain`, (i) =>
+    const { services, balancer, ws } = await fleet(processes, redis().env, `${redis().prefix}-drain`, (i) =>
       i === 0 ? { TASK_CONCURRENCY: '0' } : ({} as Record<string, string>),
     );
     const sockets = [await TestSocket.open(ws('?clientId=c0')), await TestSocket.open(ws('?clientId=c1'))];
@@ -78,7 +83,7 @@ describeWithRedis('WebSocket clients through the balancer', (redis) => {
   });
 
   it('SIGTERM of the balancer closes its tunnels with 1001 while frames flow, and it exits 0', async () => {
-    const { balancer, ws } = await fleet(processes, redis().url, `${redis().prefix}-front-drain`);
+    const { balancer, ws } = await fleet(processes, redis().env, `${redis().prefix}-front-drain`);
     const sockets = [await TestSocket.open(ws()), await TestSocket.open(ws())];
     for (const socket of sockets) {
       socket.send('subscribe', { all: true });
@@ -95,7 +100,7 @@ describeWithRedis('WebSocket clients through the balancer', (redis) => {
   });
 
   it('the rolling restart, small: clients that reconnect on close learn every final state of their tasks', async () => {
-    const { services, balancer, ws } = await fleet(processes, redis().url, `${redis().prefix}-rolling`);
+    const { services, balancer, ws } = await fleet(processes, redis().env, `${redis().prefix}-rolling`);
     const clientIds = ['r0', 'r1', 'r2', 'r3'];
     const learned = new Map(clientIds.map((id) => [id, new Map<string, any>()]));
     const closes: number[] = [];

@@ -4,8 +4,8 @@ import { http } from './support/http.js';
 import { useProcesses } from './support/process.js';
 import { describeWithRedis } from './support/redis.js';
 
-describeWithRedis('items over HTTP with REDIS_URL', (redis) => {
-  const env = () => ({ REDIS_URL: redis().url, REDIS_PREFIX: redis().prefix });
+describeWithRedis('items over HTTP on Redis', (redis) => {
+  const env = () => ({ ...redis().env, REDIS_PREFIX: redis().prefix });
 
   it('keeps items across an instance restart and shares them between instances', async () => {
     const first = await startApp(env());

@@ -77,8 +77,13 @@ describeWithRedis('live views', (redis) => {
       const page = await open('/status');
       await page.locator('[data-testid="socket"]', { hasText: 'socket: live' }).waitFor();
       await page.locator('[data-testid="readiness"]', { hasText: 'ready' }).waitFor();
-      // How it reaches Redis: one server by URL, the primary it is connected to.
-      await page.locator('[data-testid="redis"]', { hasText: /^standalone · primary 127\.0\.0\.1:\d+$/ }).waitFor();
+      // How it reaches Redis: the mode, the primary it is connected to (a Cluster's primaries), and the replicas' lag.
+      const described = {
+        standalone: /^standalone · primary 127\.0\.0\.1:\d+$/,
+        sentinel: /^sentinel · primary 127\.0\.0\.1:\d+ · 2 replicas, lag ≤ \d+ s, ≤ \d+ B behind$/,
+        cluster: /^cluster · primaries (127\.0\.0\.1:\d+(, )?){3} · 3 replicas, lag ≤ \d+ s, ≤ \d+ B behind$/,
+      }[redis().mode];
+      await page.locator('[data-testid="redis"]', { hasText: described }).waitFor();
 
       const { status, body } = await http(`${balancer.baseUrl}/tasks`, {
         method: 'POST',

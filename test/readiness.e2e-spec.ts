@@ -213,9 +213,9 @@ describe('load shedding (READY_SHED=true)', () => {
   });
 });
 
-describeWithRedis('readiness with REDIS_URL', (redis) => {
+describeWithRedis('readiness on Redis', (redis) => {
   it('is ready once Redis is connected', async () => {
-    const running = await startApp({ REDIS_URL: redis().url, REDIS_PREFIX: redis().prefix });
+    const running = await startApp({ ...redis().env, REDIS_PREFIX: redis().prefix });
     try {
       const response = await waitFor(async () => {
         const r = await ready(running.baseUrl);

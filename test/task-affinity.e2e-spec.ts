@@ -135,7 +135,7 @@ describeWithRedis('tasks through the balancer, services on one Redis', (redis) =
   afterEach(() => processes.stopAll());
 
   it('pins nothing: any instance answers for any task', async () => {
-    const fleet = await startFleet(processes, { services: 3, redis: { url: redis().url, prefix: `${redis().prefix}-shared` } });
+    const fleet = await startFleet(processes, { services: 3, redis: { env: redis().env, prefix: `${redis().prefix}-shared` } });
     const base = fleet.balancer.baseUrl;
     await waitFor(async () => ((await backendsOf(fleet)).every((b) => b.reportedLoad) ? true : undefined), { what: 'load reports' });
     expect((await backendsOf(fleet)).map((b) => b.keepsTasksLocally)).toEqual([false, false, false]);

@@ -251,7 +251,7 @@ describe('task features with the in-memory driver (one instance)', () => {
 describeWithRedis('task features with BullMQ on a real Redis (created on A, run on B)', (redis: () => TestRedis) => {
   let a: RunningApp;
   let b: RunningApp;
-  const env = () => ({ ...FAST_RETRIES, REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-features` });
+  const env = () => ({ ...FAST_RETRIES, ...redis().env, REDIS_PREFIX: `${redis().prefix}-features` });
   beforeAll(async () => {
     a = await startApp({ ...env(), TASK_CONCURRENCY: '0' }, { modules });
     b = await startApp({ ...env(), TASK_CONCURRENCY: '4' }, { modules });

@@ -160,39 +160,8 @@ describe('graceful shutdown with the in-memory driver (real process)', () => {
 
 describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
   const processes = useProcesses();
-  it('one connection policy for every client: an encoded ACL username and password reach the store, queue, worker and events', async () => {
-    // A user whose name and password need URL-encoding: each Redis client must decode both.
-    const admin = new Redis(redis().url);
-    const user = `${redis().prefix}@u`;
-    await admin.call('ACL', 'SETUSER', user, 'on', '>p@ss:w/rd', '~*', '&*', '+@all');
-    const url = new URL(redis().url);
-    url.username = encodeURIComponent(user);
-    url.password = encodeURIComponent('p@ss:w/rd');
-    const app = await startApp({ REDIS_URL: url.toString(), REDIS_PREFIX: `${redis().prefix}-acl` });
-    try {
-      const ready = await waitFor(async () => {
-        const response = await http(`${app.baseUrl}/ready`);
-        return response.status === 200 ? response : undefined;
-      });
-      expect(ready.body.details.redis).toMatchObject({ status: 'up', connection: 'ready' });
-      const socket = await TestSocket.open(wsUrl(app.baseUrl, '?clientId=acl'));
-      const { status, body } = await post(app.baseUrl, { durationMs: 50, clientId: 'acl' });
-      expect(status).toBe(202);
-      await socket.next((f) => f.event === 'task' && f.data.id === body.id && f.data.status === 'completed');
-      expect((await http(`${app.baseUrl}/items/?item_id=1`, { method: 'POST', json: { name: 'a', price: 1 } })).status).toBe(200);
-      // Every client of this app is logged in as that user.
-      const clients = String(await admin.call('CLIENT', 'LIST'));
-      expect(clients.split('\n').filter((line) => line.includes(`user=${user} `)).length).toBeGreaterThanOrEqual(4);
-      socket.close();
-    } finally {
-      await app.close();
-      await admin.call('ACL', 'DELUSER', user);
-      admin.disconnect();
-    }
-  });
-
   it('runs at most TASK_CONCURRENCY jobs at once on an instance (one worker, not one per provider alias)', async () => {
-    const app = await startApp({ REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-conc`, TASK_CONCURRENCY: '1' });
+    const app = await startApp({ ...redis().env, REDIS_PREFIX: `${redis().prefix}-conc`, TASK_CONCURRENCY: '1' });
     try {
       const socket = await TestSocket.open(wsUrl(app.baseUrl));
       socket.send('subscribe', { all: true });
@@ -219,7 +188,7 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
   });
 
   it('frames carry the stored view: every instance sends the same finishedAt as GET /tasks/:id', async () => {
-    const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-view` };
+    const env = { ...redis().env, REDIS_PREFIX: `${redis().prefix}-view` };
     const a = await startApp({ ...env, TASK_CONCURRENCY: '0' });
     const b = await startApp(env);
     try {
@@ -252,7 +221,7 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
   });
 
   it('a socket that reconnects with ?clientId= learns the present of its unfinished and just-finished tasks at once', async () => {
-    const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-present`, TASK_CONCURRENCY: '1' };
+    const env = { ...redis().env, REDIS_PREFIX: `${redis().prefix}-present`, TASK_CONCURRENCY: '1' };
     const app = await startApp(env);
     try {
       // Finished while the client was away: told with its final state.
@@ -273,7 +242,7 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
   });
 
   it('terminates a peer that stops answering pings, and forgets it', async () => {
-    const app = await startApp({ REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-beat`, WS_HEARTBEAT_MS: '200' });
+    const app = await startApp({ ...redis().env, REDIS_PREFIX: `${redis().prefix}-beat`, WS_HEARTBEAT_MS: '200' });
     try {
       const healthy = await TestSocket.open(wsUrl(app.baseUrl));
       const vanished = await TestSocket.open(wsUrl(app.baseUrl), { autoPong: false });
@@ -287,7 +256,7 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
   });
 
   it('a task created on A and processed on B notifies the client on A', async () => {
-    const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-ab` };
+    const env = { ...redis().env, REDIS_PREFIX: `${redis().prefix}-ab` };
     const a = await startApp({ ...env, TASK_CONCURRENCY: '0' });
     const b = await startApp(env);
     try {
@@ -305,7 +274,7 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
   });
 
   it('SIGTERM to A: A finishes its active jobs and exits 0, its waiting jobs stay for B, which completes every accepted task', async () => {
-    const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-drain`, TASK_CONCURRENCY: '3' };
+    const env = { ...redis().env, REDIS_PREFIX: `${redis().prefix}-drain`, TASK_CONCURRENCY: '3' };
     const a = await processes.start(env);
     const socket = await TestSocket.open(wsUrl(a.baseUrl));
     socket.send('subscribe', { all: true });
@@ -354,7 +323,7 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
 
   it('kill -9 of the worker mid-task: another runs it again within TASK_LOCK_MS + 5 s', async () => {
     const lockMs = 12_000;
-    const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-stalled`, TASK_LOCK_MS: String(lockMs) };
+    const env = { ...redis().env, REDIS_PREFIX: `${redis().prefix}-stalled`, TASK_LOCK_MS: String(lockMs) };
     await followedOnOneWorker(env, { durationMs: 60_000, payload: 'stalled' }, async ({ worker, socket, id }) => {
       await socket.next((f) => f.event === 'task' && f.data.id === id && f.data.status === 'active');
       // The rescuer is up before the kill, so what is measured is BullMQ's recovery, not a boot.
@@ -372,7 +341,7 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
   }, 60_000);
 
   it('kill -9 of the worker mid-task: the task still completes on another', async () => {
-    const env = { REDIS_URL: redis().url, REDIS_PREFIX: `${redis().prefix}-kill`, TASK_LOCK_MS: '1000' };
+    const env = { ...redis().env, REDIS_PREFIX: `${redis().prefix}-kill`, TASK_LOCK_MS: '1000' };
     await followedOnOneWorker(env, { durationMs: 1500, payload: 'rescued' }, async ({ worker, api, socket, id }) => {
       await socket.next((f) => f.event === 'task' && f.data.id === id && f.data.progress >= 10);
       expect((await stopProcess(worker)).signal).toBe('SIGKILL');
@@ -385,3 +354,41 @@ describeWithRedis('tasks with BullMQ on a real Redis', (redis) => {
     });
   });
 });
+
+// A URL's encoded ACL user is a standalone concern (Sentinel and Cluster take REDIS_USERNAME and REDIS_PASSWORD).
+describeWithRedis(
+  'tasks with BullMQ on a real Redis, by URL',
+  (redis) => {
+    it('one connection policy for every client: an encoded ACL username and password reach the store, queue, worker and events', async () => {
+      // A user whose name and password need URL-encoding: each Redis client must decode both.
+      const admin = new Redis(redis().url);
+      const user = `${redis().prefix}@u`;
+      await admin.call('ACL', 'SETUSER', user, 'on', '>p@ss:w/rd', '~*', '&*', '+@all');
+      const url = new URL(redis().url);
+      url.username = encodeURIComponent(user);
+      url.password = encodeURIComponent('p@ss:w/rd');
+      const app = await startApp({ REDIS_URL: url.toString(), REDIS_PREFIX: `${redis().prefix}-acl` });
+      try {
+        const ready = await waitFor(async () => {
+          const response = await http(`${app.baseUrl}/ready`);
+          return response.status === 200 ? response : undefined;
+        });
+        expect(ready.body.details.redis).toMatchObject({ status: 'up', connection: 'ready' });
+        const socket = await TestSocket.open(wsUrl(app.baseUrl, '?clientId=acl'));
+        const { status, body } = await post(app.baseUrl, { durationMs: 50, clientId: 'acl' });
+        expect(status).toBe(202);
+        await socket.next((f) => f.event === 'task' && f.data.id === body.id && f.data.status === 'completed');
+        expect((await http(`${app.baseUrl}/items/?item_id=1`, { method: 'POST', json: { name: 'a', price: 1 } })).status).toBe(200);
+        // Every client of this app is logged in as that user.
+        const clients = String(await admin.call('CLIENT', 'LIST'));
+        expect(clients.split('\n').filter((line) => line.includes(`user=${user} `)).length).toBeGreaterThanOrEqual(4);
+        socket.close();
+      } finally {
+        await app.close();
+        await admin.call('ACL', 'DELUSER', user);
+        admin.disconnect();
+      }
+    });
+  },
+  { modes: ['standalone'] },
+);

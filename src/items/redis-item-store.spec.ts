@@ -1,14 +1,15 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { describeWithRedis, uniquePrefix } from '../../test/support/redis.js';
+import type { RedisClient } from '../redis/redis-connection.js';
 import { StoreUnavailableError } from '../errors/index.js';
 import { itemStoreContract } from './item-store.contract.js';
 import { RedisItemStore } from './redis-item-store.js';
 
 describeWithRedis('RedisItemStore', (redis) => {
-  const clients: Redis[] = [];
+  const clients: RedisClient[] = [];
   const client = () => {
-    const made = new Redis(redis().url);
+    const made = redis().client();
     clients.push(made);
     return made;
   };

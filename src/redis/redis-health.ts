@@ -50,6 +50,7 @@ export class RedisHealth implements OnApplicationShutdown {
   private replicas: readonly ReplicaReport[] = [];
   private replicationReadAt = 0;
   private readonly redisConfig: AppConfig['redis'];
+  private readonly switchListeners: (() => void)[] = [];
 
   constructor(
     @InjectRedis() readonly client: RedisClient,
@@ -124,6 +125,11 @@ export class RedisHealth implements OnApplicationShutdown {
     this.probeTimer.unref();
   }
 
+  /** Called each time a new primary appears (a failover or switchover seen by this client). */
+  onPrimarySwitch(listener: () => void): void {
+    this.switchListeners.push(listener);
+  }
+
   get reachable(): boolean {
     return this.client.status === 'ready' && !this.unresponsive;
   }
@@ -182,6 +188,7 @@ export class RedisHealth implements OnApplicationShutdown {
     this.primarySwitches += 1;
     this.lastSwitchAt = new Date().toISOString();
     this.logger.warn(`Redis primary is now ${arrived.join(', ')} (was ${before.join(', ')})`);
+    for (const listener of this.switchListeners) listener();
     return true;
   }
 

@@ -91,11 +91,11 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     this.events.backend.on('ready', () => {
       if (!lost) return;
       lost = false;
-      // Every task last seen unfinished is read again (its followers by clientId and `all`
-      // hear the present), and the gateway re-reads the ones followed by id.
-      for (const id of this.sequencer.unfinishedKnown()) this.sequencer.handle(id, 'reread');
-      this.eventsResumed();
+      this.catchUp();
     });
+    // A Cluster client stays connected while one of its primaries fails over (it moves the
+    // slots to the promoted replica): a new primary is the sign that events may be missing.
+    if (this.config.redis!.endpoint.mode === 'cluster') this.redis.onPrimarySwitch(() => this.catchUp());
     this.queue.on('error', (error) => warn(`queue: ${error.message}`));
     if (this.worker) {
       const worker = this.worker;
@@ -105,6 +105,16 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       // ioredis subscribes again after every reconnect.
       void this.cancels.subscribe(this.keys.cancelChannel).catch(() => undefined);
     }
+  }
+
+  /**
+   * After a gap in the queue's events: every task last seen unfinished is read again (its
+   * followers by clientId and `all` hear the present), and the gateway re-reads the ones
+   * followed by id.
+   */
+  private catchUp(): void {
+    for (const id of this.sequencer.unfinishedKnown()) this.sequencer.handle(id, 'reread');
+    this.eventsResumed();
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -10,7 +10,8 @@ export interface FleetOptions {
   /** Env of the balancer, on top of ROLE, BACKENDS and HEALTH_CHECK_INTERVAL_MS (200). */
   readonly balancerEnv?: Record<string, string>;
   /** Every service shares this Redis (REDIS_URL, REDIS_PREFIX). */
-  readonly redis?: { readonly url: string; readonly prefix: string };
+  /** The variables that point the services at Redis (TestRedis.env) and their key prefix. */
+  readonly redis?: { readonly env: Readonly<Record<string, string>>; readonly prefix: string };
 }
 
 export interface Fleet {
@@ -32,7 +33,7 @@ export async function startFleet(processes: ProcessSet, options: FleetOptions = 
   const size = options.services ?? 2;
   const ports = (await Promise.all(Array.from({ length: size }, () => freePort()))).sort((a, b) => a - b);
   const urls = ports.map((port) => `http://127.0.0.1:${port}`);
-  const redisEnv = options.redis ? { REDIS_URL: options.redis.url, REDIS_PREFIX: options.redis.prefix } : {};
+  const redisEnv = options.redis ? { ...options.redis.env, REDIS_PREFIX: options.redis.prefix } : {};
   const services = await processes.startAll(
     ports.map((port, index) => definedOnly({ ...redisEnv, PORT: String(port), ...options.serviceEnv?.(index, port) })),
   );

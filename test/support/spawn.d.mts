@@ -50,3 +50,29 @@ export declare function startSentinelFleet(options?: {
   sentinels?: number;
   onSpawn?: (pid: number) => void;
 }): Promise<SentinelFleet>;
+
+export interface RedisClusterFleet {
+  /** Every node, primaries and replicas (their roles change with failovers). */
+  readonly nodes: RedisServer[];
+  /** Two startup nodes, `host:port,host:port`, as REDIS_CLUSTER_NODES takes them. */
+  readonly startupNodes: string;
+  /** The port of the primary serving `key` now. */
+  ownerOf(key: string): number | undefined;
+  /** The port of the primary the node on `port` replicates (undefined for a primary). */
+  replicaOf(port: number): number | undefined;
+  /** A node that answers. */
+  livePort(): number;
+  /** Every live node reports cluster_state:ok and every live primary's replicas are online. */
+  untilHealthy(timeoutMs?: number): Promise<void>;
+  /** Resolves with the port of the primary serving `key` once it is not `port` (after a crash). */
+  untilOwnerIsNot(key: string, port: number, timeoutMs?: number): Promise<number>;
+  /** CLUSTER FAILOVER on a replica of the primary serving `key`; resolves with the new owner's port. */
+  switchover(key: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export declare function startRedisCluster(options?: {
+  primaries?: number;
+  replicasEach?: number;
+  onSpawn?: (pid: number) => void;
+}): Promise<RedisClusterFleet>;

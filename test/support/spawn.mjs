@@ -225,3 +225,133 @@ export async function startSentinelFleet({ name = 'ballast', replicas = 2, senti
   await fleet.untilAgreed(primary.port);
   return fleet;
 }
+
+/**
+ * A Redis Cluster on loopback, as real processes: `primaries` primaries with `replicasEach`
+ * replicas each (`redis-cli --cluster create`), node timeout 1 s, every node agreeing the
+ * cluster is ok and every replica in sync before it resolves. `ownerOf(key)` names the
+ * primary serving a key now; `untilOwnerIsNot` waits for a failover to move it.
+ */
+export async function startRedisCluster({ primaries = 3, replicasEach = 1, onSpawn = () => undefined } = {}) {
+  const nodes = [];
+  for (let i = 0; i < primaries * (1 + replicasEach); i += 1) {
+    // A node's config file lives in its own data dir: a restarted node rejoins as itself.
+    nodes.push(
+      await startRedisServer({
+        onSpawn,
+        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000'],
+      }),
+    );
+  }
+  const addresses = nodes.map(({ port }) => `127.0.0.1:${port}`);
+  execFileSync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicasEach), '--cluster-yes'], {
+    stdio: 'ignore',
+  });
+  const cluster = {
+    nodes,
+    /** For REDIS_CLUSTER_NODES: two startup nodes, as a deployment names a few. */
+    startupNodes: addresses.slice(0, 2).join(','),
+    /** The port of the primary serving `key`, as a live node's slot map says. */
+    ownerOf(key) {
+      const slot = Number(redisCli(cluster.livePort(), 'CLUSTER', 'KEYSLOT', key));
+      for (const line of redisCli(cluster.livePort(), 'CLUSTER', 'NODES').split('\n')) {
+        const [, address, flags, , , , , state, ...ranges] = line.split(' ');
+        if (!flags.includes('master') || flags.includes('fail') || state !== 'connected') continue;
+        for (const range of ranges) {
+          const [from, to = from] = range.split('-').map(Number);
+          if (slot >= from && slot <= to) return Number(address.split('@')[0].split(':')[1]);
+        }
+      }
+      return undefined;
+    },
+    /** The port of the primary the node on `port` replicates, or undefined for a primary. */
+    replicaOf(port) {
+      const lines = redisCli(port, 'CLUSTER', 'NODES').split('\n');
+      const [, , , masterId] = lines.find((line) => line.includes('myself'))?.split(' ') ?? [];
+      if (!masterId || masterId === '-') return undefined;
+      const master = lines.find((line) => line.startsWith(`${masterId} `));
+      return master ? Number(master.split(' ')[1].split('@')[0].split(':')[1]) : undefined;
+    },
+    /** A node that answers (any), for questions about the cluster. */
+    livePort() {
+      for (const node of nodes) {
+        try {
+          redisCli(node.port, 'PING');
+          return node.port;
+        } catch {
+          // stopped or frozen: ask another
+        }
+      }
+      throw new Error('no cluster node answers');
+    },
+    /** Every live node says cluster_state:ok and every live primary has its replicas online. */
+    async untilHealthy(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        let healthy = true;
+        try {
+          for (const node of nodes) {
+            let info;
+            try {
+              info = redisCli(node.port, 'CLUSTER', 'INFO');
+            } catch {
+              continue;
+            }
+            if (!info.includes('cluster_state:ok')) healthy = false;
+            const replication = redisCli(node.port, 'INFO', 'replication');
+            if (replication.includes('role:master')) {
+              const online = (replication.match(/^slave\d+:.*state=online/gm) ?? []).length;
+              const expected = Number(/connected_slaves:(\d+)/.exec(replication)?.[1] ?? 0);
+              if (online < expected) healthy = false;
+            }
+          }
+        } catch {
+          healthy = false;
+        }
+        if (healthy) return;
+        if (Date.now() > deadline) throw new Error(`the cluster was not healthy within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    },
+    /** Resolves with the port of the primary serving `key` once it is not `port`. */
+    async untilOwnerIsNot(key, port, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        let owner;
+        try {
+          owner = cluster.ownerOf(key);
+        } catch {
+          owner = port;
+        }
+        if (owner !== undefined && owner !== port) return owner;
+        if (Date.now() > deadline) throw new Error(`${key} is still served by ${port} after ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    /** A planned failover (CLUSTER FAILOVER on a replica of the primary serving `key`); resolves with the new owner's port. */
+    async switchover(key) {
+      const owner = cluster.ownerOf(key);
+      const ownerId = redisCli(owner, 'CLUSTER', 'MYID');
+      const replica = nodes.find(({ port }) => {
+        try {
+          return redisCli(port, 'CLUSTER', 'NODES')
+            .split('\n')
+            .some((line) => {
+              const [, , flags, masterId] = line.split(' ');
+              return flags.includes('myself') && flags.includes('slave') && masterId === ownerId;
+            });
+        } catch {
+          return false;
+        }
+      });
+      if (!replica) throw new Error(`no replica of ${owner} to fail over to`);
+      redisCli(replica.port, 'CLUSTER', 'FAILOVER');
+      return cluster.untilOwnerIsNot(key, owner);
+    },
+    async stop() {
+      for (const node of nodes) await node.stop();
+    },
+  };
+  await cluster.untilHealthy();
+  return cluster;
+}

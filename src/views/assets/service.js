@@ -54,10 +54,16 @@ async function pollReadiness() {
   }
 }
 
-/** How this instance reaches Redis, as /ready's redis indicator says: mode, primary, failovers seen. */
+/** How this instance reaches Redis, as /ready's redis indicator says: mode, primaries, replicas and their lag, failovers seen. */
 function describeRedis(redis) {
   if (!redis) return 'none (tasks and items in memory)';
-  const parts = [redis.mode ?? 'standalone', redis.primary ? `primary ${redis.primary}` : redis.connection];
+  const primaries = redis.primaries ? `primaries ${redis.primaries.join(', ')}` : undefined;
+  const parts = [redis.mode ?? 'standalone', redis.primary ? `primary ${redis.primary}` : (primaries ?? redis.connection)];
+  if (redis.replicas?.length) {
+    const lag = Math.max(...redis.replicas.map((replica) => replica.lagSeconds));
+    const behind = Math.max(...redis.replicas.map((replica) => replica.behindBytes));
+    parts.push(`${redis.replicas.length} replica${redis.replicas.length === 1 ? '' : 's'}, lag ≤ ${lag} s, ≤ ${behind} B behind`);
+  }
   if (redis.primarySwitches)
     parts.push(`${redis.primarySwitches} switch${redis.primarySwitches === 1 ? '' : 'es'}, last ${redis.lastSwitchAt}`);
   if (redis.status === 'down') parts.push(`down: ${redis.error ?? redis.connection}`);
