@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import { envSchema } from '../src/config/config.schema.js';
+import { loadConfig } from '../src/config/load-config.js';
 import { startApp } from './support/app.js';
 import { http } from './support/http.js';
 import { useProcesses } from './support/process.js';
@@ -23,7 +24,7 @@ const manifests: { file: string; object: K8sObject }[] = readdirSync(`${root}/k8
 const byKind = (kind: string) => manifests.map((m) => m.object).filter((o) => o.kind === kind);
 const deployment = (name: string) => byKind('Deployment').find((d) => d.metadata.name === name)!;
 const configMap = byKind('ConfigMap').find((c) => c.metadata.name === 'ballast-config')!;
-const compose = parse(read('docker-compose.yml')) as { services: Record<string, any>; volumes?: Record<string, unknown> };
+const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, any>; volumes?: Record<string, unknown> };
 const knownEnv = new Set(Object.keys(envSchema.shape));
 
 /** A container's effective environment: its env entries over the ConfigMaps it loads. */
@@ -108,6 +109,61 @@ describe('k8s manifests', () => {
     expect(containerEnv(deployment('ballast-balancer').spec.template.spec.containers[0]).BACKENDS_DNS).toBe(
       `${byKind('Service').find((s) => s.spec.clusterIP === 'None')!.metadata.name}:8000`,
     );
+  });
+});
+
+describe('k8s redis-sentinel component (the Bitnami chart with sentinel.enabled)', () => {
+  const dir = 'k8s/components/redis-sentinel';
+  const component = parse(read(`${dir}/kustomization.yaml`)) as {
+    kind: string;
+    patches: { path: string; target?: { kind: string; name: string } }[];
+  };
+  const patches = component.patches.map((entry) => ({ ...entry, body: parse(read(`${dir}/${entry.path}`)) }));
+
+  it('is a kustomize Component listing every file beside it, outside the base', () => {
+    expect(component.kind).toBe('Component');
+    expect(component.patches.map((entry) => entry.path).sort()).toEqual(
+      readdirSync(`${root}/${dir}`)
+        .filter((file) => file !== 'kustomization.yaml')
+        .sort(),
+    );
+  });
+
+  it('turns the base config into Sentinel mode: REDIS_URL removed, the chart’s sentinel Service and master set, one replica per create', () => {
+    const configPatch = patches.find((entry) => entry.body.kind === 'ConfigMap')!.body;
+    expect(configPatch.metadata.name).toBe(configMap.metadata.name);
+    // Strategic merge: a null removes the base's key.
+    const merged = Object.fromEntries(
+      Object.entries({ ...configMap.data, ...configPatch.data }).filter(([, value]) => value !== null),
+    ) as Record<string, string>;
+    const config = loadConfig({ ...merged, REDIS_PASSWORD: 'from-the-secret', REDIS_SENTINEL_PASSWORD: 'from-the-secret' });
+    expect(config.redis).toMatchObject({
+      endpoint: { mode: 'sentinel', sentinels: [{ host: 'redis', port: 26379 }], name: 'mymaster', password: 'from-the-secret' },
+      minReplicasAck: 1,
+    });
+  });
+
+  it('gives the service the chart’s password for the data nodes and the sentinels, from its Secret', () => {
+    const credentials = patches.find((entry) => entry.target?.kind === 'Deployment')!;
+    expect(credentials.target!.name).toBe('ballast-service');
+    const added = (credentials.body as { op: string; path: string; value: { name: string; valueFrom: any } }[]).map((op) => {
+      expect(op).toMatchObject({ op: 'add', path: '/spec/template/spec/containers/0/env/-' });
+      return op.value;
+    });
+    expect(added.map((env) => env.name).sort()).toEqual(['REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD']);
+    for (const env of added) {
+      expect(knownEnv.has(env.name)).toBe(true);
+      expect(env.valueFrom).toEqual({ secretKeyRef: { name: 'redis', key: 'redis-password' } });
+    }
+    expect(deployment('ballast-service').spec.template.spec.containers[0].env).toBeInstanceOf(Array);
+  });
+
+  it('removes the base’s demo Redis, by the names the base gives it', () => {
+    const deleted = patches
+      .filter((entry) => entry.body.$patch === 'delete')
+      .map((entry) => `${entry.body.kind}/${entry.body.metadata.name}`);
+    const demo = manifests.filter((m) => m.file === 'redis-demo.yaml').map((m) => `${m.object.kind}/${m.object.metadata.name}`);
+    expect(deleted.sort()).toEqual(demo.sort());
   });
 });
 
@@ -246,16 +302,61 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(compose.volumes ?? {})).toContain(volume);
   });
 
+  const sentinelRole = (service: any) => (service.entrypoint ?? []).join(' ').includes('--sentinel');
+
+  it('has a sentinel profile: two AOF replicas of redis and three sentinels monitoring it with a majority quorum', () => {
+    const replicas = Object.entries(services).filter(([name]) => name.startsWith('redis-replica-'));
+    const sentinels = Object.entries(services).filter(([, service]) => sentinelRole(service));
+    expect(replicas).toHaveLength(2);
+    expect(sentinels).toHaveLength(3);
+    for (const [name, replica] of replicas) {
+      expect(replica.profiles).toEqual(['sentinel']);
+      const args = replica.command as string[];
+      expect(args.slice(args.indexOf('--replicaof'), args.indexOf('--replicaof') + 3)).toEqual(['--replicaof', 'redis', '6379']);
+      expect(args[args.indexOf('--replica-announce-ip') + 1]).toBe(name);
+      expect(durabilityArgs(args)).toEqual(durabilityArgs(services.redis.command));
+    }
+    for (const [, sentinel] of sentinels) {
+      expect(sentinel.profiles).toEqual(['sentinel']);
+      const [, name, host, port, quorum] = /sentinel monitor (\S+) (\S+) (\d+) (\d+)/.exec(sentinel.entrypoint.join(' '))!;
+      expect([name, host, port]).toEqual(['ballast', 'redis', '6379']);
+      expect(Number(quorum)).toBeGreaterThan(sentinels.length / 2);
+    }
+    expect(services.redis.profiles).toBeUndefined();
+  });
+
+  it('compose/sentinel.env points every service at those sentinels and their master name, and nothing else', () => {
+    const file = Object.fromEntries(
+      read('compose/sentinel.env')
+        .split('\n')
+        .filter((line) => line && !line.startsWith('#'))
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    ) as Record<string, string>;
+    expect(file.COMPOSE_PROFILES).toBe('sentinel');
+    const sentinelServices = Object.entries(services)
+      .filter(([, service]) => sentinelRole(service))
+      .map(([name]) => `${name}:26379`);
+    expect(file.REDIS_SENTINELS.split(',').sort()).toEqual(sentinelServices.sort());
+    // What the services' ${...} substitutions give with this file: Sentinel mode, no REDIS_URL.
+    const { COMPOSE_PROFILES: _profiles, ...variables } = file;
+    const config = loadConfig({ ...variables, ROLE: 'service' });
+    expect(config.redis?.endpoint).toMatchObject({ mode: 'sentinel', name: 'ballast' });
+    const serviceEnv = appServices.find(([, s]) => s.environment.ROLE === 'service')![1].environment;
+    for (const name of Object.keys(variables)) expect(serviceEnv[name]).toMatch(new RegExp(`^\\$\\{${name}[-:]`));
+  });
+
   const composeCli = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
   if (!composeCli && process.env.CI !== 'true') {
     process.stderr.write('\n!!! docker-compose not installed: `docker-compose config` test SKIPPED (apt-get install docker-compose) !!!\n');
   }
   const itWithCompose = composeCli || process.env.CI === 'true' ? it : it.skip;
-  itWithCompose('passes `docker-compose config` (installed by .ci/run; required in CI)', () => {
+  itWithCompose('passes `docker-compose config`, with and without the sentinel profile (installed by .ci/run; required in CI)', () => {
     if (!composeCli) throw new Error('docker-compose is not installed; .ci/run should have installed it');
-    const result = spawnSync('docker-compose', ['-f', `${root}/docker-compose.yml`, 'config', '-q'], { encoding: 'utf8' });
-    expect(result.stderr).toBe('');
-    expect(result.status).toBe(0);
+    for (const envFile of [[], ['--env-file', `${root}/compose/sentinel.env`]]) {
+      const result = spawnSync('docker-compose', [...envFile, '-f', `${root}/docker-compose.yml`, 'config', '-q'], { encoding: 'utf8' });
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import type { ConnectionOptions, RedisOptions } from 'bullmq';
 import calculateSlot from 'cluster-key-slot';
-import { Cluster, Redis, type ClusterOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions as IORedisOptions } from 'ioredis';
 import type { AppConfig, RedisEndpoint } from '../config/index.js';
 
 /**
@@ -82,6 +82,23 @@ function clusterOptions(redis: AppRedis, role: RedisConnectionRole): ClusterOpti
   };
 }
 
+/**
+ * A Sentinel client that closes its failover detector when it ends. ioredis closes the
+ * detector's subscriptions to every sentinel only in disconnect(), not in quit() (which BullMQ
+ * and a graceful shutdown use): each quit client kept the process alive. Its duplicates (BullMQ
+ * duplicates a worker's connection for the blocking reads) are made the same way.
+ */
+class SentinelClient extends Redis {
+  constructor(options: IORedisOptions & { replyMapping?: 'legacy' }) {
+    super(options);
+    this.on('end', () => this.disconnect());
+  }
+}
+// ioredis types duplicate() generically; at run time it is `new Redis(options)`, made ours here.
+SentinelClient.prototype.duplicate = function (this: Redis, override?: Partial<IORedisOptions>) {
+  return new SentinelClient({ ...this.options, ...override, replyMapping: 'legacy' });
+} as Redis['duplicate'];
+
 /** An ioredis client with the connection policy for `role`, in the configured mode. */
 export function createRedisClient(redis: AppRedis, role: RedisConnectionRole): RedisClient {
   if (redis.endpoint.mode === 'cluster') {
@@ -91,21 +108,23 @@ export function createRedisClient(redis: AppRedis, role: RedisConnectionRole): R
     );
   }
   const { url, ...options } = redisConnectionOptions(redis, role);
-  return url ? new Redis(url, options) : new Redis(options);
+  if (url) return new Redis(url, options);
+  return new SentinelClient({ ...(options as IORedisOptions), replyMapping: 'legacy' });
 }
 
-/** Cluster clients made for BullMQ, by the config they were made for: BullMQ does not close a client it was given. */
-const ownedByConfig = new WeakMap<AppRedis, Set<Cluster>>();
+/** Clients made for BullMQ, by the config they were made for: BullMQ does not close a client it was given. */
+const ownedByConfig = new WeakMap<AppRedis, Set<RedisClient>>();
 
 /**
- * The connection BullMQ opens for `role`: options (BullMQ builds and closes the client) for one
- * server or Sentinel; for a Cluster, a client — BullMQ builds only single-node clients itself.
- * Those clients are closed by `closeBullConnections`, after BullMQ has stopped using them.
+ * The connection BullMQ opens for `role`: options for one server (BullMQ builds and closes the
+ * client); with Sentinel or Cluster, a client of ours (BullMQ builds only plain single-node
+ * clients, see SentinelClient). Those are closed by `closeBullConnections`, after BullMQ has
+ * stopped using them.
  */
 export function bullConnection(redis: AppRedis, role: RedisConnectionRole): ConnectionOptions {
-  if (redis.endpoint.mode !== 'cluster') return redisConnectionOptions(redis, role);
-  const client = createRedisClient(redis, role) as Cluster;
-  const owned = ownedByConfig.get(redis) ?? new Set<Cluster>();
+  if (redis.endpoint.mode === 'standalone') return redisConnectionOptions(redis, role);
+  const client = createRedisClient(redis, role);
+  const owned = ownedByConfig.get(redis) ?? new Set<RedisClient>();
   ownedByConfig.set(redis, owned);
   owned.add(client);
   return client as unknown as ConnectionOptions;
@@ -115,7 +134,12 @@ export async function closeBullConnections(redis: AppRedis): Promise<void> {
   const owned = ownedByConfig.get(redis);
   if (!owned) return;
   ownedByConfig.delete(redis);
-  await Promise.all([...owned].map((client) => client.quit().catch(() => client.disconnect())));
+  await Promise.all(
+    [...owned].map(async (client) => {
+      await client.quit().catch(() => undefined);
+      client.disconnect();
+    }),
+  );
 }
 
 /**

@@ -41,6 +41,8 @@ export interface SentinelFleet {
   switchover(): Promise<number>;
   /** Resolves with the primary's port once it has at least `count` replicas online (synced). */
   untilReplicasOnline(count: number, timeoutMs?: number): Promise<number>;
+  /** Stops `count` sentinels: below the quorum, no failover happens. */
+  stopSentinels(count: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,6 +50,8 @@ export declare function startSentinelFleet(options?: {
   name?: string;
   replicas?: number;
   sentinels?: number;
+  /** Every node with appendonly yes (a restarted node keeps its data). */
+  aof?: boolean;
   onSpawn?: (pid: number) => void;
 }): Promise<SentinelFleet>;
 

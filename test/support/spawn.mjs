@@ -112,12 +112,16 @@ export function redisCli(port, ...command) {
  * the primary is now; `switchover()` is a planned failover (SENTINEL FAILOVER) that resolves
  * once every sentinel names the new primary.
  */
-export async function startSentinelFleet({ name = 'ballast', replicas = 2, sentinels = 3, onSpawn = () => undefined } = {}) {
-  const primary = await startRedisServer({ onSpawn });
+export async function startSentinelFleet({ name = 'ballast', replicas = 2, sentinels = 3, aof = false, onSpawn = () => undefined } = {}) {
+  const primary = await startRedisServer({ aof, onSpawn });
   const nodes = [primary];
   for (let i = 0; i < replicas; i += 1) {
     nodes.push(
-      await startRedisServer({ onSpawn, args: ['--replicaof', '127.0.0.1', String(primary.port), '--replica-announce-ip', '127.0.0.1'] }),
+      await startRedisServer({
+        aof,
+        onSpawn,
+        args: ['--replicaof', '127.0.0.1', String(primary.port), '--replica-announce-ip', '127.0.0.1'],
+      }),
     );
   }
   const watchers = [];
@@ -209,6 +213,16 @@ export async function startSentinelFleet({ name = 'ballast', replicas = 2, senti
         if (online >= count) return port;
         if (Date.now() > deadline) throw new Error(`the primary has ${online} replicas online, not ${count}, after ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    /** Stops `count` of the sentinels (SIGTERM): with fewer than the quorum (2) left, no failover can happen. */
+    async stopSentinels(count) {
+      for (const { child } of watchers.slice(0, count)) {
+        if (child.exitCode === null && child.signalCode === null) {
+          const exited = once(child, 'exit');
+          child.kill('SIGTERM');
+          await exited;
+        }
       }
     },
     async stop() {
