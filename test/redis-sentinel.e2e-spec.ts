@@ -44,6 +44,26 @@ describeWithSentinel('Redis Sentinel: two services on the primary the sentinels 
       { what: `a task created on ${base}`, timeoutMs: 15_000 },
     );
   const redisDetails = async (base: string) => (await http(`${base}/ready`)).body.details.redis;
+  /** Tasks this instance's worker completed, from its /metrics. */
+  const completedBy = async (base: string) => {
+    const text = String((await http(`${base}/metrics`)).body);
+    return [...text.matchAll(/^ballast_tasks_finished_total\{[^}]*outcome="completed"[^}]*\} (\d+)/gm)].reduce(
+      (sum, m) => sum + Number(m[1]),
+      0,
+    );
+  };
+  /** Every service's own worker completes tasks again (not only some instance's): tasks are created until each has. */
+  const untilEveryWorkerCompletes = async () => {
+    const before = await Promise.all([a, b].map((service) => completedBy(service.baseUrl)));
+    await waitFor(
+      async () => {
+        await createTask(a.baseUrl);
+        const now = await Promise.all([a, b].map((service) => completedBy(service.baseUrl)));
+        return now.every((count, i) => count > before[i]) ? true : undefined;
+      },
+      { what: 'both services’ workers completing tasks again', timeoutMs: 15_000 },
+    );
+  };
 
   /** Both services keep writing items until stopped; every answer counted, the slowest timed. */
   const keepWriting = () => {
@@ -154,8 +174,9 @@ describeWithSentinel('Redis Sentinel: two services on the primary the sentinels 
     const details = await redisDetails(a.baseUrl);
     expect(details.primarySwitches).toBeGreaterThanOrEqual(1);
     expect(typeof details.lastSwitchAt).toBe('string');
-    // Workers resumed on the new primary: tasks created on either service run.
+    // Workers resumed on the new primary: tasks created on either service run, and both workers run them.
     await untilCompleted(b.baseUrl, [await createTask(a.baseUrl), await createTask(b.baseUrl)], { timeoutMs: 15_000 });
+    await untilEveryWorkerCompletes();
   });
 
   it('the primary killed (kill -9): the sentinels promote a replica, both services follow, and a task running then still completes', async () => {
@@ -182,6 +203,9 @@ describeWithSentinel('Redis Sentinel: two services on the primary the sentinels 
     // be gone (documented). An item the replicas confirmed is not.
     expect((await http(`${b.baseUrl}/items/${before}`)).status).toBe(200);
     await untilCompleted(b.baseUrl, [running, await createTask(b.baseUrl)], { timeoutMs: 30_000 });
+    // Every worker came back, not just one: ioredis can end a Sentinel client for good in a
+    // failover (ioredis#1683), which left every service's worker, queue and events stopped.
+    await untilEveryWorkerCompletes();
     // Its follower is told it completed (the queue's events resumed on the new primary, and the
     // gateway re-reads the tasks its sockets follow when they do).
     await follower.next((frame) => frame.event === 'task' && frame.data.id === running && frame.data.status === 'completed', 10_000);

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { ConnectionOptions, RedisOptions } from 'bullmq';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions as IORedisOptions } from 'ioredis';
@@ -82,16 +83,43 @@ function clusterOptions(redis: AppRedis, role: RedisConnectionRole): ClusterOpti
   };
 }
 
+/** How long a Sentinel client that ended by itself waits before it connects again. */
+const RECONNECT_AFTER_END_MS = 200;
+
 /**
- * A Sentinel client that closes its failover detector when it ends. ioredis closes the
- * detector's subscriptions to every sentinel only in disconnect(), not in quit() (which BullMQ
- * and a graceful shutdown use): each quit client kept the process alive. Its duplicates (BullMQ
- * duplicates a worker's connection for the blocking reads) are made the same way.
+ * A Sentinel client that stays connected until it is closed on purpose, and then closes all of
+ * itself. Two ioredis faults, both seen here with real sentinels:
+ * - In a failover ioredis can end a Sentinel client for good (status `end`, every command
+ *   "Connection is closed", ioredis#1683): after a primary's kill -9, the workers, the queue and
+ *   its events of every service stopped for good. Ended without quit() or disconnect(), it is
+ *   connected again (it asks the sentinels anew).
+ * - quit() (BullMQ's close, a graceful shutdown) leaves the failover detector's subscriptions to
+ *   every sentinel open, so the process never exits: only disconnect() closes them.
+ * Its duplicates (BullMQ duplicates a worker's connection for the blocking reads) are the same.
  */
 class SentinelClient extends Redis {
+  private static readonly logger = new Logger('Redis');
+  private closedOnPurpose = false;
+
   constructor(options: IORedisOptions & { replyMapping?: 'legacy' }) {
     super(options);
-    this.on('end', () => this.disconnect());
+    this.on('end', () => {
+      if (this.closedOnPurpose) return this.disconnect();
+      SentinelClient.logger.warn('a Redis client stopped reconnecting: connecting it again');
+      setTimeout(() => {
+        if (!this.closedOnPurpose && this.status === 'end') this.connect().catch(() => undefined);
+      }, RECONNECT_AFTER_END_MS).unref();
+    });
+  }
+
+  override quit(callback?: Parameters<Redis['quit']>[0]): Promise<'OK'> {
+    this.closedOnPurpose = true;
+    return super.quit(callback);
+  }
+
+  override disconnect(reconnect = false): void {
+    if (!reconnect) this.closedOnPurpose = true;
+    super.disconnect(reconnect);
   }
 }
 // ioredis types duplicate() generically; at run time it is `new Redis(options)`, made ours here.
@@ -124,6 +152,9 @@ const ownedByConfig = new WeakMap<AppRedis, Set<RedisClient>>();
 export function bullConnection(redis: AppRedis, role: RedisConnectionRole): ConnectionOptions {
   if (redis.endpoint.mode === 'standalone') return redisConnectionOptions(redis, role);
   const client = createRedisClient(redis, role);
+  // BullMQ listens on the connections it uses, but may only duplicate this one (QueueEvents and
+  // a worker's blocking reads): its failed reconnects would be unhandled 'error' events.
+  client.on('error', () => undefined);
   const owned = ownedByConfig.get(redis) ?? new Set<RedisClient>();
   ownedByConfig.set(redis, owned);
   owned.add(client);

@@ -9,9 +9,6 @@ import { closeBullConnections, type RedisClient } from './redis-connection.js';
 import { InjectRedis } from './redis.constants.js';
 import { parseReplicas, type ReplicaReport } from './replication.js';
 
-/** How long an ended client waits before it is connected again. */
-const RECONNECT_AFTER_END_MS = 200;
-
 /** How often a connected Redis is asked whether it still answers (at least the command timeout). */
 const PROBE_INTERVAL_MS = 1_000;
 
@@ -37,7 +34,6 @@ export class RedisHealth implements OnApplicationShutdown {
   /** The last probe went unanswered within the command timeout, on a connection still open. */
   private unresponsive = false;
   private probing = false;
-  private closing = false;
   private readonly probeTimer: NodeJS.Timeout;
   private readonly mode: RedisEndpoint['mode'];
   /**
@@ -75,16 +71,6 @@ export class RedisHealth implements OnApplicationShutdown {
     client.on('close', () => {
       if (this.wasReady) lost.inc();
       this.wasReady = false;
-    });
-    // ioredis can end a Sentinel client for good in a failover (status 'end', every command
-    // "Connection is closed", ioredis#1683; seen here after a primary's kill -9, one run in
-    // five). Until shutdown, an ended client is connected again: it asks the sentinels anew.
-    client.on('end', () => {
-      if (this.closing) return;
-      this.logger.warn('the Redis client stopped reconnecting: connecting it again');
-      setTimeout(() => {
-        if (!this.closing && this.client.status === 'end') this.client.connect().catch(() => undefined);
-      }, RECONNECT_AFTER_END_MS).unref();
     });
     const switches = new Counter({
       name: 'ballast_redis_primary_switches_total',
@@ -226,7 +212,6 @@ export class RedisHealth implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.closing = true;
     clearInterval(this.probeTimer);
     // quit() fails at once while Redis is away (no offline queue); then just drop the socket.
     await this.client.quit().catch(() => this.client.disconnect());

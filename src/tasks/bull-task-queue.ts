@@ -15,10 +15,12 @@ import { TaskQueue, type CancelOutcome, type TaskCounts, type TaskListQuery } fr
 import { CANCELLED_ERROR } from './task-runner.js';
 import { BACKOFF_TYPE, type BallastBackoff } from './task.processor.js';
 import { byLatestActivity, isFinished } from './task-view.js';
-import { TASK_QUEUE_NAME, TASK_WORKER, type TaskWorkerHandle } from './tasks.constants.js';
+import { ANSWER_MARGIN_MS, TASK_QUEUE_NAME, TASK_WORKER, type TaskWorkerHandle } from './tasks.constants.js';
 
 const KEEP_FINISHED = { age: 24 * 3600, count: 10_000 };
 const CLOSE_WAIT_MS = 1_000;
+/** How often events whose read failed are tried again (once Redis answers). */
+const UNREAD_RETRY_MS = 1_000;
 /** BullMQ scores a delayed job (due ms) × 4096 plus a counter. */
 const DELAYED_SCORE_SCALE = 0x1000;
 
@@ -43,7 +45,13 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   private events?: QueueEvents;
   /** Hears cancels published by any instance (only where a worker runs). */
   private cancels?: RedisClient;
-  private readonly keys: { cancelChannel: string; cancelled: (id: string) => string; cancelledIndex: string };
+  private unreadRetry?: NodeJS.Timeout;
+  private readonly keys: {
+    cancelChannel: string;
+    cancelled: (id: string) => string;
+    cancelledIndex: string;
+    replicationFence: string;
+  };
   /** The shared client and the queue talk to the same Redis: when the one has lost it, so has the other. */
   private readonly usable = (): boolean | Promise<boolean> => this.redis.usable();
 
@@ -66,6 +74,8 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       cancelChannel: `${prefix}:tasks:cancel`,
       cancelled: (id) => `${prefix}:tasks:cancelled:${id}`,
       cancelledIndex: `${prefix}:tasks:cancelled`,
+      // In a Cluster it shares the queue's hash tag, so it is written on the queue's primary.
+      replicationFence: `${prefix}:tasks:replication-fence`,
     };
   }
 
@@ -96,6 +106,13 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     // A Cluster client stays connected while one of its primaries fails over (it moves the
     // slots to the promoted replica): a new primary is the sign that events may be missing.
     if (this.config.redis!.endpoint.mode === 'cluster') this.redis.onPrimarySwitch(() => this.catchUp());
+    // An event whose read failed (Redis away for a moment: a failover, a slow fork) is read
+    // again once Redis answers, so its followers still hear the task's present.
+    this.unreadRetry = setInterval(() => {
+      if (!this.redis.reachable) return;
+      for (const id of this.sequencer.takeUnread()) this.sequencer.handle(id, 'reread');
+    }, UNREAD_RETRY_MS);
+    this.unreadRetry.unref();
     this.queue.on('error', (error) => warn(`queue: ${error.message}`));
     if (this.worker) {
       const worker = this.worker;
@@ -118,6 +135,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
   }
 
   async onModuleDestroy(): Promise<void> {
+    clearInterval(this.unreadRetry);
     this.cancels?.disconnect();
     // Bounded: with Redis away the events connection may never confirm its close.
     if (this.events) await Promise.race([this.events.close().catch(() => undefined), sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
@@ -125,21 +143,30 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
 
   /**
    * REDIS_MIN_REPLICAS_ACK: WAIT on the connection that wrote the job (WAIT counts that
-   * connection's writes), bounded below the command timeout. Fewer replicas than required: the
-   * task stays queued on the primary, and the client is told so (503 with its id).
+   * connection's writes). `fence`: the task was written by another connection (a replayed
+   * create): a write on this one first, ordered after it in the replication stream, so replicas
+   * that have the fence have the task. The wait takes what is left of the create's budget
+   * (REDIS_COMMAND_TIMEOUT_MS for the writes plus half of it for the wait), so no create answers
+   * later than that. Fewer replicas than required: the task stays queued on the primary, and
+   * the client is told so (503 with its id).
    */
-  private async confirmReplicated(taskId: string): Promise<void> {
+  override async confirmReplicated(taskId: string, { startedAt = Date.now(), fence = false } = {}): Promise<void> {
     const { minReplicasAck, commandTimeoutMs } = this.config.redis!;
     if (minReplicasAck === 0) return;
-    const waitMs = Math.max(1, Math.floor(commandTimeoutMs / 2));
+    const budgetLeftMs = startedAt + commandTimeoutMs * 1.5 - ANSWER_MARGIN_MS - Date.now();
+    const waitMs = Math.floor(Math.min(commandTimeoutMs / 2, budgetLeftMs));
     // BullMQ's ioredis client (a Cluster's: the node owning the queue's slot wrote the job).
-    const client = nodeFor((await this.queue.backend.client) as unknown as RedisClient, this.keys.cancelChannel);
-    if (!client) throw new TaskNotReplicatedError(taskId, 0, minReplicasAck, 0);
-    const acknowledged = Number(await client.call('WAIT', minReplicasAck, waitMs));
+    const client = nodeFor((await this.queue.backend.client) as unknown as RedisClient, this.keys.replicationFence);
+    if (!client || waitMs < 1) throw new TaskNotReplicatedError(taskId, 0, minReplicasAck, Math.max(0, waitMs));
+    // A connection lost meanwhile (a failover) says nothing of the replicas: not acknowledged.
+    const acknowledged = await (async () => {
+      if (fence) await client.set(this.keys.replicationFence, taskId, 'PX', commandTimeoutMs);
+      return Number(await client.call('WAIT', minReplicasAck, waitMs));
+    })().catch(() => 0);
     if (acknowledged < minReplicasAck) throw new TaskNotReplicatedError(taskId, acknowledged, minReplicasAck, waitMs);
   }
 
-  async add(spec: TaskSpec): Promise<TaskView> {
+  async add(spec: TaskSpec, { startedAt = Date.now() }: { startedAt?: number } = {}): Promise<TaskView> {
     const now = Date.now();
     const delay = spec.runAt === undefined ? 0 : Math.max(0, spec.runAt - now);
     const backoff: BallastBackoff = { type: BACKOFF_TYPE, delay: spec.retry.backoffMs, maxDelay: spec.retry.backoffMaxMs };
@@ -160,7 +187,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
         ),
       this.usable,
     );
-    await this.confirmReplicated(spec.id);
+    await this.confirmReplicated(spec.id, { startedAt });
     if (spec.clientId) {
       // Best effort: the index only serves a reconnecting socket; the task is queued either way.
       await this.clients

@@ -118,7 +118,34 @@ describe('TaskEventSequencer', () => {
     sequencer.handle('b', 'active');
     await settle();
     await settle();
-    expect(warnings).toEqual(['task lost event: Redis away']);
+    expect(warnings).toEqual(['task lost event: Redis away (read again once the store answers)']);
     expect(sent).toEqual(['b']);
+  });
+
+  it('keeps the tasks whose read failed, once each, so a final state is still sent once the store answers', async () => {
+    let away = true;
+    const warnings: string[] = [];
+    const sent: string[] = [];
+    const read = (id: string) =>
+      away ? Promise.reject(new Error('Redis away')) : Promise.resolve({ view: view(id, { status: 'completed', progress: 100 }) });
+    const sequencer = new TaskEventSequencer(
+      { stored: read, finished: read },
+      (u) => sent.push(`${u.view.id} ${u.view.status}`),
+      (m) => warnings.push(m),
+    );
+    sequencer.handle('x', 'active');
+    sequencer.handle('x', 'completed');
+    await settle();
+    await settle();
+    expect(sent).toEqual([]);
+    expect(warnings).toHaveLength(1);
+    away = false;
+    const unread = sequencer.takeUnread();
+    expect(unread).toEqual(['x']);
+    expect(sequencer.takeUnread()).toEqual([]);
+    for (const id of unread) sequencer.handle(id, 'reread');
+    await settle();
+    await settle();
+    expect(sent).toEqual(['x completed']);
   });
 });

@@ -36,6 +36,8 @@ export class TaskEventSequencer {
   private readonly finishedByThisWorker = new LRUCache<string, TaskUpdate>({ max: 10_000 });
   /** Per-job chains, so one job's events are handled in the order they came. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** Tasks whose event could not be read (the store was away): nobody was told what happened to them yet. */
+  private readonly unread = new Set<string>();
   /** Events whose update waits on a read (or on one ahead of it): later events queue behind them. */
   private reading = 0;
   private emitted: Promise<void> = Promise.resolve();
@@ -60,6 +62,16 @@ export class TaskEventSequencer {
   unfinishedKnown(): string[] {
     const ids: string[] = [];
     for (const [id, update] of this.known.entries()) if (!isFinished(update.view)) ids.push(id);
+    return ids;
+  }
+
+  /**
+   * The tasks whose last event could not be read, taken (cleared): the caller hands each back
+   * as `reread` once the store answers again, so a final state whose read failed is still sent.
+   */
+  takeUnread(): string[] {
+    const ids = [...this.unread];
+    this.unread.clear();
     return ids;
   }
 
@@ -89,7 +101,10 @@ export class TaskEventSequencer {
     });
     const next = computed
       .then(() => undefined)
-      .catch((error: Error) => this.warn(`task ${id} event: ${error.message}`))
+      .catch((error: Error) => {
+        if (!this.unread.has(id)) this.warn(`task ${id} event: ${error.message} (read again once the store answers)`);
+        this.unread.add(id);
+      })
       .finally(() => {
         if (this.chains.get(id) === next) this.chains.delete(id);
       });

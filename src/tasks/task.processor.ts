@@ -21,12 +21,17 @@ export interface BallastBackoff {
 }
 
 /** Worker options are per deployment, hence a class made from the configuration. */
+const RUN_RETRY_DELAY_MS = 1_000;
+
 export function taskProcessorClass(options: { concurrency: number; lockMs: number; connection: ConnectionOptions }) {
   @Processor(TASK_QUEUE_NAME, {
     // Its own (blocking) connection: otherwise @nestjs/bullmq hands the worker the queue's.
     connection: options.connection,
     concurrency: options.concurrency,
     lockDuration: options.lockMs,
+    // After a connection error (a failover), BullMQ waits this long before fetching again: 15 s
+    // by default, which kept a worker idle for seconds after Redis was back. One second.
+    runRetryDelay: RUN_RETRY_DELAY_MS,
     // BullMQ moves a job whose lock expired at the first stalled check after it (each check
     // marks the active jobs, the next moves those still without a lock): a dead worker's job
     // runs again within lockMs + this interval. At lockMs (30 s) that was up to a minute; every

@@ -1,7 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { InjectConfig, type AppConfig } from '../config/index.js';
-import { IdempotencyKeyReusedError, ShuttingDownError, TaskNotFoundError, TaskNotReplicatedError } from '../errors/index.js';
+import {
+  IdempotencyKeyReusedError,
+  ShuttingDownError,
+  StoreUnavailableError,
+  TaskNotFoundError,
+  TaskNotReplicatedError,
+} from '../errors/index.js';
+import { within } from '../redis/within.js';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
 import { LEGACY_DEMO_FIELDS, type CreateTaskBody } from './create-task.body.js';
 import { DEMO_TASK_TYPE } from './handlers/demo.handler.js';
@@ -9,6 +16,7 @@ import { TaskTypes } from './handlers/task-types.js';
 import { fingerprintOf, IdempotencyKeys } from './idempotency/idempotency-keys.js';
 import type { TaskSpec, TaskStatus, TaskView } from './task.js';
 import { TaskQueue, type CancelOutcome } from './task-queue.js';
+import { ANSWER_MARGIN_MS } from './tasks.constants.js';
 
 /** What POST /tasks answers: the task, and whether an Idempotency-Key replayed an earlier create. */
 export interface Created {
@@ -27,8 +35,21 @@ export class TasksService {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  /** Validated whole (type, input) before anything is queued or any key claimed. */
-  async create(body: CreateTaskBody, idempotencyKey?: string): Promise<Created> {
+  /**
+   * Validated whole (type, input) before anything is queued or any key claimed. With Redis, a
+   * create answers within REDIS_COMMAND_TIMEOUT_MS plus the replica wait (half of it): its
+   * commands one after another could take longer while Redis fails over, and a client waiting
+   * on them cannot tell a slow Redis from a dead one. Past that, 503: with an Idempotency-Key a
+   * retry gets the task if it was queued after all.
+   */
+  create(body: CreateTaskBody, idempotencyKey?: string): Promise<Created> {
+    const redis = this.config.redis;
+    if (!redis) return this.createNow(body, idempotencyKey, Date.now());
+    const budgetMs = redis.commandTimeoutMs * (redis.minReplicasAck > 0 ? 1.5 : 1) - ANSWER_MARGIN_MS;
+    return within(this.createNow(body, idempotencyKey, Date.now()), budgetMs, () => new StoreUnavailableError());
+  }
+
+  private async createNow(body: CreateTaskBody, idempotencyKey: string | undefined, startedAt: number): Promise<Created> {
     // Checked before queueing: a task accepted here is in the queue before any drain can finish.
     if (!this.coordinator.accepting) throw new ShuttingDownError();
     const type = this.types.get(body.type ?? DEMO_TASK_TYPE);
@@ -44,17 +65,19 @@ export class TasksService {
       priority: body.priority ?? 0,
       retry: type.retry,
     };
-    if (!idempotencyKey) return { view: await this.queue.add(spec), replayed: false };
+    if (!idempotencyKey) return { view: await this.queue.add(spec, { startedAt }), replayed: false };
     const record = { taskId: spec.id, fingerprint: fingerprintOf(body) };
     const held = await this.idempotency.claim(idempotencyKey, record, this.config.tasks.idempotencyTtlMs);
     if (held) {
       if (held.fingerprint !== record.fingerprint) throw new IdempotencyKeyReusedError();
       // The holder may still be adding it (a concurrent request): it is queued by the time that answers.
       const view = await this.queue.get(held.taskId);
+      // Answered 503 before (too few replicas had it): a replay is as safe as a first 202, or 503 again.
+      if (view) await this.queue.confirmReplicated(held.taskId, { fence: true, startedAt });
       return { view: view ?? { id: held.taskId, status: 'queued' }, replayed: true };
     }
     try {
-      return { view: await this.queue.add(spec), replayed: false };
+      return { view: await this.queue.add(spec, { startedAt }), replayed: false };
     } catch (error) {
       // Not queued: the key must not answer later retries with a task that does not exist. (Queued
       // but not yet on enough replicas, it is: the key answers a retry with it.)

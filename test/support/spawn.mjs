@@ -152,8 +152,18 @@ export async function startSentinelFleet({ name = 'ballast', replicas = 2, senti
     name,
     nodes,
     sentinels: watchers.map(({ port }) => `127.0.0.1:${port}`).join(','),
+    /** The primary's port as the first sentinel that answers names it. */
     primaryPort() {
-      return Number(redisCli(watchers[0].port, 'SENTINEL', 'get-master-addr-by-name', name).split('\n')[1]);
+      let lastError;
+      for (const { port, child } of watchers) {
+        if (child.exitCode !== null || child.signalCode !== null) continue;
+        try {
+          return Number(redisCli(port, 'SENTINEL', 'get-master-addr-by-name', name).split('\n')[1]);
+        } catch (error) {
+          lastError = error;
+        }
+      }
+      throw lastError ?? new Error('no sentinel is running');
     },
     /**
      * Every sentinel names `port` as the primary and sees `replicas` replicas of it up, and the
