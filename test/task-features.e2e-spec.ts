@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
+import { fingerprintOf } from '../src/tasks/idempotency/idempotency-keys.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { http } from './support/http.js';
 import { describeWithRedis, type TestRedis } from './support/redis.js';
@@ -263,5 +265,32 @@ describeWithRedis('task features with BullMQ on a real Redis (created on A, run 
     creator: () => a.baseUrl,
     runner: () => b.baseUrl,
     solo: (more) => startApp({ ...env(), ...more, REDIS_PREFIX: `${redis().prefix}-solo` }, { modules }),
+  });
+
+  it('a key whose task Redis lost (a failover kept the key, not the job) queues that task again on the next retry, under its id', async () => {
+    const body = { type: 'report', input: { month: '2026-11' } };
+    const key = 'kept-key-lost-job';
+    const lostId = '5b0d8a52-0c57-4a43-9c1b-0f6f4c4a1e11';
+    // What a failover can leave: the claim, made well over a create's budget ago, and no job.
+    const admin = redis().client();
+    try {
+      const claimKey = `${redis().prefix}-features:tasks:idem:${createHash('sha256').update(key).digest('base64url')}`;
+      const record = { taskId: lostId, fingerprint: fingerprintOf(body), claimedAt: Date.now() - 60_000 };
+      await admin.set(
+        redis().mode === 'cluster' ? `{${claimKey.replace(':tasks:', '}:tasks:')}` : claimKey,
+        JSON.stringify(record),
+        'PX',
+        60_000,
+      );
+    } finally {
+      admin.disconnect();
+    }
+    const retried = await post(a.baseUrl, body, { 'idempotency-key': key });
+    expect(retried.status).toBe(202);
+    expect(retried.headers['idempotent-replayed']).toBe('true');
+    expect(retried.body.id).toBe(lostId);
+    await waitFor(async () => ((await http(`${b.baseUrl}/tasks/${lostId}`)).body.status === 'completed' ? true : undefined), {
+      what: 'the task queued again to complete',
+    });
   });
 });

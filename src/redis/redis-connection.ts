@@ -22,7 +22,9 @@ type AppRedis = NonNullable<AppConfig['redis']>;
 /** What ioredis and BullMQ both accept: the URL (parsed and decoded by ioredis) or the Sentinel nodes, plus the policy. */
 export type RedisConnectionOptions = RedisOptions & { url?: string };
 
-const RECONNECT_CAP_MS = 2_000;
+// A failover takes a few seconds: reconnect attempts stay at most a second apart, so a client
+// is back within about a second of the new primary being named.
+const RECONNECT_CAP_MS = 1_000;
 
 /**
  * The one connection policy for every Redis client ballast opens: the shared ioredis client,

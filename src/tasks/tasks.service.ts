@@ -45,8 +45,14 @@ export class TasksService {
   create(body: CreateTaskBody, idempotencyKey?: string): Promise<Created> {
     const redis = this.config.redis;
     if (!redis) return this.createNow(body, idempotencyKey, Date.now());
-    const budgetMs = redis.commandTimeoutMs * (redis.minReplicasAck > 0 ? 1.5 : 1) - ANSWER_MARGIN_MS;
-    return within(this.createNow(body, idempotencyKey, Date.now()), budgetMs, () => new StoreUnavailableError());
+    return within(this.createNow(body, idempotencyKey, Date.now()), this.createBudgetMs(), () => new StoreUnavailableError());
+  }
+
+  /** How long a create may take with Redis: the command timeout, plus the replica wait when one is asked for. */
+  private createBudgetMs(): number {
+    const redis = this.config.redis;
+    if (!redis) return Infinity;
+    return redis.commandTimeoutMs * (redis.minReplicasAck > 0 ? 1.5 : 1) - ANSWER_MARGIN_MS;
   }
 
   private async createNow(body: CreateTaskBody, idempotencyKey: string | undefined, startedAt: number): Promise<Created> {
@@ -66,15 +72,23 @@ export class TasksService {
       retry: type.retry,
     };
     if (!idempotencyKey) return { view: await this.queue.add(spec, { startedAt }), replayed: false };
-    const record = { taskId: spec.id, fingerprint: fingerprintOf(body) };
+    const record = { taskId: spec.id, fingerprint: fingerprintOf(body), claimedAt: startedAt };
     const held = await this.idempotency.claim(idempotencyKey, record, this.config.tasks.idempotencyTtlMs);
     if (held) {
       if (held.fingerprint !== record.fingerprint) throw new IdempotencyKeyReusedError();
-      // The holder may still be adding it (a concurrent request): it is queued by the time that answers.
       const view = await this.queue.get(held.taskId);
-      // Answered 503 before (too few replicas had it): a replay is as safe as a first 202, or 503 again.
-      if (view) await this.queue.confirmReplicated(held.taskId, { fence: true, startedAt });
-      return { view: view ?? { id: held.taskId, status: 'queued' }, replayed: true };
+      if (view) {
+        // Answered 503 before (too few replicas had it): a replay is as safe as a first 202, or 503 again.
+        await this.queue.confirmReplicated(held.taskId, { fence: true, startedAt });
+        return { view, replayed: true };
+      }
+      // The create that claimed the key is past its budget and its task is not there: Redis lost
+      // it (a failover kept the key's write and not the job's). Queued now, under the id the key names.
+      if (startedAt - (held.claimedAt ?? 0) > this.createBudgetMs()) {
+        return { view: await this.queue.add({ ...spec, id: held.taskId }, { startedAt }), replayed: true };
+      }
+      // The holder is still adding it (a concurrent request): it is queued by the time that answers.
+      return { view: { id: held.taskId, status: 'queued' }, replayed: true };
     }
     try {
       return { view: await this.queue.add(spec, { startedAt }), replayed: false };

@@ -6,6 +6,8 @@ import { InvalidIdempotencyKeyError } from '../../errors/index.js';
 export interface IdempotencyRecord {
   readonly taskId: string;
   readonly fingerprint: string;
+  /** Epoch ms of the claim (absent in records written before it was kept). */
+  readonly claimedAt?: number;
 }
 
 /**
