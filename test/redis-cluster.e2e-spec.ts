@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { Cluster } from 'ioredis';
 import { http } from './support/http.js';
+import { keepWriting } from './support/keep-writing.js';
 import { useProcesses, type ServiceProcess } from './support/process.js';
 import { describeWithCluster, uniquePrefix } from './support/redis.js';
 import { untilCompleted } from './support/tasks.js';
@@ -41,28 +42,12 @@ describeWithCluster('Redis Cluster: two services on a 6-node cluster', (cluster)
     );
   const redisDetails = async (base: string) => (await http(`${base}/ready`)).body.details.redis;
 
-  /** Both services keep writing items (over every shard) until stopped; every answer counted, the slowest timed. */
-  const keepWriting = () => {
-    const answers = new Map<number, number>();
-    let slowestMs = 0;
-    let writing = true;
-    const done = (async () => {
-      for (let i = 0; writing && i < 5_000; i += 1) {
-        const started = performance.now();
-        const status = await tryCreate((i % 2 ? a : b).baseUrl);
-        slowestMs = Math.max(slowestMs, performance.now() - started);
-        answers.set(status, (answers.get(status) ?? 0) + 1);
-        if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    })();
-    return {
-      async stop() {
-        writing = false;
-        await done;
-        return { answers, slowestMs };
-      },
-    };
-  };
+  /** Both services keep writing items until stopped; every answer counted, the slowest timed. */
+  const keepWritingItems = () =>
+    keepWriting(
+      () => [a.baseUrl, b.baseUrl],
+      (base) => tryCreate(base),
+    );
 
   /** Each service lists `port` among its primaries and creates and runs tasks again. */
   const untilBothUse = async (port: number) => {
@@ -137,7 +122,7 @@ describeWithCluster('Redis Cluster: two services on a 6-node cluster', (cluster)
 
   it('a planned failover of the queue’s primary: both services follow, lose nothing, and write again within seconds', async () => {
     const oldOwner = cluster().ownerOf(queueTag)!;
-    const writer = keepWriting();
+    const writer = keepWritingItems();
     const newOwner = await cluster().switchover(queueTag);
     expect(newOwner).not.toBe(oldOwner);
     await untilBothUse(newOwner);
@@ -156,7 +141,7 @@ describeWithCluster('Redis Cluster: two services on a 6-node cluster', (cluster)
     follower.send('subscribe', { taskId: running });
     await follower.next((frame) => frame.event === 'subscribed');
     const oldOwner = cluster().ownerOf(queueTag)!;
-    const writer = keepWriting();
+    const writer = keepWritingItems();
     await cluster()
       .nodes.find((node) => node.port === oldOwner)!
       .stop('SIGKILL');

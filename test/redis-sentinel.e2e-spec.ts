@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { http } from './support/http.js';
+import { keepWriting } from './support/keep-writing.js';
 import { useProcesses, type ServiceProcess } from './support/process.js';
 import { describeWithSentinel, uniquePrefix } from './support/redis.js';
 import { redisCli } from './support/spawn.mjs';
@@ -66,27 +67,11 @@ describeWithSentinel('Redis Sentinel: two services on the primary the sentinels 
   };
 
   /** Both services keep writing items until stopped; every answer counted, the slowest timed. */
-  const keepWriting = () => {
-    const answers = new Map<number, number>();
-    let slowestMs = 0;
-    let writing = true;
-    const done = (async () => {
-      for (let i = 0; writing && i < 5_000; i += 1) {
-        const started = performance.now();
-        const status = await tryCreate((i % 2 ? a : b).baseUrl);
-        slowestMs = Math.max(slowestMs, performance.now() - started);
-        answers.set(status, (answers.get(status) ?? 0) + 1);
-        if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    })();
-    return {
-      async stop() {
-        writing = false;
-        await done;
-        return { answers, slowestMs };
-      },
-    };
-  };
+  const keepWritingItems = () =>
+    keepWriting(
+      () => [a.baseUrl, b.baseUrl],
+      (base) => tryCreate(base),
+    );
 
   /** Each service names `port` as its primary and writes there. */
   const untilBothWriteOn = async (port: number) => {
@@ -161,7 +146,7 @@ describeWithSentinel('Redis Sentinel: two services on the primary the sentinels 
     const oldPrimary = fleet().primaryPort();
     const switched = fleet().switchover();
     // Clients keep writing through the switchover: every answer is 200 or a clean 503, never a hang.
-    const writer = keepWriting();
+    const writer = keepWritingItems();
     const newPrimary = await switched;
     expect(newPrimary).not.toBe(oldPrimary);
     await untilBothWriteOn(newPrimary);
@@ -190,7 +175,7 @@ describeWithSentinel('Redis Sentinel: two services on the primary the sentinels 
     // A replica has everything written so far (WAIT), and Sentinel promotes the replica furthest
     // along: what follows may be lost, this may not.
     expect(Number(redisCli(oldPrimary, 'WAIT', '1', '5000'))).toBeGreaterThanOrEqual(1);
-    const writer = keepWriting();
+    const writer = keepWritingItems();
     await fleet()
       .nodes.find((node) => node.port === oldPrimary)!
       .stop('SIGKILL');
