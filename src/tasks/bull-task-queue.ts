@@ -15,7 +15,7 @@ import { TaskQueue, type CancelOutcome, type TaskCounts, type TaskListQuery } fr
 import { CANCELLED_ERROR } from './task-runner.js';
 import { BACKOFF_TYPE, type BallastBackoff } from './task.processor.js';
 import { byLatestActivity, isFinished } from './task-view.js';
-import { ANSWER_MARGIN_MS, TASK_QUEUE_NAME, TASK_WORKER, type TaskWorkerHandle } from './tasks.constants.js';
+import { TASK_QUEUE_NAME, TASK_WORKER, type TaskWorkerHandle } from './tasks.constants.js';
 
 const KEEP_FINISHED = { age: 24 * 3600, count: 10_000 };
 const CLOSE_WAIT_MS = 1_000;
@@ -145,16 +145,15 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
    * REDIS_MIN_REPLICAS_ACK: WAIT on the connection that wrote the job (WAIT counts that
    * connection's writes). `fence`: the task was written by another connection (a replayed
    * create): a write on this one first, ordered after it in the replication stream, so replicas
-   * that have the fence have the task. The wait takes what is left of the create's budget
-   * (REDIS_COMMAND_TIMEOUT_MS for the writes plus half of it for the wait), so no create answers
-   * later than that. Fewer replicas than required: the task stays queued on the primary, and
-   * the client is told so (503 with its id).
+   * that have the fence have the task. The wait is at most half the command timeout and ends by
+   * the create's `deadlineAt`, so its answer is this one (503 naming the task), not a timeout.
+   * Fewer replicas than required: the task stays queued on the primary, and the client is told
+   * so (503 with its id).
    */
-  override async confirmReplicated(taskId: string, { startedAt = Date.now(), fence = false } = {}): Promise<void> {
+  override async confirmReplicated(taskId: string, { deadlineAt = Infinity, fence = false } = {}): Promise<void> {
     const { minReplicasAck, commandTimeoutMs } = this.config.redis!;
     if (minReplicasAck === 0) return;
-    const budgetLeftMs = startedAt + commandTimeoutMs * 1.5 - ANSWER_MARGIN_MS - Date.now();
-    const waitMs = Math.floor(Math.min(commandTimeoutMs / 2, budgetLeftMs));
+    const waitMs = Math.floor(Math.min(commandTimeoutMs / 2, deadlineAt - Date.now()));
     // BullMQ's ioredis client (a Cluster's: the node owning the queue's slot wrote the job).
     const client = nodeFor((await this.queue.backend.client) as unknown as RedisClient, this.keys.replicationFence);
     if (!client || waitMs < 1) throw new TaskNotReplicatedError(taskId, 0, minReplicasAck, Math.max(0, waitMs));
@@ -166,7 +165,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     if (acknowledged < minReplicasAck) throw new TaskNotReplicatedError(taskId, acknowledged, minReplicasAck, waitMs);
   }
 
-  async add(spec: TaskSpec, { startedAt = Date.now() }: { startedAt?: number } = {}): Promise<TaskView> {
+  async add(spec: TaskSpec, { deadlineAt = Infinity }: { deadlineAt?: number } = {}): Promise<TaskView> {
     const now = Date.now();
     const delay = spec.runAt === undefined ? 0 : Math.max(0, spec.runAt - now);
     const backoff: BallastBackoff = { type: BACKOFF_TYPE, delay: spec.retry.backoffMs, maxDelay: spec.retry.backoffMaxMs };
@@ -187,7 +186,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
         ),
       this.usable,
     );
-    await this.confirmReplicated(spec.id, { startedAt });
+    await this.confirmReplicated(spec.id, { deadlineAt });
     if (spec.clientId) {
       // Best effort: the index only serves a reconnecting socket; the task is queued either way.
       await this.clients

@@ -21,15 +21,15 @@ export interface CancelOutcome {
 /** The task queue port: a BullMQ driver with Redis, an in-process one without. */
 export abstract class TaskQueue {
   /** Resolves once the task is durably queued (or scheduled). */
-  /** `startedAt`: when the create began (epoch ms), for the replica wait's share of its budget. */
-  abstract add(spec: TaskSpec, options?: { startedAt?: number }): Promise<TaskView>;
+  /** `deadlineAt`: when the create must have answered (epoch ms); the replica wait ends before it. */
+  abstract add(spec: TaskSpec, options?: { deadlineAt?: number }): Promise<TaskView>;
 
   /**
    * Resolves once a task another create already queued is as safe as `add` makes a new one
    * (REDIS_MIN_REPLICAS_ACK replicas have it); throws TaskNotReplicatedError otherwise. The
    * in-process queue has nothing more to wait for.
    */
-  confirmReplicated(_taskId: string, _options?: { fence?: boolean; startedAt?: number }): Promise<void> {
+  confirmReplicated(_taskId: string, _options?: { fence?: boolean; deadlineAt?: number }): Promise<void> {
     return Promise.resolve();
   }
   /** What GET /tasks/:id answers: the stored view, or undefined for an unknown id. */

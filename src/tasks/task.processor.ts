@@ -20,9 +20,9 @@ export interface BallastBackoff {
   readonly maxDelay: number;
 }
 
-/** Worker options are per deployment, hence a class made from the configuration. */
 const RUN_RETRY_DELAY_MS = 1_000;
 
+/** Worker options are per deployment, hence a class made from the configuration. */
 export function taskProcessorClass(options: { concurrency: number; lockMs: number; connection: ConnectionOptions }) {
   @Processor(TASK_QUEUE_NAME, {
     // Its own (blocking) connection: otherwise @nestjs/bullmq hands the worker the queue's.

@@ -18,6 +18,3 @@ export interface TaskWorkerHandle {
    */
   onFinished(listener: (job: Job<TaskJobData>) => void): void;
 }
-
-/** Kept from a create's time budget for its answer to reach the client (through a balancer). */
-export const ANSWER_MARGIN_MS = 25;

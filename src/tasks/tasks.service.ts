@@ -16,7 +16,9 @@ import { TaskTypes } from './handlers/task-types.js';
 import { fingerprintOf, IdempotencyKeys } from './idempotency/idempotency-keys.js';
 import type { TaskSpec, TaskStatus, TaskView } from './task.js';
 import { TaskQueue, type CancelOutcome } from './task-queue.js';
-import { ANSWER_MARGIN_MS } from './tasks.constants.js';
+
+/** Kept from a create's time budget for its answer to reach the client (through a balancer). */
+const ANSWER_MARGIN_MS = 25;
 
 /** What POST /tasks answers: the task, and whether an Idempotency-Key replayed an earlier create. */
 export interface Created {
@@ -43,9 +45,10 @@ export class TasksService {
    * retry gets the task if it was queued after all.
    */
   create(body: CreateTaskBody, idempotencyKey?: string): Promise<Created> {
-    const redis = this.config.redis;
-    if (!redis) return this.createNow(body, idempotencyKey, Date.now());
-    return within(this.createNow(body, idempotencyKey, Date.now()), this.createBudgetMs(), () => new StoreUnavailableError());
+    const startedAt = Date.now();
+    const budgetMs = this.createBudgetMs();
+    const creating = this.createNow(body, idempotencyKey, startedAt, startedAt + budgetMs);
+    return Number.isFinite(budgetMs) ? within(creating, budgetMs, () => new StoreUnavailableError()) : creating;
   }
 
   /** How long a create may take with Redis: the command timeout, plus the replica wait when one is asked for. */
@@ -55,7 +58,12 @@ export class TasksService {
     return redis.commandTimeoutMs * (redis.minReplicasAck > 0 ? 1.5 : 1) - ANSWER_MARGIN_MS;
   }
 
-  private async createNow(body: CreateTaskBody, idempotencyKey: string | undefined, startedAt: number): Promise<Created> {
+  private async createNow(
+    body: CreateTaskBody,
+    idempotencyKey: string | undefined,
+    startedAt: number,
+    deadlineAt: number,
+  ): Promise<Created> {
     // Checked before queueing: a task accepted here is in the queue before any drain can finish.
     if (!this.coordinator.accepting) throw new ShuttingDownError();
     const type = this.types.get(body.type ?? DEMO_TASK_TYPE);
@@ -71,7 +79,7 @@ export class TasksService {
       priority: body.priority ?? 0,
       retry: type.retry,
     };
-    if (!idempotencyKey) return { view: await this.queue.add(spec, { startedAt }), replayed: false };
+    if (!idempotencyKey) return { view: await this.queue.add(spec, { deadlineAt }), replayed: false };
     const record = { taskId: spec.id, fingerprint: fingerprintOf(body), claimedAt: startedAt };
     const held = await this.idempotency.claim(idempotencyKey, record, this.config.tasks.idempotencyTtlMs);
     if (held) {
@@ -79,19 +87,19 @@ export class TasksService {
       const view = await this.queue.get(held.taskId);
       if (view) {
         // Answered 503 before (too few replicas had it): a replay is as safe as a first 202, or 503 again.
-        await this.queue.confirmReplicated(held.taskId, { fence: true, startedAt });
+        await this.queue.confirmReplicated(held.taskId, { fence: true, deadlineAt });
         return { view, replayed: true };
       }
       // The create that claimed the key is past its budget and its task is not there: Redis lost
       // it (a failover kept the key's write and not the job's). Queued now, under the id the key names.
       if (startedAt - (held.claimedAt ?? 0) > this.createBudgetMs()) {
-        return { view: await this.queue.add({ ...spec, id: held.taskId }, { startedAt }), replayed: true };
+        return { view: await this.queue.add({ ...spec, id: held.taskId }, { deadlineAt }), replayed: true };
       }
       // The holder is still adding it (a concurrent request): it is queued by the time that answers.
       return { view: { id: held.taskId, status: 'queued' }, replayed: true };
     }
     try {
-      return { view: await this.queue.add(spec, { startedAt }), replayed: false };
+      return { view: await this.queue.add(spec, { deadlineAt }), replayed: false };
     } catch (error) {
       // Not queued: the key must not answer later retries with a task that does not exist. (Queued
       // but not yet on enough replicas, it is: the key answers a retry with it.)
