@@ -295,6 +295,7 @@ const ROWS = {
     topology: 'sentinel',
     fault: sentinelFaults['forced loss'],
     env: { REDIS_MIN_REPLICAS_ACK: '1' },
+    redis: { snapshots: true },
     zeroLoss: true,
   },
   'sentinel: 2 of 3 sentinels down + primary': {
@@ -311,7 +312,7 @@ const ROWS = {
 };
 
 async function runRow(name, row) {
-  const redis = row.topology === 'sentinel' ? await startSentinelFleet({ aof: true }) : await startRedisCluster();
+  const redis = row.topology === 'sentinel' ? await startSentinelFleet(row.redis ?? { aof: true }) : await startRedisCluster();
   const redisEnv =
     row.topology === 'sentinel'
       ? { REDIS_SENTINELS: redis.sentinels, REDIS_SENTINEL_NAME: redis.name }

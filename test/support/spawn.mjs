@@ -62,12 +62,14 @@ function untilRedisReady(child, timeoutMs, marker = 'Ready to accept connections
 /**
  * A redis-server of its own on a free port and a fresh data directory, restartable there.
  * `aof`: `appendonly yes` + `appendfsync everysec`, as docker-compose and k8s ship it;
- * `noeviction` always. `onSpawn` sees each pid (the e2e registry kills leftovers).
+ * `snapshots`: RDB save points, so a shutdown writes an RDB, and with it a replica's replication
+ * offset (loading an AOF restores no offset); `noeviction` always. `onSpawn` sees each pid (the e2e registry kills leftovers).
  */
-export async function startRedisServer({ aof = false, onSpawn = () => undefined, args: extraArgs = [] } = {}) {
+export async function startRedisServer({ aof = false, snapshots = false, onSpawn = () => undefined, args: extraArgs = [] } = {}) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'ballast-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'];
+  const save = snapshots ? '3600 1' : '';
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', save, '--maxmemory-policy', 'noeviction'];
   args.push(...(aof ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no']), ...extraArgs);
   let server;
   const redis = {
@@ -112,13 +114,21 @@ export function redisCli(port, ...command) {
  * the primary is now; `switchover()` is a planned failover (SENTINEL FAILOVER) that resolves
  * once every sentinel names the new primary.
  */
-export async function startSentinelFleet({ name = 'ballast', replicas = 2, sentinels = 3, aof = false, onSpawn = () => undefined } = {}) {
-  const primary = await startRedisServer({ aof, onSpawn });
+export async function startSentinelFleet({
+  name = 'ballast',
+  replicas = 2,
+  sentinels = 3,
+  aof = false,
+  snapshots = false,
+  onSpawn = () => undefined,
+} = {}) {
+  const primary = await startRedisServer({ aof, snapshots, onSpawn });
   const nodes = [primary];
   for (let i = 0; i < replicas; i += 1) {
     nodes.push(
       await startRedisServer({
         aof,
+        snapshots,
         onSpawn,
         args: ['--replicaof', '127.0.0.1', String(primary.port), '--replica-announce-ip', '127.0.0.1'],
       }),
