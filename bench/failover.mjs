@@ -4,6 +4,8 @@
 // processes on loopback. Four clients create 100 ms tasks through the balancer every 100 ms each,
 // with an Idempotency-Key, retrying a 503 / no answer with the same key as Retry-After asks; each
 // follows its tasks on a WebSocket (`?clientId=`) through the balancer, reconnecting when closed.
+// Probe tasks scheduled before the fault (one due every 100 ms) keep work waiting whatever the
+// fault does to creates, so the workers' resumption is timed on work that is there.
 // At 3 s the row's fault happens; the load goes on 6 s after it is over. Then every acknowledged
 // (202) task must reach a final state. Per row: 202s, 503s and their window, the slowest request,
 // the time until every instance completes a task again, tasks lost (acknowledged, never completed),
@@ -28,6 +30,8 @@ const COMMAND_TIMEOUT_MS = 1_000;
 /** The sentinels' down-after-milliseconds (test/support/spawn.mjs). */
 const DOWN_AFTER_MS = 1_000;
 const SETTLE_MS = 40_000;
+const PROBE_EVERY_MS = 100;
+const PROBE_SPAN_MS = 25_000;
 const QUEUE = 'ballast-tasks';
 
 const agent = new Agent({ connections: 64, keepAliveTimeout: 10_000 });
@@ -164,6 +168,26 @@ function startLoad(balancer, until) {
       for (const socket of sockets) socket.close();
     },
   };
+}
+
+/**
+ * Work that is there whatever the fault does to creates: tasks scheduled before it, one due every
+ * PROBE_EVERY_MS for PROBE_SPAN_MS. Without them, a row whose creates are refused until a replica
+ * resyncs (REDIS_MIN_REPLICAS_ACK) leaves the workers nothing to run, and "resumed" would time
+ * the replica, not the workers.
+ */
+async function scheduleProbes(balancer) {
+  const ids = new Map();
+  for (let due = PROBE_EVERY_MS; due <= PROBE_SPAN_MS; due += PROBE_EVERY_MS) {
+    const answer = await call(`${balancer.url}/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ durationMs: TASK_MS, delayMs: due }),
+    });
+    if (answer.status !== 202) throw new Error(`a probe task was refused: ${answer.status} ${answer.text}`);
+    ids.set(JSON.parse(answer.text).id, 'probe');
+  }
+  return ids;
 }
 
 /** Each acknowledged task's final state through the balancer (bounded), and Redis's record of how often it ran. */
@@ -320,6 +344,7 @@ async function runRow(name, row) {
   const fleet = await startFleet(redisEnv, row.env ?? {});
   const tag = `{${fleet.prefix}}`;
   try {
+    const probes = await scheduleProbes(fleet.balancer);
     let loadUntil = Date.now() + 60_000;
     const load = startLoad(fleet.balancer, () => loadUntil);
     await sleep(FAULT_AT_MS);
@@ -351,7 +376,7 @@ async function runRow(name, row) {
     await poller;
 
     const primaryPort = row.topology === 'sentinel' ? () => redis.primaryPort() : () => redis.livePort();
-    const { final, pending, twice } = await settle(fleet.balancer, seen.acknowledged, (id) =>
+    const { final, pending, twice } = await settle(fleet.balancer, new Map([...seen.acknowledged, ...probes]), (id) =>
       jobRuns(primaryPort(), `${row.topology === 'cluster' ? tag : fleet.prefix}:bull:${QUEUE}:${id}`, row.topology === 'cluster'),
     );
     // The last final frames are on their way: wait for them, bounded.
@@ -365,7 +390,8 @@ async function runRow(name, row) {
     const missed = [...seen.acknowledged].filter((entry) => !knows(entry)).length;
     if (LOG_DIR) {
       // When, relative to the fault, the lost and the missed tasks were acknowledged.
-      const relative = (ids) => ids.map((id) => ((seen.acknowledgedAt.get(id) - faultAt) / 1000).toFixed(2)).join(' ');
+      const relative = (ids) =>
+        ids.map((id) => (seen.acknowledgedAt.has(id) ? ((seen.acknowledgedAt.get(id) - faultAt) / 1000).toFixed(2) : 'probe')).join(' ');
       const lostIds = [...final].filter(([, state]) => state === 'lost').map(([id]) => id);
       const missedIds = [...seen.acknowledged].filter((entry) => !knows(entry)).map(([id]) => id);
       console.error(

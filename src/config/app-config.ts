@@ -117,6 +117,8 @@ export interface AppConfig {
     readonly concurrency: number;
     /** BullMQ job lock: a dead worker's job goes to another after about this long. */
     readonly lockMs: number;
+    /** A worker that takes no job this long while jobs wait and it has free slots is replaced; 0: never. */
+    readonly workerSilentMs: number;
     /** Attempts and backoff of a type whose handler does not set its own. */
     readonly retry: RetryPolicy;
     /** How long an Idempotency-Key answers with the task it first created. */

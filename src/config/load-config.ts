@@ -110,6 +110,7 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       maxDurationMs: e.TASK_MAX_DURATION_MS,
       concurrency: e.TASK_CONCURRENCY,
       lockMs: e.TASK_LOCK_MS,
+      workerSilentMs: e.TASK_WORKER_SILENT_MS,
       retry: { attempts: e.TASK_ATTEMPTS, backoffMs: e.TASK_BACKOFF_MS, backoffMaxMs: e.TASK_BACKOFF_MAX_MS },
       idempotencyTtlMs: e.TASK_IDEMPOTENCY_TTL_MS,
     },

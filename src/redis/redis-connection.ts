@@ -13,6 +13,11 @@ import type { AppConfig, RedisEndpoint } from '../config/index.js';
  * (BullMQ requires `maxRetriesPerRequest: null` there).
  */
 export type RedisConnectionRole = 'command' | 'blocking';
+/**
+ * What a connection is for, as `CLIENT LIST` shows it (`<prefix>:<name>`): the request path, the
+ * queue, the worker (its commands and its blocking reads), the task events, the cancel channel.
+ */
+export type RedisConnectionName = 'requests' | 'queue' | 'worker' | 'events' | 'cancels';
 
 /** A client in any mode: one server or Sentinel's primary (`Redis`), or a Redis Cluster. */
 export type RedisClient = Redis | Cluster;
@@ -33,9 +38,10 @@ const RECONNECT_CAP_MS = 1_000;
  * with Sentinel, ioredis asks the sentinels for the current primary on every (re)connect and
  * listens for their +switch-master, so a failover moves every client to the new primary.
  */
-export function redisConnectionOptions(redis: AppRedis, role: RedisConnectionRole): RedisConnectionOptions {
+export function redisConnectionOptions(redis: AppRedis, role: RedisConnectionRole, name?: RedisConnectionName): RedisConnectionOptions {
   return {
     ...endpointOptions(redis.endpoint),
+    ...(name && { connectionName: `${redis.prefix}:${name}` }),
     connectTimeout: 2_000,
     // After quit/disconnect, stop waiting for a dead socket to close (default 2 s keeps the process alive).
     disconnectTimeout: 200,
@@ -70,8 +76,8 @@ function endpointOptions(endpoint: RedisEndpoint): RedisConnectionOptions {
  * seconds. CLUSTERDOWN and TRYAGAIN (a failover, a resharding) are retried after a short delay
  * by ioredis; a request path still fails within its command timeout (each node command is bounded).
  */
-function clusterOptions(redis: AppRedis, role: RedisConnectionRole): ClusterOptions {
-  const { url: _none, ...redisOptions } = redisConnectionOptions(redis, role);
+function clusterOptions(redis: AppRedis, role: RedisConnectionRole, name: RedisConnectionName): ClusterOptions {
+  const { url: _none, ...redisOptions } = redisConnectionOptions(redis, role, name);
   const tls = redis.endpoint.mode === 'cluster' && redis.endpoint.tls;
   return {
     redisOptions,
@@ -130,14 +136,14 @@ SentinelClient.prototype.duplicate = function (this: Redis, override?: Partial<I
 } as Redis['duplicate'];
 
 /** An ioredis client with the connection policy for `role`, in the configured mode. */
-export function createRedisClient(redis: AppRedis, role: RedisConnectionRole): RedisClient {
+export function createRedisClient(redis: AppRedis, role: RedisConnectionRole, name: RedisConnectionName): RedisClient {
   if (redis.endpoint.mode === 'cluster') {
     return new Cluster(
       redis.endpoint.nodes.map(({ host, port }) => ({ host, port })),
-      clusterOptions(redis, role),
+      clusterOptions(redis, role, name),
     );
   }
-  const { url, ...options } = redisConnectionOptions(redis, role);
+  const { url, ...options } = redisConnectionOptions(redis, role, name);
   if (url) return new Redis(url, options);
   return new SentinelClient({ ...(options as IORedisOptions), replyMapping: 'legacy' });
 }
@@ -151,9 +157,9 @@ const ownedByConfig = new WeakMap<AppRedis, Set<RedisClient>>();
  * clients, see SentinelClient). Those are closed by `closeBullConnections`, after BullMQ has
  * stopped using them.
  */
-export function bullConnection(redis: AppRedis, role: RedisConnectionRole): ConnectionOptions {
-  if (redis.endpoint.mode === 'standalone') return redisConnectionOptions(redis, role);
-  const client = createRedisClient(redis, role);
+export function bullConnection(redis: AppRedis, role: RedisConnectionRole, name: RedisConnectionName): ConnectionOptions {
+  if (redis.endpoint.mode === 'standalone') return redisConnectionOptions(redis, role, name);
+  const client = createRedisClient(redis, role, name);
   // BullMQ listens on the connections it uses, but may only duplicate this one (QueueEvents and
   // a worker's blocking reads): its failed reconnects would be unhandled 'error' events.
   client.on('error', () => undefined);
@@ -161,6 +167,14 @@ export function bullConnection(redis: AppRedis, role: RedisConnectionRole): Conn
   ownedByConfig.set(redis, owned);
   owned.add(client);
   return client as unknown as ConnectionOptions;
+}
+
+/** Closes one client bullConnection made, once BullMQ is done with it (a replaced worker's). */
+export async function releaseBullConnection(redis: AppRedis, connection: ConnectionOptions): Promise<void> {
+  const client = connection as unknown as RedisClient;
+  if (!ownedByConfig.get(redis)?.delete(client)) return;
+  await client.quit().catch(() => undefined);
+  client.disconnect();
 }
 
 export async function closeBullConnections(redis: AppRedis): Promise<void> {

@@ -19,7 +19,7 @@ export class RedisModule {
       providers: [
         {
           provide: REDIS_CLIENT,
-          useFactory: () => createRedisClient(redis, 'command'),
+          useFactory: () => createRedisClient(redis, 'command', 'requests'),
         },
         RedisHealth,
       ],

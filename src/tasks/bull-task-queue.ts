@@ -84,7 +84,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
       if (job.id) this.sequencer.finishedHere({ view: jobView(job, ''), clientId: job.data.clientId });
     });
     this.events = new QueueEvents(TASK_QUEUE_NAME, {
-      connection: bullConnection(this.config.redis!, 'blocking'),
+      connection: bullConnection(this.config.redis!, 'blocking', 'events'),
       prefix: this.queue.opts.prefix,
     });
     for (const event of ['waiting', 'delayed', 'active', 'completed', 'failed', 'removed'] as const) {
@@ -116,7 +116,7 @@ export class BullTaskQueue extends TaskQueue implements OnModuleInit, OnModuleDe
     this.queue.on('error', (error) => warn(`queue: ${error.message}`));
     if (this.worker) {
       const worker = this.worker;
-      this.cancels = createRedisClient(this.config.redis!, 'blocking');
+      this.cancels = createRedisClient(this.config.redis!, 'blocking', 'cancels');
       this.cancels.on('error', (error: Error) => warn(`cancel channel: ${error.message}`));
       this.cancels.on('message', (_channel: string, id: string) => worker.cancel(id));
       // ioredis subscribes again after every reconnect.

@@ -1,6 +1,6 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
-import { UnrecoverableError, type ConnectionOptions, type Job, type MinimalJob } from 'bullmq';
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job, type MinimalJob, type WorkerOptions } from 'bullmq';
 import { AttemptAbort } from './attempt-abort.js';
 import { retryDelayMs } from './handlers/retry-delay.js';
 import { jobInput, jobType, type TaskJobData } from './bull-job-view.js';
@@ -23,10 +23,19 @@ export interface BallastBackoff {
 const RUN_RETRY_DELAY_MS = 1_000;
 
 /** Worker options are per deployment, hence a class made from the configuration. */
-export function taskProcessorClass(options: { concurrency: number; lockMs: number; connection: ConnectionOptions }) {
-  @Processor(TASK_QUEUE_NAME, {
+export function taskProcessorClass(options: {
+  concurrency: number;
+  lockMs: number;
+  /** The worker's connection (one per worker); `release` closes it after the worker is closed. */
+  connect: () => ConnectionOptions;
+  release: (connection: ConnectionOptions) => Promise<void>;
+  prefix: string;
+}) {
+  // One set of options for the worker @nestjs/bullmq starts and for any worker made to replace it.
+  const workerOptions: WorkerOptions = {
     // Its own (blocking) connection: otherwise @nestjs/bullmq hands the worker the queue's.
-    connection: options.connection,
+    connection: options.connect(),
+    prefix: options.prefix,
     concurrency: options.concurrency,
     lockDuration: options.lockMs,
     // After a connection error (a failover), BullMQ waits this long before fetching again: 15 s
@@ -43,9 +52,15 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
         return retryDelayMs({ attempts: 0, backoffMs: backoff?.delay ?? 0, backoffMaxMs: backoff?.maxDelay ?? 0 }, attemptsMade);
       },
     },
-  })
+  };
+
+  @Processor(TASK_QUEUE_NAME, workerOptions)
   class TaskProcessor extends WorkerHost implements TaskWorkerHandle {
+    readonly concurrency = options.concurrency;
     private active = 0;
+    private replaced = false;
+    private lastStarted: number | undefined;
+    private closing = false;
     private lastError = '';
     private readonly finishedListeners: ((job: Job<TaskJobData>) => void)[] = [];
     /** Cancels heard before this worker held the job (it was being fetched): checked at start. */
@@ -62,19 +77,55 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
     }
 
     onModuleInit(): void {
+      this.listenTo(this.worker);
+    }
+
+    private listenTo(worker: Worker): void {
       // Without a listener BullMQ prints every reconnect failure to the console.
-      this.worker.on('error', (error) => {
+      worker.on('error', (error) => {
         if (error.message !== this.lastError) logger.warn(`worker: ${error.message}`);
         this.lastError = error.message;
       });
       const finished = (job: Job<TaskJobData>) => {
         for (const listener of this.finishedListeners) listener(job);
       };
-      this.worker.on('completed', finished);
+      worker.on('completed', finished);
       // A job that will be retried is not finished; a failure without a job has nothing to say.
-      this.worker.on('failed', (job) => {
+      worker.on('failed', (job) => {
         if (job?.finishedOn) finished(job);
       });
+    }
+
+    /**
+     * A new worker in place of this one, whose fetch loop is stuck (SilentWorkerWatch). The old
+     * one is closed without force: the jobs it runs finish there and report as before; it
+     * fetches nothing more. False once the worker is closing (shutdown).
+     */
+    replace(): boolean {
+      if (this.closing) return false;
+      const stuck = this.worker;
+      const fresh = new Worker<TaskJobData>(TASK_QUEUE_NAME, (job) => this.process(job), {
+        ...workerOptions,
+        connection: options.connect(),
+      });
+      this.listenTo(fresh);
+      // WorkerHost reads its worker from this field, as @nestjs/bullmq's explorer set it.
+      (this as unknown as { _worker: Worker })._worker = fresh;
+      this.replaced = true;
+      stuck
+        .close()
+        .catch((error: Error) => logger.warn(`closing the replaced worker: ${error.message}`))
+        .finally(() => void options.release(stuck.opts.connection));
+      return true;
+    }
+
+    /** @nestjs/bullmq closes the worker it started; a replacement is ours to close. */
+    async onModuleDestroy(): Promise<void> {
+      if (this.replaced) await this.close();
+    }
+
+    lastStartedAt(): number | undefined {
+      return this.lastStarted;
     }
 
     // Fewer than three declared parameters: BullMQ then makes no AbortController per job (see `running`).
@@ -82,6 +133,7 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
       const id = job.id!;
       const abort = new AttemptAbort();
       this.active += 1;
+      this.lastStarted = Date.now();
       this.running.set(id, abort);
       try {
         if (this.cancelledEarly.delete(id)) throw new UnrecoverableError(CANCELLED_ERROR);
@@ -128,6 +180,7 @@ export function taskProcessorClass(options: { concurrency: number; lockMs: numbe
     }
 
     close(force = false): Promise<void> {
+      this.closing = true;
       if (force) for (const abort of this.running.values()) abort.abort(INTERRUPTED);
       return this.worker.close(force);
     }

@@ -10,6 +10,12 @@ export interface TaskWorkerHandle {
   /** `force`: do not wait for active jobs (they stay in Redis; their handlers are signalled). */
   close(force?: boolean): Promise<void>;
   activeCount(): number;
+  /** The most jobs it runs at once. */
+  readonly concurrency: number;
+  /** When it last started a job (epoch ms), if it has. */
+  lastStartedAt(): number | undefined;
+  /** Puts a new worker in its place (its fetch loop is stuck); false once closing. */
+  replace(): boolean;
   /** Aborts the handler of `id` if this worker runs it (or is about to). */
   cancel(id: string): void;
   /**

@@ -2,7 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Logger, Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import type { AppConfig } from '../config/index.js';
-import { bullConnection, taskKeyPrefix } from '../redis/redis-connection.js';
+import { bullConnection, releaseBullConnection, taskKeyPrefix } from '../redis/redis-connection.js';
 import { RedisHealth } from '../redis/redis-health.js';
 import { AsyncApiController } from './asyncapi.controller.js';
 import { BullTaskQueue } from './bull-task-queue.js';
@@ -21,6 +21,7 @@ import { TasksController } from './tasks.controller.js';
 import { TaskQueueDrain } from './task-queue-drain.js';
 import { TasksGateway } from './tasks.gateway.js';
 import { TasksService } from './tasks.service.js';
+import { TaskWorkerWatchdog } from './task-worker-watchdog.js';
 
 @Module({})
 export class TasksModule {
@@ -61,7 +62,10 @@ export class TasksModule {
       const processor = taskProcessorClass({
         concurrency: config.tasks.concurrency,
         lockMs: config.tasks.lockMs,
-        connection: bullConnection(redis, 'blocking'),
+        // A replacement worker gets connections of its own: the stuck one's may be what is stuck.
+        connect: () => bullConnection(redis, 'blocking', 'worker'),
+        release: (connection) => releaseBullConnection(redis, connection),
+        prefix: `${taskKeyPrefix(redis)}:bull`,
       });
       // A plain handle, not an alias of the processor: @nestjs/bullmq starts a Worker for every
       // provider whose instance is a @Processor class, and an alias made it start two.
@@ -71,17 +75,21 @@ export class TasksModule {
         useFactory: (p: TaskWorkerHandle): TaskWorkerHandle => ({
           close: (force) => p.close(force),
           activeCount: () => p.activeCount(),
+          concurrency: p.concurrency,
+          lastStartedAt: () => p.lastStartedAt(),
+          replace: () => p.replace(),
           cancel: (id) => p.cancel(id),
           onFinished: (listener) => p.onFinished(listener),
         }),
       });
+      if (config.tasks.workerSilentMs > 0) worker.push(TaskWorkerWatchdog);
     }
     return {
       ...shared,
       imports: [
         DiscoveryModule,
         // Workers and events block on Redis (see the processor); the queue serves request paths and fails fast.
-        BullModule.forRoot({ connection: bullConnection(redis, 'command'), prefix: `${taskKeyPrefix(redis)}:bull` }),
+        BullModule.forRoot({ connection: bullConnection(redis, 'command', 'queue'), prefix: `${taskKeyPrefix(redis)}:bull` }),
         BullModule.registerQueue({ name: TASK_QUEUE_NAME }),
       ],
       providers: [
