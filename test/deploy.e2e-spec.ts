@@ -304,7 +304,7 @@ describe('docker-compose.yml', () => {
 
   const sentinelRole = (service: any) => (service.entrypoint ?? []).join(' ').includes('--sentinel');
 
-  it('has a sentinel profile: two AOF replicas of redis and three sentinels monitoring it with a majority quorum', () => {
+  it('has a sentinel profile: two replicas of redis that keep their offset (RDB) and three sentinels monitoring it with a majority quorum', () => {
     const replicas = Object.entries(services).filter(([name]) => name.startsWith('redis-replica-'));
     const sentinels = Object.entries(services).filter(([, service]) => sentinelRole(service));
     expect(replicas).toHaveLength(2);
@@ -314,7 +314,9 @@ describe('docker-compose.yml', () => {
       const args = replica.command as string[];
       expect(args.slice(args.indexOf('--replicaof'), args.indexOf('--replicaof') + 3)).toEqual(['--replicaof', 'redis', '6379']);
       expect(args[args.indexOf('--replica-announce-ip') + 1]).toBe(name);
-      expect(durabilityArgs(args)).toEqual(durabilityArgs(services.redis.command));
+      // RDB, not AOF: only an RDB keeps a replica's replication offset across a restart, which
+      // the sentinels need to promote the replica that is ahead (chaos:failover, forced loss).
+      expect(durabilityArgs(args)).toEqual({ appendonly: 'no', save: '3600 1 300 100 60 10000', 'maxmemory-policy': 'noeviction' });
     }
     for (const [, sentinel] of sentinels) {
       expect(sentinel.profiles).toEqual(['sentinel']);
@@ -393,7 +395,7 @@ describe('Dockerfile', () => {
 
 /** The durability flags among redis-server arguments (`--name value` pairs). */
 function durabilityArgs(args: string[]): Record<string, string> {
-  const wanted = ['appendonly', 'appendfsync', 'maxmemory-policy'];
+  const wanted = ['appendonly', 'appendfsync', 'save', 'maxmemory-policy'];
   const found: Record<string, string> = {};
   args.forEach((arg, i) => {
     if (arg.startsWith('--') && wanted.includes(arg.slice(2))) found[arg.slice(2)] = args[i + 1];
