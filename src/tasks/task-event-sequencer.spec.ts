@@ -26,6 +26,35 @@ function heldReads(answers: Record<string, TaskView>) {
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('TaskEventSequencer', () => {
+  it('does not send a finish its worker reported after that finish was read and sent: a retried task fails again with its new finish', async () => {
+    const firstFailure = view('a', { status: 'failed', attempt: 3, attempts: 3, finishedAt: '2026-12-01T10:00:01.000Z' });
+    const secondFailure = view('a', { status: 'failed', attempt: 3, attempts: 3, finishedAt: '2026-12-01T10:00:05.000Z' });
+    const answers: Record<string, TaskView> = { a: firstFailure };
+    const reads: TaskReads = {
+      stored: (id) => Promise.resolve(answers[id] && { view: answers[id] }),
+      finished: (id) => Promise.resolve(answers[id] && { view: answers[id] }),
+    };
+    const sent: string[] = [];
+    const sequencer = new TaskEventSequencer(
+      reads,
+      (u) => sent.push(`${u.view.status} ${u.view.finishedAt}`),
+      () => undefined,
+    );
+    sequencer.created({ view: view('a') });
+    // The first failure's event is handled before the worker's own report of it: read and sent.
+    sequencer.handle('a', 'failed');
+    await settle();
+    sequencer.finishedHere({ view: firstFailure });
+    // Retried: queued again, then its events run ahead of the worker's report of the new failure.
+    answers.a = view('a', { status: 'queued', attempt: 0, attempts: 3 });
+    sequencer.handle('a', 'waiting');
+    await settle();
+    answers.a = secondFailure;
+    sequencer.handle('a', 'failed');
+    await settle();
+    expect(sent).toEqual(['failed 2026-12-01T10:00:01.000Z', 'queued null', 'failed 2026-12-01T10:00:05.000Z']);
+  });
+
   it('after its events reconnect, reads again the tasks it last saw unfinished and sends what changed', async () => {
     const { reads, release, pending } = heldReads({ a: view('a', { status: 'completed', progress: 100 }) });
     const sent: string[] = [];

@@ -34,6 +34,12 @@ export class TaskEventSequencer {
    * Bounded: an entry whose event was handled first (the read won the race) ages out.
    */
   private readonly finishedByThisWorker = new LRUCache<string, TaskUpdate>({ max: 10_000 });
+  /**
+   * When each task's last finish that was sent happened: a worker's report of a finish already
+   * read and sent (the event won the race) stays behind in finishedByThisWorker, and a retried
+   * task's next finish must not be answered with it.
+   */
+  private readonly lastFinishSent = new LRUCache<string, number>({ max: 50_000 });
   /** Per-job chains, so one job's events are handled in the order they came. */
   private readonly chains = new Map<string, Promise<void>>();
   /** Tasks whose event could not be read (the store was away): nobody was told what happened to them yet. */
@@ -82,7 +88,7 @@ export class TaskEventSequencer {
     if (this.reading === 0) {
       const known = this.fromKnown(id, event, progress);
       if (known !== NEEDS_READ) {
-        if (known) this.emit(known);
+        if (known) this.send(known);
         return;
       }
     }
@@ -113,7 +119,7 @@ export class TaskEventSequencer {
       .then(() => computed)
       .then(
         (update) => {
-          if (update) this.emit(update);
+          if (update) this.send(update);
         },
         () => undefined,
       )
@@ -153,9 +159,18 @@ export class TaskEventSequencer {
     return update;
   }
 
+  private send(update: TaskUpdate): void {
+    if (isFinished(update.view) && update.view.finishedAt) this.lastFinishSent.set(update.view.id, Date.parse(update.view.finishedAt));
+    this.emit(update);
+  }
+
+  /** The worker's report of this task's finish, unless it is one already sent (then only the store can say). */
   private takeFinishedHere(id: string): TaskUpdate | undefined {
     const local = this.finishedByThisWorker.get(id);
-    if (local) this.finishedByThisWorker.delete(id);
+    if (!local) return undefined;
+    this.finishedByThisWorker.delete(id);
+    const sentAt = this.lastFinishSent.get(id);
+    if (sentAt !== undefined && local.view.finishedAt && Date.parse(local.view.finishedAt) <= sentAt) return undefined;
     return local;
   }
 }

@@ -56,7 +56,7 @@ export class TestSocket {
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no matching frame; got ${JSON.stringify(this.frames.map((f) => f.event))}`)),
+        () => reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames.map(describeFrame))}`)),
         timeoutMs,
       );
       this.waiters.push({
@@ -103,4 +103,10 @@ export function upgradeStatus(url: string): Promise<number> {
       if (!/Unexpected server response/.test(error.message)) reject(error);
     });
   });
+}
+
+/** A frame in a failure message: its event, and for a task frame its id and status. */
+function describeFrame(frame: Frame): string {
+  const data = frame.data as { id?: unknown; status?: unknown } | undefined;
+  return frame.event === 'task' && data ? `task ${String(data.id)} ${String(data.status)}` : frame.event;
 }
