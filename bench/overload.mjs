@@ -1,7 +1,8 @@
 // bench:overload — the fleet at and beyond its capacity, ballast's balancer and nginx in front of
 // the same services in one run. Three services that protect themselves (READY_SHED: 503 +
 // Retry-After in cooldown, entered at READY_MAX_CLIENTS=8, left below READY_MIN_CLIENTS=6), each
-// request holding a slot for SERVICE_MS (GET /long_task). Capacity = 3 x (8 - 1) / service time,
+// request holding a slot for SERVICE_MS (GET /long_task). Capacity = 3 x (8 - 1) / service time (the issue's
+// definition: what the services hold without entering cooldown),
 // the service time measured on one backend unloaded. An open-loop client (fixed arrival rate)
 // offers 0.5x, 1x, 2x, 3x and 5x of capacity to each front in turn. Per row: served/s as a share
 // of capacity, p50/p99 of served, p99 of the rest, retries per request (ballast), what clients
@@ -187,6 +188,9 @@ try {
       'polite, each round': results.map((r) => `${(100 * r.polite.servedShare).toFixed(1)}%`).join(' '),
       'polite p99': `${polite.p99?.toFixed(1)} ms`,
       'greedy answers': Object.entries(greedy.statuses)
+        .map(([status, n]) => `${n}x${status}`)
+        .join(' '),
+      'polite refused': Object.entries(polite.statuses)
         .map(([status, n]) => `${n}x${status}`)
         .join(' '),
     });

@@ -33,7 +33,8 @@ describe('admission by reported load', () => {
   });
 
   it('three times the fleet at once: nothing past any service MAX, the rest 503 with Retry-After and a reason, no 502', async () => {
-    // Three services that shed at 4 clients (MIN 3): together they hold 3 x 3 requests without cooldown.
+    // Three services that shed at 4 clients (MIN 3): each serves the 4th (it enters cooldown) and
+    // sheds what arrives after it, so together they hold 3 x 4.
     const { services, balancer } = await startFleet(processes, {
       services: 3,
       serviceEnv: () => ({ READY_SHED: 'true', READY_MAX_CLIENTS: '4', READY_MIN_CLIENTS: '3' }),
@@ -50,19 +51,20 @@ describe('admission by reported load', () => {
     await agent.close();
     const served = answers.filter((a) => a.status === 200);
     const refused = answers.filter((a) => a.status !== 200);
-    // The first nine got the nine slots; the rest waited up to 100 ms for one that did not free
-    // in time, or were told sooner: a queue that stands with more waiting than the slots that
-    // freed lately could admit (at least 16) turns its oldest away at once (queue_full).
-    expect(served).toHaveLength(9);
+    // The first twelve got the twelve slots; the rest waited up to 100 ms for one that did not
+    // free in time, or were told sooner: a queue that stands with more waiting than the slots
+    // that freed lately could admit (at least 16) turns its oldest away at once (queue_full).
+    expect(served).toHaveLength(12);
     expect(refused.every((a) => a.status === 503 && a.retryAfter === '1' && ['queue_timeout', 'queue_full'].includes(a.body.reason))).toBe(
       true,
     );
-    // No service was ever sent past its MAX - 1: none entered cooldown, none had to shed.
-    expect(await Promise.all(services.map((s) => cooldownEntries(s.baseUrl)))).toEqual([0, 0, 0]);
+    // No service was sent past its MAX: each entered cooldown once, with its 4th, and none had to shed.
+    expect(await Promise.all(services.map((s) => cooldownEntries(s.baseUrl)))).toEqual([1, 1, 1]);
     const metrics = (await http(`${balancer.baseUrl}/_balancer/metrics`)).text;
+    expect(metrics).not.toMatch(/^ballast_balancer_attempts_total\{[^}]*outcome="status_5xx"\} [1-9]/m);
     const rejected = (reason: string) =>
       Number(new RegExp(`^ballast_balancer_rejected_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
-    expect(rejected('queue_timeout') + rejected('queue_full')).toBe(18);
+    expect(rejected('queue_timeout') + rejected('queue_full')).toBe(15);
     const status = (await http(`${balancer.baseUrl}/_balancer/backends`)).body;
     expect(status.queue).toEqual({ waiting: 0, maxWaitMs: 100 });
     for (const backend of status.backends) expect(backend.reportedLoad).toMatchObject({ maxClients: 4, minClients: 3, shed: true });
@@ -71,10 +73,10 @@ describe('admission by reported load', () => {
   it('a request that waits is served when a slot frees within the bound', async () => {
     const { balancer } = await startFleet(processes, {
       services: 1,
-      serviceEnv: () => ({ READY_SHED: 'true', READY_MAX_CLIENTS: '2', READY_MIN_CLIENTS: '1' }),
+      serviceEnv: () => ({ READY_SHED: 'true', READY_MAX_CLIENTS: '1', READY_MIN_CLIENTS: '1' }),
       balancerEnv: { BALANCER_QUEUE_MS: '10000' },
     });
-    // MAX 2: one at a time without cooldown. The second waits for the first's slot, then is served.
+    // MAX 1: one at a time. The second waits for the first's slot (its answer ends the cooldown), then is served.
     const [first, second] = await Promise.all([http(`${balancer.baseUrl}/long_task?ms=200`), http(`${balancer.baseUrl}/long_task?ms=1`)]);
     expect([first.status, second.status]).toEqual([200, 200]);
     const metrics = (await http(`${balancer.baseUrl}/_balancer/metrics`)).text;

@@ -47,7 +47,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     const report = parseLoadReport(headers[LOAD_REPORT_HEADER]);
     // A request the backend refused while shedding was never one of its clients.
     const refused = report !== undefined && statusCode === 503 && report.cooldown && report.shed;
-    if (report) backend.observeLoad(report, this.startedAtWallMs + elapsed, refused ? backend.inFlight - 1 : backend.inFlight);
+    if (report) backend.observeLoad(report, this.startedAtWallMs + elapsed, refused ? backend.inFlight - 1 : backend.inFlight, !refused);
     if (statusCode >= 500) {
       const now = Date.now();
       const busyMs = statusCode === 503 ? retryAfterMs(headers['retry-after'], now) : undefined;

@@ -166,14 +166,16 @@ describe('Backend load reports', () => {
     localTasks: false,
   });
 
-  it('keeps a shedding backend one short of its MAX, counting its own in-flight requests and the others reported', () => {
+  it('fills a shedding backend up to its MAX, counting its own in-flight requests and the others reported', () => {
     const [b] = new BackendPool(['http://b:1']).backends;
     b.inFlight = 2;
     b.observeLoad(report(5), 1_000, 2); // 3 clients of others'
     expect(b.estimatedClients(1_000)).toBe(5);
     expect(b.hasFreeSlot(1_000)).toBe(true);
     b.inFlight = 4;
-    expect(b.hasFreeSlot(1_000)).toBe(false); // 4 + 3 = 7 = MAX - 1
+    expect(b.hasFreeSlot(1_000)).toBe(true); // 4 + 3 = 7: the 8th is served (and puts it in cooldown)
+    b.inFlight = 5;
+    expect(b.hasFreeSlot(1_000)).toBe(false); // 5 + 3 = 8 = MAX
     // Others' requests end within about a service time: their share fades out.
     expect(b.hasFreeSlot(1_000 + 1_000)).toBe(true);
   });
@@ -200,6 +202,26 @@ describe('Backend load reports', () => {
     expect(b.hasFreeSlot(3_000)).toBe(true); // the report aged out
     b.observeLoad(report(5), 3_000, 0);
     expect(b.hasFreeSlot(3_000)).toBe(true);
+  });
+
+  it('knows a cooldown is over when the answer it came with takes the backend below MIN, not a report later', () => {
+    const [b, c] = new BackendPool(['http://b:1', 'http://c:1']).backends;
+    // 6 clients in cooldown, this answer's request among them: it leaves, 5 < MIN 6.
+    b.inFlight = 5;
+    b.observeLoad(report(6, true), 1_000, 6, true);
+    expect(b.hasFreeSlot(1_000)).toBe(true);
+    // 7 in cooldown: one leaving leaves 6, still in cooldown.
+    c.inFlight = 5;
+    c.observeLoad(report(7, true), 1_000, 6, true);
+    expect(c.hasFreeSlot(1_000)).toBe(false);
+    // A probe's report (no client of its own leaving) says only what it says.
+    c.inFlight = 5;
+    c.observeLoad(report(6, true), 1_000, 5);
+    expect(c.hasFreeSlot(1_000)).toBe(false);
+    // With others' clients there, it waits for the backend's word: they would refill it too.
+    b.inFlight = 4;
+    b.observeLoad(report(6, true), 1_000, 4, true); // 2 of others'
+    expect(b.hasFreeSlot(1_000)).toBe(false); // 4 + 2 = 6, not below MIN
   });
 
   it('gives a draining backend nothing, and a backend without reports no limit', () => {

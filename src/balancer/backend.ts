@@ -114,10 +114,18 @@ export class Backend {
   /**
    * Records a load report. `oursCounted`: how many of this worker's requests to it the report
    * counts — its in-flight ones, the one answered included, unless the backend refused that one
-   * while shedding (then it never was a client there).
+   * while shedding (then it never was a client there). `leaving`: the report came with the
+   * answer to one of its clients, which leaves it as this response ends.
    */
-  observeLoad(report: LoadReport, nowMs: number, oursCounted: number): void {
+  observeLoad(report: LoadReport, nowMs: number, oursCounted: number, leaving = false): void {
     this.keepsTasksLocally = report.localTasks;
+    // A report is written as its response leaves, counting that response's request. The backend
+    // checks its cooldown as a client leaves, and in cooldown takes none (it sheds them), so when
+    // this one's leaving takes it below MIN, its cooldown is over by the time this is read:
+    // waiting for the next report to say so kept slots empty for a whole response.
+    // Only when every client it counts is this worker's: another worker's (or balancer's) would
+    // refill it too, and the two would overshoot its MAX into a shed.
+    const cooldownEnds = leaving && report.cooldown && report.clients - 1 < report.minClients && report.clients <= oursCounted;
     this.reported = {
       clients: report.clients,
       // Below zero when some of ours had not reached it yet, or had already left it: that many
@@ -125,7 +133,7 @@ export class Backend {
       othersClients: Math.max(-TRANSIT_SLACK, report.clients - Math.max(0, oursCounted)),
       maxClients: report.maxClients,
       minClients: report.minClients,
-      cooldown: report.cooldown,
+      cooldown: report.cooldown && !cooldownEnds,
       shed: report.shed,
       draining: report.draining,
       atMs: nowMs,
@@ -152,8 +160,10 @@ export class Backend {
 
   /**
    * Whether one more request would be served rather than shed. A backend that says it is
-   * draining has no room; otherwise only a backend that reports it sheds has a limit: below its MAX (one short of cooldown), or, while its last report said
-   * cooldown, below its MIN (where its cooldown ends). Any other backend always has room.
+   * draining has no room; otherwise only a backend that reports it sheds has a limit: up to its
+   * MAX (it serves the request that puts it into cooldown, and sheds only those that arrive in
+   * cooldown), or, while its last report said cooldown, below its MIN (where its cooldown ends).
+   * Any other backend always has room.
    */
   hasFreeSlot(nowMs: number): boolean {
     const reported = this.reported;
@@ -164,7 +174,7 @@ export class Backend {
     if (!reported.shed) return true;
     const clients = this.estimatedClients(nowMs);
     if (fresh && reported.cooldown) return clients < reported.minClients;
-    return clients < Math.max(1, reported.maxClients - 1);
+    return clients < reported.maxClients;
   }
 
   /** When it can take requests again, if it cannot now. */
