@@ -166,7 +166,10 @@ export const envSchema = z
     TASK_MAX_DURATION_MS: int(0, HOUR_MS).default(600_000),
     TASK_CONCURRENCY: int(0, 1000).default(5),
     TASK_LOCK_MS: int(1000, HOUR_MS).default(30_000),
-    TASK_WORKER_SILENT_MS: int(0, HOUR_MS).default(5_000),
+    // Shorter than a second, a job that waits a moment for a worker busy elsewhere would replace it.
+    TASK_WORKER_SILENT_MS: int(0, HOUR_MS)
+      .refine((ms) => ms === 0 || ms >= 1_000, { error: 'must be 0 (off) or at least 1000' })
+      .default(5_000),
     TASK_ATTEMPTS: int(1, 100).default(3),
     TASK_BACKOFF_MS: int(0, HOUR_MS).default(1_000),
     TASK_BACKOFF_MAX_MS: int(0, 24 * HOUR_MS).default(300_000),

@@ -377,6 +377,7 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'redis://a:1', REDIS_TLS: 'true' }, /^REDIS_TLS is rediss:\/\/ in REDIS_URL/],
     [{ REDIS_MIN_REPLICAS_ACK: '1' }, /^REDIS_MIN_REPLICAS_ACK needs Redis \(REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES\)/],
     [{ REDIS_URL: 'redis://a:1', REDIS_MIN_REPLICAS_ACK: '17' }, /^REDIS_MIN_REPLICAS_ACK must be <= 16/],
+    [{ TASK_WORKER_SILENT_MS: '500' }, /^TASK_WORKER_SILENT_MS must be 0 \(off\) or at least 1000/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     [{ ACCESS_LOG: 'some' }, /^ACCESS_LOG must be off, all or errors/],
     [{ ACCESS_LOG_SAMPLE: '1.5' }, /^ACCESS_LOG_SAMPLE must be <= 1/],
