@@ -23,6 +23,7 @@ import { errorBody } from './ops/error-body.js';
 import { hardenHttp } from './ops/http-hardening.js';
 import { refuseConnect, requestFramingProblem } from './ops/request-framing.js';
 import { writeErrorToSocket } from './ops/raw-error.js';
+import { lingerAfterEnd } from './ops/lingering-close.js';
 import { ERROR_MESSAGES } from './errors/messages.js';
 import type { Socket } from 'node:net';
 import { declarePlatformResponses } from './ops/openapi-responses.js';
@@ -124,6 +125,23 @@ class LateBoundHandler {
       this.open += 1;
       socket.once('close', () => (this.open -= 1));
     });
+    // Node answers a client error (a head slower than headersTimeout, too large, not HTTP) and
+    // destroys the socket at once: a client still sending then gets a reset, which can destroy
+    // the answer before it is read. Answer as JSON, half-close, and drop what still comes.
+    const answered = new WeakSet<Duplex>();
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+      if (answered.has(socket)) return;
+      answered.add(socket);
+      // Some of a response already went out on it: another answer would corrupt the stream.
+      const responding = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+      if (error.code === 'ECONNRESET' || !socket.writable || responding) {
+        socket.destroy();
+        return;
+      }
+      const [status, message] = clientErrorAnswer(error.code);
+      writeErrorToSocket(socket, status, message);
+      lingerAfterEnd(socket);
+    });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (this.upgrade) this.upgrade(req, socket, head);
       else socket.destroy();
@@ -138,6 +156,13 @@ class LateBoundHandler {
 }
 
 const BALANCER_PREFIX = '/_balancer/';
+
+/** The status and reason for a request Node's parser or its headers timeout gave up on. */
+function clientErrorAnswer(code: string | undefined): [number, string] {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, ERROR_MESSAGES.framing.headTimeout];
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, ERROR_MESSAGES.framing.headTooLarge];
+  return [400, ERROR_MESSAGES.framing.notHttp];
+}
 
 function setUpDocs(app: NestFastifyApplication, path: string): void {
   const document = new DocumentBuilder()

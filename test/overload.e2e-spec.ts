@@ -141,12 +141,22 @@ describe('slow and numerous clients', () => {
   it('answers a client that trickles its headers 408 and closes it', async () => {
     const { balancer } = await startFleet(processes, { services: 1, balancerEnv: { BALANCER_HEADERS_TIMEOUT_MS: '500' } });
     const socket = await open(balancer.port);
+    const errors: string[] = [];
+    socket.on('error', (error: NodeJS.ErrnoException) => errors.push(error.code ?? error.message));
     const answer = answerOf(socket);
     socket.write('GET /ping HTTP/1.1\r\nHost: x\r\n');
     // One header byte every 100 ms, forever: only the balancer ends this.
     const trickle = setInterval(() => socket.writable && socket.write('X'), 100);
     try {
-      expect(await answer).toMatch(/^HTTP\/1\.1 408 /);
+      const text = await answer;
+      expect(text).toMatch(/^HTTP\/1\.1 408 /);
+      expect(text).toMatch(/connection: close/i);
+      expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toMatchObject({
+        statusCode: 408,
+        message: expect.stringMatching(/did not arrive in time/),
+      });
+      // Half-closed and drained, not reset while the client was still sending.
+      expect(errors).toEqual([]);
     } finally {
       clearInterval(trickle);
     }

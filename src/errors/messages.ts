@@ -32,6 +32,9 @@ export const ERROR_MESSAGES = {
     twoHosts: 'A request must carry exactly one Host header (RFC 9112 §3.2)',
     connect: 'CONNECT is not supported: this is not a forward proxy',
     notAPath: 'The request target must be a path',
+    headTimeout: 'The request head did not arrive in time (BALANCER_HEADERS_TIMEOUT_MS)',
+    headTooLarge: 'The request head is too large',
+    notHttp: 'The request is not valid HTTP/1.1',
   },
   readiness: {
     shedding: 'In cooldown: too many requests in flight; retry shortly',

@@ -31,23 +31,32 @@ export function lingerAfterEarlyAnswer(req: IncomingMessage, res: ServerResponse
   // Node's server ends a `Connection: close` exchange with socket.destroySoon(): destroy once
   // the response is flushed. Replace that, for this socket only, with a half-close and linger.
   socket.destroySoon = function lingerThenDestroy(this: Socket): void {
-    this.end();
-    const total = setTimeout(() => this.destroy(), LINGER_TOTAL_MS);
-    let idle = setTimeout(() => this.destroy(), LINGER_IDLE_MS);
-    total.unref();
-    idle.unref();
-    this.on('data', () => {
-      clearTimeout(idle);
-      idle = setTimeout(() => this.destroy(), LINGER_IDLE_MS);
-      idle.unref();
-    });
-    this.once('end', () => this.destroy());
-    this.once('close', () => {
-      clearTimeout(total);
-      clearTimeout(idle);
-    });
-    this.resume();
+    lingerAfterEnd(this);
   };
+}
+
+/**
+ * Half-closes the socket once what was written is flushed (FIN), then reads and drops what the
+ * client still sends until it closes its side, a read pauses for LINGER_IDLE_MS, or
+ * LINGER_TOTAL_MS pass: the client reads the answer instead of a reset.
+ */
+export function lingerAfterEnd(socket: Socket): void {
+  socket.end();
+  const total = setTimeout(() => socket.destroy(), LINGER_TOTAL_MS);
+  let idle = setTimeout(() => socket.destroy(), LINGER_IDLE_MS);
+  total.unref();
+  idle.unref();
+  socket.on('data', () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => socket.destroy(), LINGER_IDLE_MS);
+    idle.unref();
+  });
+  socket.once('end', () => socket.destroy());
+  socket.once('close', () => {
+    clearTimeout(total);
+    clearTimeout(idle);
+  });
+  socket.resume();
 }
 
 /** Whether the request says a body follows (RFC 9112 §6.3: a length above zero, or chunked). */
