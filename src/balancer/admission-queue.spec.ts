@@ -75,6 +75,35 @@ describe('AdmissionQueue', () => {
     expect(queue.length).toBe(1);
   });
 
+  it('admits as many as the slots one ending opened (a cooldown that ended), not one per ending', () => {
+    const { clock } = testClock();
+    const queue = new AdmissionQueue(settings, clock);
+    let free = 0;
+    const admitted: string[] = [];
+    const waiter = (name: string): QueueWaiter => ({
+      admit: () => {
+        if (free > 0) {
+          free -= 1;
+          admitted.push(name);
+        } else queue.putBack(waiter(name), clock.now(), '');
+      },
+      reject: () => undefined,
+    });
+    for (const name of ['a', 'b', 'c', 'd', 'e']) queue.offer(waiter(name));
+    // One request ended and the backend left its cooldown: three slots at once.
+    free = 3;
+    queue.slotFreed(() => free > 0);
+    expect(admitted).toEqual(['a', 'b', 'c']);
+    expect(queue.length).toBe(2);
+    // Room said to be there, but the waiter finds none (another took it): it goes back, and the
+    // queue stops there instead of going round.
+    let asked = 0;
+    queue.slotFreed(() => (asked += 1) < 100);
+    expect(admitted).toEqual(['a', 'b', 'c']);
+    expect(queue.length).toBe(2);
+    expect(asked).toBe(0);
+  });
+
   it('turns a request away once it waited maxWaitMs, on its own timer', () => {
     const { clock, advance } = testClock();
     const queue = new AdmissionQueue(settings, clock);

@@ -98,6 +98,9 @@ export class AdmissionQueue {
   private readonly freed: RecentCount;
   /** When its current run of waiters began (it has not been empty since). */
   private heldSince = 0;
+  /** The waiter being admitted found no slot after all and came back (putBack). */
+  private cameBack = false;
+  private admittingNow = false;
   constructor(
     private readonly settings: AdmissionSettings,
     private readonly clock: QueueClock,
@@ -107,6 +110,11 @@ export class AdmissionQueue {
 
   get length(): number {
     return this.waiting;
+  }
+
+  /** Requests wait for a slot, or one is being admitted now (it left the count as it was let in). */
+  get demand(): boolean {
+    return this.waiting > 0 || this.admittingNow;
   }
 
   /** Whether its oldest waiter has waited longer than the target: newest first then. */
@@ -132,6 +140,7 @@ export class AdmissionQueue {
    * order, keeping its wait, and its line gets the next turn again (it was not served).
    */
   putBack(waiter: QueueWaiter, enqueuedAt: number, client = ''): QueueTicket {
+    this.cameBack = true;
     const entry = this.enter(waiter, client, enqueuedAt);
     insertByArrival(this.arrivals, entry);
     insertByArrival(entry.line.entries, entry);
@@ -141,10 +150,16 @@ export class AdmissionQueue {
     return { cancel: () => this.leave(entry) };
   }
 
-  /** A slot freed (a request to a backend ended): admit the next waiter, after turning away those past their deadline. */
-  slotFreed(): void {
+  /**
+   * A slot freed (a request to a backend ended): admit the next waiter, after turning away those
+   * past their deadline. One ending can open several slots (a backend whose cooldown it ended
+   * takes requests up to its MAX again): while `roomLeft` says some backend has one, the next
+   * waiters are admitted too, rather than at the next recheck.
+   */
+  slotFreed(roomLeft: () => boolean = () => false): void {
     this.freed.add(this.clock.now());
-    this.admitNext();
+    let admitted = this.admitNext();
+    while (admitted && this.waiting > 0 && roomLeft()) admitted = this.admitNext();
   }
 
   private enter(waiter: QueueWaiter, client: string, enqueuedAt: number): Entry {
@@ -174,10 +189,12 @@ export class AdmissionQueue {
     }
   }
 
-  private admitNext(): void {
-    if (this.waiting === 0) return;
+  /** Admits one waiter; true when it took a slot (it did not come back through putBack). */
+  private admitNext(): boolean {
+    if (this.waiting === 0) return false;
     const now = this.clock.now();
     this.expire(now);
+    let tookSlot = false;
     while (this.turns.length > 0) {
       const line = this.turns.shift()!;
       if (line.live === 0) continue;
@@ -185,10 +202,18 @@ export class AdmissionQueue {
       const entry = takeFrom(line, this.lineStands(line, now));
       this.leave(entry);
       if (line.live > 0) this.turns.push(line);
-      entry.waiter.admit(now - entry.enqueuedAt);
+      this.cameBack = false;
+      this.admittingNow = true;
+      try {
+        entry.waiter.admit(now - entry.enqueuedAt);
+      } finally {
+        this.admittingNow = false;
+      }
+      tookSlot = !this.cameBack;
       break;
     }
     this.arm();
+    return tookSlot;
   }
 
   /** Waiters past their deadline leave with a 503 (arrival order: the oldest's deadline is the earliest). */

@@ -174,6 +174,7 @@ describe('Backend load reports', () => {
     expect(b.hasFreeSlot(1_000)).toBe(true);
     b.inFlight = 4;
     expect(b.hasFreeSlot(1_000)).toBe(true); // 4 + 3 = 7: the 8th is served (and puts it in cooldown)
+    expect(b.hasFreeSlot(1_000, false)).toBe(false); // ...a slot kept for when requests wait
     b.inFlight = 5;
     expect(b.hasFreeSlot(1_000)).toBe(false); // 5 + 3 = 8 = MAX
     // Others' requests end within about a service time: their share fades out.

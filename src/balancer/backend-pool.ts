@@ -30,6 +30,12 @@ export class BackendPool {
   private list: Backend[] = [];
   private cursor = 0;
 
+  /**
+   * Whether requests wait for a slot (the balancer's admission queue): only then does a shedding
+   * backend get its last slot (Backend.hasFreeSlot). Without a queue to ask, always.
+   */
+  requestsWaiting: () => boolean = () => true;
+
   constructor(
     urls: readonly string[],
     private readonly strategy: Strategy = 'round-robin',
@@ -76,8 +82,9 @@ export class BackendPool {
       return this.scanRound(nowMs, tried, true) ?? (this.inPanic(nowMs) ? this.scanRound(nowMs, tried, false) : undefined);
     }
     const panic = this.inPanic(nowMs);
+    const lastSlot = this.requestsWaiting();
     const candidates = this.list.filter(
-      (backend) => backend.available(nowMs) && (panic || backend.ready) && backend.hasFreeSlot(nowMs) && !tried?.has(backend),
+      (backend) => backend.available(nowMs) && (panic || backend.ready) && backend.hasFreeSlot(nowMs, lastSlot) && !tried?.has(backend),
     );
     if (candidates.length === 0) return undefined;
     return this.pickTwoChoices(candidates, nowMs);
@@ -94,8 +101,21 @@ export class BackendPool {
   someOnlyFull(nowMs: number, tried?: ReadonlySet<Backend>): boolean {
     const panic = this.inPanic(nowMs);
     for (const backend of this.list) {
-      if (backend.available(nowMs) && (panic || backend.ready) && !tried?.has(backend) && !backend.hasFreeSlot(nowMs)) return true;
+      if (
+        backend.available(nowMs) &&
+        (panic || backend.ready) &&
+        !tried?.has(backend) &&
+        !backend.hasFreeSlot(nowMs, this.requestsWaiting())
+      )
+        return true;
     }
+    return false;
+  }
+
+  /** Some backend could take a new request now (it is available and has a free slot). */
+  someHasRoom(nowMs: number): boolean {
+    const panic = this.inPanic(nowMs);
+    for (const backend of this.list) if (backend.available(nowMs) && (panic || backend.ready) && backend.hasFreeSlot(nowMs)) return true;
     return false;
   }
 
@@ -147,10 +167,12 @@ export class BackendPool {
     weighted: boolean,
   ): Backend | undefined {
     const size = this.list.length;
+    const lastSlot = this.requestsWaiting();
     for (let step = 0; step < size; step += 1) {
       const index = (this.cursor + step) % size;
       const backend = this.list[index];
-      if (!backend.available(nowMs) || (readyOnly && !backend.ready) || tried?.has(backend) || !backend.hasFreeSlot(nowMs)) continue;
+      if (!backend.available(nowMs) || (readyOnly && !backend.ready) || tried?.has(backend) || !backend.hasFreeSlot(nowMs, lastSlot))
+        continue;
       if (weighted && this.random() >= backend.weight(nowMs, this.slowStartMs)) continue;
       this.cursor = (index + 1) % size;
       return backend;

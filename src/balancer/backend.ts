@@ -163,9 +163,10 @@ export class Backend {
    * draining has no room; otherwise only a backend that reports it sheds has a limit: up to its
    * MAX (it serves the request that puts it into cooldown, and sheds only those that arrive in
    * cooldown), or, while its last report said cooldown, below its MIN (where its cooldown ends).
-   * Any other backend always has room.
+   * Any other backend always has room. Without `lastSlot`, one short of MAX: that last slot
+   * costs a cooldown (nothing more until it is below MIN), worth it only while requests wait.
    */
-  hasFreeSlot(nowMs: number): boolean {
+  hasFreeSlot(nowMs: number, lastSlot = true): boolean {
     const reported = this.reported;
     if (!reported) return true;
     // Shutting down, it takes no new work (its checks will say so too, a little later).
@@ -174,7 +175,7 @@ export class Backend {
     if (!reported.shed) return true;
     const clients = this.estimatedClients(nowMs);
     if (fresh && reported.cooldown) return clients < reported.minClients;
-    return clients < reported.maxClients;
+    return clients < (lastSlot ? reported.maxClients : Math.max(1, reported.maxClients - 1));
   }
 
   /** When it can take requests again, if it cannot now. */

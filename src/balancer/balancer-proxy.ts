@@ -55,7 +55,9 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
     this.admission = new AdmissionQueue({ ...config.balancer.queue, ...CODEL }, TIMERS);
     this.limitSettings = config.balancer.clientLimits;
     this.clientLimits = new ClientLimits(this.limitSettings);
-    upstreams.onSlotFreed(() => this.admission.slotFreed());
+    upstreams.pool.requestsWaiting = () => this.admission.demand;
+    const roomLeft = () => upstreams.pool.someHasRoom(Date.now());
+    upstreams.onSlotFreed(() => this.admission.slotFreed(roomLeft));
     metrics.watchQueue(this.admission);
     if (fleet.clustered && this.limitSettings.ratePerSecond > 0) {
       this.admittedSinceSync = new Map();
