@@ -83,9 +83,7 @@ export class BackendPool {
     }
     const panic = this.inPanic(nowMs);
     const lastSlot = this.requestsWaiting();
-    const candidates = this.list.filter(
-      (backend) => backend.available(nowMs) && (panic || backend.ready) && backend.hasFreeSlot(nowMs, lastSlot) && !tried?.has(backend),
-    );
+    const candidates = this.list.filter((backend) => this.takesNow(backend, nowMs, panic, lastSlot) && !tried?.has(backend));
     if (candidates.length === 0) return undefined;
     return this.pickTwoChoices(candidates, nowMs);
   }
@@ -100,13 +98,9 @@ export class BackendPool {
    */
   someOnlyFull(nowMs: number, tried?: ReadonlySet<Backend>): boolean {
     const panic = this.inPanic(nowMs);
+    const lastSlot = this.requestsWaiting();
     for (const backend of this.list) {
-      if (
-        backend.available(nowMs) &&
-        (panic || backend.ready) &&
-        !tried?.has(backend) &&
-        !backend.hasFreeSlot(nowMs, this.requestsWaiting())
-      )
+      if (backend.available(nowMs) && (panic || backend.ready) && !tried?.has(backend) && !backend.hasFreeSlot(nowMs, lastSlot))
         return true;
     }
     return false;
@@ -115,8 +109,12 @@ export class BackendPool {
   /** Some backend could take a new request now (it is available and has a free slot). */
   someHasRoom(nowMs: number): boolean {
     const panic = this.inPanic(nowMs);
-    for (const backend of this.list) if (backend.available(nowMs) && (panic || backend.ready) && backend.hasFreeSlot(nowMs)) return true;
-    return false;
+    const lastSlot = this.requestsWaiting();
+    return this.list.some((backend) => this.takesNow(backend, nowMs, panic, lastSlot));
+  }
+
+  private takesNow(backend: Backend, nowMs: number, panic: boolean, lastSlot: boolean): boolean {
+    return backend.available(nowMs) && (panic || backend.ready) && backend.hasFreeSlot(nowMs, lastSlot);
   }
 
   /** Every available backend is unready, so unready ones take traffic (the panic floor). */

@@ -172,21 +172,20 @@ export function bullConnection(redis: AppRedis, role: RedisConnectionRole, name:
 /** Closes one client bullConnection made, once BullMQ is done with it (a replaced worker's). */
 export async function releaseBullConnection(redis: AppRedis, connection: ConnectionOptions): Promise<void> {
   const client = connection as unknown as RedisClient;
-  if (!ownedByConfig.get(redis)?.delete(client)) return;
-  await client.quit().catch(() => undefined);
-  client.disconnect();
+  if (ownedByConfig.get(redis)?.delete(client)) await closeOwned(client);
 }
 
 export async function closeBullConnections(redis: AppRedis): Promise<void> {
   const owned = ownedByConfig.get(redis);
   if (!owned) return;
   ownedByConfig.delete(redis);
-  await Promise.all(
-    [...owned].map(async (client) => {
-      await client.quit().catch(() => undefined);
-      client.disconnect();
-    }),
-  );
+  await Promise.all([...owned].map(closeOwned));
+}
+
+/** Quits a client made for BullMQ (quit fails at once while Redis is away), then drops what is left of it. */
+async function closeOwned(client: RedisClient): Promise<void> {
+  await client.quit().catch(() => undefined);
+  client.disconnect();
 }
 
 /**

@@ -57,6 +57,7 @@ export class TasksModule {
       };
     }
     const redis = config.redis;
+    const bullPrefix = `${taskKeyPrefix(redis)}:bull`;
     const worker: Provider[] = [];
     if (config.tasks.concurrency > 0) {
       const processor = taskProcessorClass({
@@ -65,7 +66,7 @@ export class TasksModule {
         // A replacement worker gets connections of its own: the stuck one's may be what is stuck.
         connect: () => bullConnection(redis, 'blocking', 'worker'),
         release: (connection) => releaseBullConnection(redis, connection),
-        prefix: `${taskKeyPrefix(redis)}:bull`,
+        prefix: bullPrefix,
       });
       // A plain handle, not an alias of the processor: @nestjs/bullmq starts a Worker for every
       // provider whose instance is a @Processor class, and an alias made it start two.
@@ -89,7 +90,7 @@ export class TasksModule {
       imports: [
         DiscoveryModule,
         // Workers and events block on Redis (see the processor); the queue serves request paths and fails fast.
-        BullModule.forRoot({ connection: bullConnection(redis, 'command', 'queue'), prefix: `${taskKeyPrefix(redis)}:bull` }),
+        BullModule.forRoot({ connection: bullConnection(redis, 'command', 'queue'), prefix: bullPrefix }),
         BullModule.registerQueue({ name: TASK_QUEUE_NAME }),
       ],
       providers: [
