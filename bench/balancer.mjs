@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, load, median, onFreshProcesses, perRound, printSummary, startService } from './lib/harness.mjs';
 import { NGINX, startNginx } from './lib/nginx.mjs';
+import { treeCpuMs } from './lib/proc-cpu.mjs';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const pacedRounds = Number(process.env.BENCH_PACED_ROUNDS ?? 3);
@@ -65,7 +66,18 @@ async function wrk(url, script) {
     errors: non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
   };
 }
-const measure = (url) => (useWrk ? wrk(url) : load(url, { connections, durationSeconds: seconds }));
+const measureUrl = (url) => (useWrk ? wrk(url) : load(url, { connections, durationSeconds: seconds }));
+/**
+ * One round's figures, and with the front's pid the CPU it spent per request (user + system,
+ * from /proc): req/s at saturation swings 0.73-1.16x between rounds here, as the three
+ * processes share two cores with noisy neighbours, while CPU per request holds within ~10%.
+ */
+async function measure(app) {
+  const cpuBefore = app.pid === undefined ? undefined : treeCpuMs(app.pid);
+  const sample = await measureUrl(app.url);
+  if (cpuBefore === undefined) return sample;
+  return { ...sample, cpuUsPerRequest: ((treeCpuMs(app.pid) - cpuBefore) * 1000) / (sample.rps * seconds) };
+}
 
 try {
   const backendPorts = await Promise.all([1, 2, 3, 4].map(() => freePort()));
@@ -74,11 +86,13 @@ try {
 
   /** Targets that run throughout, by name: their URLs. */
   const steady = { 'direct backend': `${backendUrls[0]}/ping` };
+  const steadyPids = {};
 
   if (NGINX) {
     const nginx = await startNginx(backendUrls, { probePath: '/ping' });
     cleanups.push(() => nginx.stop());
     steady.nginx = `${nginx.url}/ping`;
+    steadyPids.nginx = nginx.pid;
     // The same nginx with an access log to a file, buffered as ballast's (8 KB, flushed every second).
     const logged = await startNginx(backendUrls, {
       probePath: '/ping',
@@ -92,8 +106,8 @@ try {
 
   // The Node processes (the bare proxy and ballast) start afresh every round and are warmed
   // up first; nginx and the backend direct run throughout.
-  const throughout = (url) => async () => ({ url, stop: async () => undefined });
-  const variants = Object.fromEntries(Object.entries(steady).map(([name, url]) => [name, throughout(url)]));
+  const throughout = (url, pid) => async () => ({ url, pid, stop: async () => undefined });
+  const variants = Object.fromEntries(Object.entries(steady).map(([name, url]) => [name, throughout(url, steadyPids[name])]));
   const startBalancer = async (env) => {
     const started = await startService({ ROLE: 'balancer', BACKENDS: backendUrls.join(','), HEALTH_CHECK_INTERVAL_MS: '2000', ...env });
     return { ...started, url: `${started.url}/ping` };
@@ -107,6 +121,7 @@ try {
       await once(child, 'message');
       return {
         url: `http://127.0.0.1:${port}/ping`,
+        pid: child.pid,
         stop: async () => {
           child.kill('SIGKILL');
           await once(child, 'exit');
@@ -120,7 +135,7 @@ try {
   };
   const results = await onFreshProcesses({ ...variants, ...fresh }, rounds, {
     warmUp: (app, name) => (fresh[name] ? load(app.url, { connections, durationSeconds: 2 }) : undefined), // JIT, pools
-    measure: (app) => measure(app.url),
+    measure,
   });
   const rows = tableOf(results);
   console.log(
@@ -141,6 +156,9 @@ try {
   const p99VsNginx = paired('nginx', p99);
   const twoWorkers = results['ballast, 2 workers'];
   console.log(`ballast / bare undici proxy: ${vsUndici.text} (goal >= 1.0)`);
+  const cpu = (sample) => sample.cpuUsPerRequest;
+  const cpuVsUndici = perRound(ours, results['bare undici proxy'], cpu);
+  console.log(`CPU per request, ballast / bare undici proxy: ${cpuVsUndici.median.toFixed(2)}x (rounds ${cpuVsUndici.range})`);
   if (vsNginx) console.log(`ballast / nginx: ${vsNginx.text} (goal >= 0.5)`);
   if (p99VsNginx) console.log(`ballast p99 / nginx p99 at saturation: ${p99VsNginx.text} (goal <= 2)`);
   const workersRatio = perRound(twoWorkers, ours, rps).median.toFixed(2);
@@ -188,7 +206,8 @@ try {
       ...['direct backend', 'nginx', 'bare undici proxy', 'ballast balancer', 'ballast, 2 workers', 'ballast, access log']
         .map(figure)
         .filter(Boolean),
-      `ballast / bare undici ${vsUndici.text}` + (vsNginx ? `, / nginx ${vsNginx.text}, p99 ${p99VsNginx.text} nginx's at saturation` : ''),
+      `ballast / bare undici ${vsUndici.text}, CPU per request ${cpuVsUndici.median.toFixed(2)}x theirs` +
+        (vsNginx ? `, / nginx ${vsNginx.text}, p99 ${p99VsNginx.text} nginx's at saturation` : ''),
       `2 workers / 1 worker ${workersRatio}x; ${errors} errors${pacedFigure}`,
       `with ACCESS_LOG=all to a file ${loggedVsUndici.median.toFixed(2)}x bare undici, ${logCost.median.toFixed(2)}x without it` +
         (nginxLogCost ? ` (nginx with its access log ${nginxLogCost.median.toFixed(2)}x without)` : ''),
@@ -208,6 +227,8 @@ function tableOf(results) {
       'p99 ms': Number(median(samples.map((s) => s.p99)).toFixed(2)),
       errors: samples.reduce((sum, s) => sum + s.errors, 0),
     };
+    if (samples.every((s) => s.cpuUsPerRequest !== undefined))
+      rows[name]['CPU µs/req'] = Math.round(median(samples.map((s) => s.cpuUsPerRequest)));
   }
   return rows;
 }

@@ -9,8 +9,9 @@
 // got, and the cores the front, the services and the load generator spent on it (/proc; the
 // machine's cores are shared by all three). Then two clients, one at 10x its fair share and one
 // polite, with per-client limits on both fronts (ballast: BALANCER_CLIENT_RATE; nginx:
-// limit_req). Bounded: about four minutes.
+// limit_req). Bounded: about five minutes.
 // OVERLOAD_SECONDS (5) per row, OVERLOAD_FACTORS (0.5,1,2,3,5), OVERLOAD_FAIR_ROUNDS (3),
+// OVERLOAD_WARM_UP_SECONDS (10, at 1x through each front before the rows),
 // BALANCER_WORKERS (1).
 // OVERLOAD_BASELINE=path/to/other/dist/main.js adds that build's balancer as a third front (and
 // in the two-client rows), so a change is compared with the build before it in the same run.
@@ -27,6 +28,7 @@ const SERVICE_MS = Number(process.env.SERVICE_MS ?? 20);
 const WORKERS = process.env.BALANCER_WORKERS ?? '1';
 const BASELINE = process.env.OVERLOAD_BASELINE;
 const FAIR_ROUNDS = Number(process.env.OVERLOAD_FAIR_ROUNDS ?? 3);
+const WARM_UP_SECONDS = Number(process.env.OVERLOAD_WARM_UP_SECONDS ?? 10);
 const MAX_CLIENTS = 8;
 const SERVICES = 3;
 const PATH = `/long_task?ms=${SERVICE_MS}`;
@@ -84,6 +86,18 @@ try {
   const run = async (front, rate, seconds, headers) => openLoop({ url: `${fronts[front]}${PATH}`, rate, seconds, headers });
   // Until the services are idle again, so one row's backlog is not the next one's load.
   const settle = () => sleep(300 + 2 * SERVICE_MS);
+
+  // Every process starts cold. Without this, the first measured row (always ballast's first)
+  // showed the warm-up, not the front: the services spent 0.6-0.7 cores on what takes 0.35 once
+  // warm (so their real capacity was below the row's 1x), and the balancer's own histogram
+  // recorded queue refusals 50-100 ms after arrival, its deadline timer late behind a busy loop.
+  // Over 4 runs, 3 first rows at 1x had 64-481 refusals (rest p99 65-91 ms); the rows after had
+  // 5-25. A 3 s warm-up still left one; 10 s left none. So each front carries 1x for
+  // WARM_UP_SECONDS, unmeasured, before any row.
+  for (const front of Object.keys(fronts)) {
+    await run(front, Math.round(capacity), WARM_UP_SECONDS);
+    await settle();
+  }
 
   const rows = [];
   const figures = {};

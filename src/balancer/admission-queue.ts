@@ -35,6 +35,12 @@ const MIN_STANDING_ROOM = 16;
  */
 const STANDING_ROOM_FACTOR = 0.5;
 
+/**
+ * How fast what the queue knows of its timers' lateness fades: a stall a second ago says
+ * little about the next deadline.
+ */
+const LATENESS_HALF_LIFE_MS = 1_000;
+
 /** CoDel's target (Nichols & Jacobson), which Facebook's servers also use to switch to LIFO; a recheck as often. */
 export const CODEL = { targetMs: 5, recheckMs: 5 } as const;
 
@@ -82,7 +88,12 @@ export interface QueueTicket {
  * lines take turns for the slots that free (round robin, as fair queuing does): a client that
  * sends ten times its share waits behind itself, not in front of a polite one, and the one
  * turned away for room is the oldest of the longest line. With one client it is one line, as
- * above. No I/O but the injected timer.
+ * above.
+ *
+ * `maxWaitMs` is a promise to the client: its 503 leaves by then. A busy event loop runs timers
+ * late (here 10-50 ms at 5x capacity, so 1-8% of timed-out waiters left past the bound), so
+ * deadlines are armed early by how late the queue's own timers fired lately (a peak that halves
+ * every second, at most half the bound). No I/O but the injected timer.
  */
 export class AdmissionQueue {
   /** Every waiter, oldest first, for deadlines. */
@@ -94,6 +105,9 @@ export class AdmissionQueue {
   private waiting = 0;
   private timer: unknown;
   private timerAt = Infinity;
+  /** How late a timer fired, at its latest peak, and when that was (see timersLate). */
+  private lateness = 0;
+  private latenessAt = 0;
   /** Slots freed over the last `maxWaitMs`. */
   private readonly freed: RecentCount;
   /** When its current run of waiters began (it has not been empty since). */
@@ -218,9 +232,10 @@ export class AdmissionQueue {
 
   /** Waiters past their deadline leave with a 503 (arrival order: the oldest's deadline is the earliest). */
   private expire(now: number): void {
+    const waitLimit = this.settings.maxWaitMs - this.timersLate(now);
     while (this.arrivals.length > 0) {
       const head = this.arrivals[0];
-      if (!head.gone && now - head.enqueuedAt < this.settings.maxWaitMs) return;
+      if (!head.gone && now - head.enqueuedAt < waitLimit) return;
       this.arrivals.shift();
       const expired = !head.gone;
       if (expired) this.leave(head);
@@ -235,6 +250,9 @@ export class AdmissionQueue {
   }
 
   private readonly onTimer = (): void => {
+    const now = this.clock.now();
+    this.lateness = Math.max(now - this.timerAt, this.timersLate(now));
+    this.latenessAt = now;
     this.timer = undefined;
     this.timerAt = Infinity;
     // Heads past their deadline leave; and a slot may have freed unseen: the next in line tries
@@ -272,7 +290,16 @@ export class AdmissionQueue {
     oldest.waiter.reject('queue_full', now - oldest.enqueuedAt);
   }
 
-  /** One timer, for the head's deadline or the next recheck, whichever comes first. */
+  /** How late its timers run lately: the peak lateness, halved every LATENESS_HALF_LIFE_MS, at most half the bound. */
+  private timersLate(now: number): number {
+    if (this.lateness <= 0) return 0;
+    const faded = this.lateness * 2 ** (-(now - this.latenessAt) / LATENESS_HALF_LIFE_MS);
+    // Below a timer's own granularity it is no lateness at all.
+    if (faded < 1) return 0;
+    return Math.min(faded, this.settings.maxWaitMs / 2);
+  }
+
+  /** One timer, for the head's deadline (early by the timers' lateness) or the next recheck, whichever comes first. */
   private arm(): void {
     const head = this.oldest();
     if (!head) {
@@ -280,7 +307,8 @@ export class AdmissionQueue {
       return;
     }
     const now = this.clock.now();
-    const at = Math.min(head.enqueuedAt + this.settings.maxWaitMs, now + this.settings.recheckMs);
+    const deadline = head.enqueuedAt + this.settings.maxWaitMs - this.timersLate(now);
+    const at = Math.min(deadline, now + this.settings.recheckMs);
     if (this.timer !== undefined && at >= this.timerAt) return;
     this.disarm();
     this.timerAt = at;
