@@ -69,8 +69,9 @@ async function wrk(url, script) {
 const measureUrl = (url) => (useWrk ? wrk(url) : load(url, { connections, durationSeconds: seconds }));
 /**
  * One round's figures, and with the front's pid the CPU it spent per request (user + system,
- * from /proc): req/s at saturation swings 0.73-1.16x between rounds here, as the three
- * processes share two cores with noisy neighbours, while CPU per request holds within ~10%.
+ * from /proc): a second view of cost beside req/s at saturation, where the front, wrk and the
+ * backends share two cores. Both swing from round to round on these machines (req/s
+ * 0.73-1.59x, CPU per request 0.64-1.27x between the same two fronts in one run).
  */
 async function measure(app) {
   const cpuBefore = app.pid === undefined ? undefined : treeCpuMs(app.pid);
