@@ -125,13 +125,13 @@ describe('AdmissionQueue', () => {
     const { clock, advance, runTimersLate } = testClock();
     const queue = new AdmissionQueue(settings, clock);
     const log = waiterLog(() => queue, clock);
-    runTimersLate(12);
+    runTimersLate(8);
     queue.offer(log.waiter());
     advance(100);
-    // Its rechecks ran late, so the deadline was armed early: the refusal left by the bound, not 12 ms past it.
+    // Its rechecks ran late, so the deadline was armed early: the refusal left by the bound, not 8 ms past it.
     expect(log.rejected).toHaveLength(1);
     expect(log.rejected[0].waited).toBeLessThanOrEqual(50);
-    expect(log.rejected[0].waited).toBeGreaterThanOrEqual(50 - 12 - 5);
+    expect(log.rejected[0].waited).toBeGreaterThanOrEqual(50 - 8 - 5);
 
     // Timers on time again: the lateness fades, and seconds later a waiter has its whole bound back.
     runTimersLate(0);
@@ -145,15 +145,32 @@ describe('AdmissionQueue', () => {
     const { clock, advance, runTimersLate } = testClock();
     const queue = new AdmissionQueue({ ...settings, recheckMs: 1_000 }, clock);
     const log = waiterLog(() => queue, clock);
-    runTimersLate(12);
+    runTimersLate(8);
     queue.offer(log.waiter());
     advance(100);
     // No timer fired before the deadline's own, so nothing told the queue its timers run late.
-    expect(log.rejected[0].waited).toBe(62);
+    expect(log.rejected[0].waited).toBe(58);
     // Now it knows (less what faded over those 62 ms).
     queue.offer(log.waiter());
     advance(100);
     expect(log.rejected[1].waited).toBeLessThan(51);
+  });
+
+  it('however late its timers, a waiter keeps four fifths of its bound to be served', () => {
+    const { clock, advance, runTimersLate } = testClock();
+    const queue = new AdmissionQueue(settings, clock);
+    const log = waiterLog(() => queue, clock);
+    runTimersLate(30);
+    queue.offer(log.waiter());
+    advance(200);
+    expect(log.rejected).toHaveLength(1);
+    runTimersLate(0);
+    queue.offer(log.waiter());
+    advance(39);
+    log.freeSlot();
+    // Armed early by all 30 ms, it would have been turned away at about 20 ms.
+    expect(log.admitted).toEqual([39]);
+    expect(log.rejected).toHaveLength(1);
   });
 
   it('refuses at once past maxLength', () => {
