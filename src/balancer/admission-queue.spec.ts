@@ -4,7 +4,6 @@ import { AdmissionQueue, type QueueClock, type QueueRejection, type QueueWaiter 
 /** A clock the test moves, with the timers it holds. */
 function testClock() {
   let now = 1_000;
-  let timersLateMs = 0;
   const timers: { at: number; callback: () => void; id: number }[] = [];
   let nextId = 0;
   const clock: QueueClock = {
@@ -26,14 +25,12 @@ function testClock() {
       const due = timers[0];
       if (!due || due.at > until) break;
       timers.shift();
-      // A busy event loop runs a timer late.
-      now = Math.max(now, due.at + timersLateMs);
+      now = due.at;
       due.callback();
     }
-    now = Math.max(now, until);
+    now = until;
   };
-  const runTimersLate = (ms: number) => (timersLateMs = ms);
-  return { clock, advance, runTimersLate };
+  return { clock, advance };
 }
 
 /**
@@ -119,58 +116,6 @@ describe('AdmissionQueue', () => {
     advance(10);
     expect(log.rejected.map((r) => r.waited)).toEqual([50, 50]);
     expect(queue.length).toBe(0);
-  });
-
-  it('answers by maxWaitMs when its timers run late: the deadline is armed early by their lateness, which fades', () => {
-    const { clock, advance, runTimersLate } = testClock();
-    const queue = new AdmissionQueue(settings, clock);
-    const log = waiterLog(() => queue, clock);
-    runTimersLate(8);
-    queue.offer(log.waiter());
-    advance(100);
-    // Its rechecks ran late, so the deadline was armed early: the refusal left by the bound, not 8 ms past it.
-    expect(log.rejected).toHaveLength(1);
-    expect(log.rejected[0].waited).toBeLessThanOrEqual(50);
-    expect(log.rejected[0].waited).toBeGreaterThanOrEqual(50 - 8 - 5);
-
-    // Timers on time again: the lateness fades, and seconds later a waiter has its whole bound back.
-    runTimersLate(0);
-    advance(10_000);
-    queue.offer(log.waiter());
-    advance(100);
-    expect(log.rejected[1].waited).toBe(50);
-  });
-
-  it('without the lateness it learned, a late timer would answer past the bound (the control)', () => {
-    const { clock, advance, runTimersLate } = testClock();
-    const queue = new AdmissionQueue({ ...settings, recheckMs: 1_000 }, clock);
-    const log = waiterLog(() => queue, clock);
-    runTimersLate(8);
-    queue.offer(log.waiter());
-    advance(100);
-    // No timer fired before the deadline's own, so nothing told the queue its timers run late.
-    expect(log.rejected[0].waited).toBe(58);
-    // Now it knows (less what faded over those 62 ms).
-    queue.offer(log.waiter());
-    advance(100);
-    expect(log.rejected[1].waited).toBeLessThan(51);
-  });
-
-  it('however late its timers, a waiter keeps four fifths of its bound to be served', () => {
-    const { clock, advance, runTimersLate } = testClock();
-    const queue = new AdmissionQueue(settings, clock);
-    const log = waiterLog(() => queue, clock);
-    runTimersLate(30);
-    queue.offer(log.waiter());
-    advance(200);
-    expect(log.rejected).toHaveLength(1);
-    runTimersLate(0);
-    queue.offer(log.waiter());
-    advance(39);
-    log.freeSlot();
-    // Armed early by all 30 ms, it would have been turned away at about 20 ms.
-    expect(log.admitted).toEqual([39]);
-    expect(log.rejected).toHaveLength(1);
   });
 
   it('refuses at once past maxLength', () => {

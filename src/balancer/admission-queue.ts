@@ -35,12 +35,6 @@ const MIN_STANDING_ROOM = 16;
  */
 const STANDING_ROOM_FACTOR = 0.5;
 
-/**
- * How fast what the queue knows of its timers' lateness fades: a stall a second ago says
- * little about the next deadline.
- */
-const LATENESS_HALF_LIFE_MS = 1_000;
-
 /** CoDel's target (Nichols & Jacobson), which Facebook's servers also use to switch to LIFO; a recheck as often. */
 export const CODEL = { targetMs: 5, recheckMs: 5 } as const;
 
@@ -88,14 +82,7 @@ export interface QueueTicket {
  * lines take turns for the slots that free (round robin, as fair queuing does): a client that
  * sends ten times its share waits behind itself, not in front of a polite one, and the one
  * turned away for room is the oldest of the longest line. With one client it is one line, as
- * above.
- *
- * `maxWaitMs` is a promise to the client: its 503 leaves by then. A busy event loop runs timers
- * late (here 10-50 ms at 5x capacity, so 1-8% of timed-out waiters left past the bound), so
- * deadlines are armed early by how late the queue's own timers fired lately (a peak that halves
- * every second), by at most a fifth of the bound: a waiter keeps the rest to be served (in one
- * same-run bench:overload, half the bound served a polite client beside a greedy one 92.4%
- * against the build before's 96.7%). No I/O but the injected timer.
+ * above. No I/O but the injected timer.
  */
 export class AdmissionQueue {
   /** Every waiter, oldest first, for deadlines. */
@@ -107,15 +94,6 @@ export class AdmissionQueue {
   private waiting = 0;
   private timer: unknown;
   private timerAt = Infinity;
-  /** How late a timer fired, at its latest peak, and when that was (see timersLate). */
-  private lateness = 0;
-  private latenessAt = 0;
-  /**
-   * How early the deadlines are armed, as of the last arm(): expiry uses the same figure, so a
-   * deadline timer finds its waiter due (lateness fading in between would move it on a little,
-   * again and again).
-   */
-  private deadlineMargin = 0;
   /** Slots freed over the last `maxWaitMs`. */
   private readonly freed: RecentCount;
   /** When its current run of waiters began (it has not been empty since). */
@@ -240,10 +218,9 @@ export class AdmissionQueue {
 
   /** Waiters past their deadline leave with a 503 (arrival order: the oldest's deadline is the earliest). */
   private expire(now: number): void {
-    const waitLimit = this.settings.maxWaitMs - this.deadlineMargin;
     while (this.arrivals.length > 0) {
       const head = this.arrivals[0];
-      if (!head.gone && now - head.enqueuedAt < waitLimit) return;
+      if (!head.gone && now - head.enqueuedAt < this.settings.maxWaitMs) return;
       this.arrivals.shift();
       const expired = !head.gone;
       if (expired) this.leave(head);
@@ -258,9 +235,6 @@ export class AdmissionQueue {
   }
 
   private readonly onTimer = (): void => {
-    const now = this.clock.now();
-    this.lateness = Math.max(now - this.timerAt, this.timersLate(now));
-    this.latenessAt = now;
     this.timer = undefined;
     this.timerAt = Infinity;
     // Heads past their deadline leave; and a slot may have freed unseen: the next in line tries
@@ -298,16 +272,7 @@ export class AdmissionQueue {
     oldest.waiter.reject('queue_full', now - oldest.enqueuedAt);
   }
 
-  /** How late its timers run lately: the peak lateness, halved every LATENESS_HALF_LIFE_MS, at most a fifth of the bound. */
-  private timersLate(now: number): number {
-    if (this.lateness <= 0) return 0;
-    const faded = this.lateness * 2 ** (-(now - this.latenessAt) / LATENESS_HALF_LIFE_MS);
-    // Below a timer's own granularity it is no lateness at all.
-    if (faded < 1) return 0;
-    return Math.min(faded, this.settings.maxWaitMs / 5);
-  }
-
-  /** One timer, for the head's deadline (early by the timers' lateness) or the next recheck, whichever comes first. */
+  /** One timer, for the head's deadline or the next recheck, whichever comes first. */
   private arm(): void {
     const head = this.oldest();
     if (!head) {
@@ -315,9 +280,7 @@ export class AdmissionQueue {
       return;
     }
     const now = this.clock.now();
-    this.deadlineMargin = this.timersLate(now);
-    const deadline = head.enqueuedAt + this.settings.maxWaitMs - this.deadlineMargin;
-    const at = Math.min(deadline, now + this.settings.recheckMs);
+    const at = Math.min(head.enqueuedAt + this.settings.maxWaitMs, now + this.settings.recheckMs);
     if (this.timer !== undefined && at >= this.timerAt) return;
     this.disarm();
     this.timerAt = at;
