@@ -91,9 +91,9 @@ try {
   // showed the warm-up, not the front: the services spent 0.6-0.7 cores on what takes 0.35 once
   // warm (so their real capacity was below the row's 1x), and the balancer's own histogram
   // recorded queue refusals 50-100 ms after arrival, its deadline timer late behind a busy loop.
-  // Over 4 runs, 3 first rows at 1x had 64-481 refusals (rest p99 65-91 ms); the rows after had
-  // 5-25. A 3 s warm-up still left one; 10 s left none. So each front carries 1x for
-  // WARM_UP_SECONDS, unmeasured, before any row.
+  // Over 4 runs, the first rows at 1x had 64-481 refusals (rest p99 65-91 ms); the rows after
+  // had 5-25. After a 3 s warm-up the first rows had 29-84; after 10 s, 7 and 30. So each front
+  // carries 1x for WARM_UP_SECONDS, unmeasured, before any row.
   for (const front of Object.keys(fronts)) {
     await run(front, Math.round(capacity), WARM_UP_SECONDS);
     await settle();

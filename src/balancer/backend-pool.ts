@@ -169,8 +169,8 @@ export class BackendPool {
     for (let step = 0; step < size; step += 1) {
       const index = (this.cursor + step) % size;
       const backend = this.list[index];
-      if (!backend.available(nowMs) || (readyOnly && !backend.ready) || tried?.has(backend) || !backend.hasFreeSlot(nowMs, lastSlot))
-        continue;
+      // An unready backend is taken only when the scan is not for ready ones (as in panic).
+      if (tried?.has(backend) || !this.takesNow(backend, nowMs, !readyOnly, lastSlot)) continue;
       if (weighted && this.random() >= backend.weight(nowMs, this.slowStartMs)) continue;
       this.cursor = (index + 1) % size;
       return backend;
