@@ -1,0 +1,178 @@
+// bench:instructions — machine instructions per proxied GET /ping, ballast's balancer against
+// the bare undici Pool.stream proxy, counted by valgrind's callgrind over the same 4 bare
+// backends. req/s and CPU time on these machines swing 0.64-1.59x between rounds of the same
+// two fronts (bench:balancer); an instruction count does not depend on what else the machine
+// does, so it shows whether the two do the same work per request where req/s cannot.
+//
+// Each front runs twice under callgrind, both after the same warm-up: once for SHORT more
+// requests, once for LONG more. The difference of the two totals over LONG - SHORT requests is
+// the steady-state cost per request, free of start-up, module loading and JIT compilation
+// (measured: after a 2000-request warm-up, ballast's "per request" was still 40% compiler work;
+// after 15000 it is the proxy's). Every thread counts (V8's GC and compiler threads too).
+// INSTR_CACHE_SIM=1 also simulates the caches (about twice as slow): level-1 data and last-level
+// misses per request, the part of cost that instructions leave out.
+// The four runs go in parallel: contention changes how long they take, not what they count.
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+import { freePort, MAIN, printSummary } from './lib/harness.mjs';
+
+const warmUp = Number(process.env.INSTR_WARM_UP ?? 15_000);
+const short = Number(process.env.INSTR_SHORT ?? 3_000);
+const long = Number(process.env.INSTR_LONG ?? 12_000);
+const connections = Number(process.env.INSTR_CONNECTIONS ?? 8);
+const cacheSim = process.env.INSTR_CACHE_SIM === '1';
+const here = (path) => fileURLToPath(new URL(path, import.meta.url));
+
+try {
+  execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+} catch {
+  console.error('bench:instructions needs valgrind (apt-get install valgrind)');
+  process.exit(1);
+}
+
+const cleanups = [];
+let resent = 0;
+const outDir = mkdtempSync(join(tmpdir(), 'ballast-callgrind-'));
+
+/** Starts `front` under callgrind, sends warmUp + extra requests, stops it; its event totals. */
+async function countedRun(front, backendUrls, extra) {
+  const port = await freePort();
+  const outFile = join(outDir, `${front}.${extra}.out`);
+  const valgrind = ['--tool=callgrind', `--callgrind-out-file=${outFile}`, ...(cacheSim ? ['--cache-sim=yes'] : [])];
+  const program = front === 'bare undici proxy' ? [here('./peers/undici-proxy.mjs'), String(port), ...backendUrls] : [MAIN];
+  const child = spawn('valgrind', [...valgrind, process.execPath, ...program], {
+    env: {
+      PATH: process.env.PATH,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      ACCESS_LOG: 'off',
+      ROLE: 'balancer',
+      BACKENDS: backendUrls.join(','),
+      HEALTH_CHECK_INTERVAL_MS: '2000',
+    },
+    stdio: 'ignore',
+  });
+  cleanups.push(() => child.kill('SIGKILL'));
+  const url = `http://127.0.0.1:${port}/ping`;
+  const agent = new Agent({ connections });
+  try {
+    await untilUp(url, agent, child);
+    await send(url, agent, warmUp);
+    resent += await send(url, agent, extra);
+  } finally {
+    await agent.close();
+  }
+  // Both fronts exit on SIGTERM (ballast after draining), and callgrind writes its totals then.
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+  return totals(readFileSync(outFile, 'utf8'));
+}
+
+/** Under valgrind a start takes a minute or more. */
+async function untilUp(url, agent, child) {
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    try {
+      const response = await request(url, { dispatcher: agent });
+      await response.body.dump();
+      if (response.statusCode === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null) throw new Error(`${url}: the front exited before it answered`);
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within 10 minutes under valgrind`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/**
+ * `count` requests over `connections` connections, each answered 200 (any other status stops the
+ * bench). A request that meets a closed connection is sent again: under valgrind, everything 20-50x
+ * slower, a keep-alive connection can close as the next request goes out on it. Resolves with
+ * how many were sent again (a few, against thousands counted).
+ */
+async function send(url, agent, count) {
+  let left = count;
+  let resent = 0;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (left > 0) {
+        left -= 1;
+        for (let tries = 1; ; tries += 1) {
+          try {
+            const response = await request(url, { dispatcher: agent });
+            await response.body.dump();
+            if (response.statusCode !== 200) throw new Error(`${url} answered ${response.statusCode}`);
+            break;
+          } catch (error) {
+            if (error.code !== 'UND_ERR_SOCKET' || tries === 3) throw error;
+            resent += 1;
+          }
+        }
+      }
+    }),
+  );
+  return resent;
+}
+
+/** callgrind's event names and the program's totals of each. */
+function totals(text) {
+  const events = /^events: (.+)$/m.exec(text)[1].trim().split(/\s+/);
+  const values = /^(?:summary|totals): (.+)$/m.exec(text)[1].trim().split(/\s+/).map(Number);
+  return Object.fromEntries(events.map((event, index) => [event, values[index] ?? 0]));
+}
+
+try {
+  const backendPorts = await Promise.all([1, 2, 3, 4].map(() => freePort()));
+  const backends = fork(here('./peers/bare-backends.mjs'), backendPorts.map(String), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  cleanups.push(() => backends.kill('SIGKILL'));
+  await once(backends, 'message');
+  const backendUrls = backendPorts.map((port) => `http://127.0.0.1:${port}`);
+  const fronts = ['bare undici proxy', 'ballast balancer'];
+  const started = Date.now();
+  const runs = await Promise.all(
+    fronts.flatMap((front) =>
+      [short, long].map((extra) => countedRun(front, backendUrls, extra).then((counts) => ({ front, extra, counts }))),
+    ),
+  );
+  const perRequest = Object.fromEntries(
+    fronts.map((front) => {
+      const [a, b] = runs.filter((run) => run.front === front).sort((x, y) => x.extra - y.extra);
+      const events = Object.keys(a.counts);
+      return [front, Object.fromEntries(events.map((event) => [event, (b.counts[event] - a.counts[event]) / (b.extra - a.extra)]))];
+    }),
+  );
+  console.log(
+    `GET /ping, ${connections} connections, callgrind: after ${warmUp} warm-up requests, (total at +${long} - total at +${short}) / ${long - short}` +
+      ` (${Math.round((Date.now() - started) / 1000)} s)`,
+  );
+  const shown = {
+    Ir: 'instructions',
+    D1mr: 'L1 data read misses',
+    D1mw: 'L1 data write misses',
+    DLmr: 'LL data read misses',
+    DLmw: 'LL data write misses',
+  };
+  const rows = Object.fromEntries(
+    fronts.map((front) => [
+      front,
+      Object.fromEntries(
+        Object.entries(shown)
+          .filter(([event]) => event in perRequest[front])
+          .map(([event, label]) => [`${label}/request`, Math.round(perRequest[front][event])]),
+      ),
+    ]),
+  );
+  console.table(rows);
+  if (resent > 0) console.log(`${resent} requests met a closing keep-alive connection and were sent again`);
+  const ratio = perRequest['ballast balancer'].Ir / perRequest['bare undici proxy'].Ir;
+  printSummary(`instructions per request, ballast / bare undici proxy: ${ratio.toFixed(3)}x (goal <= 1.0)`);
+} finally {
+  for (const cleanup of cleanups.reverse()) cleanup();
+}
