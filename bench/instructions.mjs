@@ -26,6 +26,8 @@ const short = Number(process.env.INSTR_SHORT ?? 3_000);
 const long = Number(process.env.INSTR_LONG ?? 12_000);
 const connections = Number(process.env.INSTR_CONNECTIONS ?? 8);
 const cacheSim = process.env.INSTR_CACHE_SIM === '1';
+/** The directory of an earlier run's callgrind files (its first line names it): read them again instead of measuring. */
+const earlier = process.env.INSTR_FROM;
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 
 try {
@@ -37,7 +39,8 @@ try {
 
 const cleanups = [];
 let resent = 0;
-const outDir = mkdtempSync(join(tmpdir(), 'ballast-callgrind-'));
+const outDir = earlier ?? mkdtempSync(join(tmpdir(), 'ballast-callgrind-'));
+if (!earlier) console.log(`callgrind files in ${outDir}`);
 
 /** Starts `front` under callgrind, sends warmUp + extra requests, stops it; its event totals. */
 async function countedRun(front, backendUrls, extra) {
@@ -54,7 +57,12 @@ async function countedRun(front, backendUrls, extra) {
       ACCESS_LOG: 'off',
       ROLE: 'balancer',
       BACKENDS: backendUrls.join(','),
-      HEALTH_CHECK_INTERVAL_MS: '2000',
+      // Work driven by the clock, not by requests, is counted too, and under valgrind a second
+      // holds 20-50x fewer requests: /ready checks every 2 s (each on fresh connections, which
+      // also sent V8 back to its compiler) made ballast's count 154k per request in one run
+      // and 389k in the next. With one check an hour, what is left of that is the event-loop
+      // delay monitor behind the Prometheus default metrics.
+      HEALTH_CHECK_INTERVAL_MS: String(60 * 60_000),
     },
     stdio: 'ignore',
   });
@@ -71,7 +79,12 @@ async function countedRun(front, backendUrls, extra) {
   // Both fronts exit on SIGTERM (ballast after draining), and callgrind writes its totals then.
   child.kill('SIGTERM');
   await once(child, 'exit');
-  return totals(readFileSync(outFile, 'utf8'));
+  return counted(outFile);
+}
+
+/** A run's totals, and its instructions by kind. */
+function counted(outFile) {
+  return { ...totals(readFileSync(outFile, 'utf8')), ...instructionsByKind(outFile) };
 }
 
 /** Under valgrind a start takes a minute or more. */
@@ -121,6 +134,28 @@ async function send(url, agent, count) {
   return resent;
 }
 
+/** Where V8 and Node spend instructions, by the function names callgrind_annotate prints. */
+const KINDS = [
+  ['JIT-compiled JavaScript', (name) => name.startsWith('???:0x')],
+  ['V8 builtins', (name) => name.startsWith('???:Builtins_')],
+  ['V8 optimizing compiler', (name) => /compiler::|maglev|turbofan/i.test(name)],
+  ['V8 garbage collector', (name) => /Scaveng|Marking|Sweeper|MarkCompact|Evacuat|heap::|Heap::/.test(name)],
+];
+
+/** Instructions by kind (KINDS, else "the rest": Node's C++, libuv, libc, the kernel interface). */
+function instructionsByKind(outFile) {
+  const text = execFileSync('callgrind_annotate', ['--threshold=100', outFile], { maxBuffer: 256 * 1024 * 1024 }).toString();
+  const byKind = Object.fromEntries([...KINDS.map(([kind]) => [kind, 0]), ['the rest', 0]]);
+  for (const line of text.split('\n')) {
+    const match = /^\s*([\d,]+) +\(\s*[\d.]+%\) +(.+)$/.exec(line);
+    if (!match || match[2].includes('PROGRAM TOTALS')) continue;
+    const count = Number(match[1].replaceAll(',', ''));
+    const kind = KINDS.find(([, test]) => test(match[2]))?.[0] ?? 'the rest';
+    byKind[kind] += count;
+  }
+  return byKind;
+}
+
 /** callgrind's event names and the program's totals of each. */
 function totals(text) {
   const events = /^events: (.+)$/m.exec(text)[1].trim().split(/\s+/);
@@ -138,7 +173,11 @@ try {
   const started = Date.now();
   const runs = await Promise.all(
     fronts.flatMap((front) =>
-      [short, long].map((extra) => countedRun(front, backendUrls, extra).then((counts) => ({ front, extra, counts }))),
+      [short, long].map(async (extra) => ({
+        front,
+        extra,
+        counts: earlier ? counted(join(earlier, `${front}.${extra}.out`)) : await countedRun(front, backendUrls, extra),
+      })),
     ),
   );
   const perRequest = Object.fromEntries(
@@ -152,27 +191,35 @@ try {
     `GET /ping, ${connections} connections, callgrind: after ${warmUp} warm-up requests, (total at +${long} - total at +${short}) / ${long - short}` +
       ` (${Math.round((Date.now() - started) / 1000)} s)`,
   );
+  const kinds = [...KINDS.map(([kind]) => kind), 'the rest'];
   const shown = {
     Ir: 'instructions',
+    ...Object.fromEntries(kinds.map((kind) => [kind, `  ${kind}`])),
     D1mr: 'L1 data read misses',
     D1mw: 'L1 data write misses',
     DLmr: 'LL data read misses',
     DLmw: 'LL data write misses',
   };
   const rows = Object.fromEntries(
-    fronts.map((front) => [
-      front,
-      Object.fromEntries(
-        Object.entries(shown)
-          .filter(([event]) => event in perRequest[front])
-          .map(([event, label]) => [`${label}/request`, Math.round(perRequest[front][event])]),
-      ),
-    ]),
+    Object.entries(shown)
+      .filter(([event]) => event in perRequest[fronts[0]])
+      .map(([event, label]) => [
+        `${label} per request`,
+        Object.fromEntries(fronts.map((front) => [front, Math.round(perRequest[front][event])])),
+      ]),
   );
   console.table(rows);
   if (resent > 0) console.log(`${resent} requests met a closing keep-alive connection and were sent again`);
-  const ratio = perRequest['ballast balancer'].Ir / perRequest['bare undici proxy'].Ir;
-  printSummary(`instructions per request, ballast / bare undici proxy: ${ratio.toFixed(3)}x (goal <= 1.0)`);
+  const ours = perRequest['ballast balancer'];
+  const theirs = perRequest['bare undici proxy'];
+  const compiler = 'V8 optimizing compiler';
+  // Under valgrind V8 still compiles after the warm-up, far more per request than at full speed
+  // (where --trace-opt shows next to none after 10 s): the ratio without it too.
+  const withoutCompiler = (ours.Ir - ours[compiler]) / (theirs.Ir - theirs[compiler]);
+  printSummary(
+    `instructions per request, ballast / bare undici proxy: ${(ours.Ir / theirs.Ir).toFixed(3)}x, ` +
+      `${withoutCompiler.toFixed(3)}x without V8's optimizing compiler (goal <= 1.0)`,
+  );
 } finally {
   for (const cleanup of cleanups.reverse()) cleanup();
 }
