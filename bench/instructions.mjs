@@ -6,9 +6,10 @@
 //
 // Each front runs twice under callgrind, both after the same warm-up: once for SHORT more
 // requests, once for LONG more. The difference of the two totals over LONG - SHORT requests is
-// the steady-state cost per request, free of start-up, module loading and JIT compilation
-// (measured: after a 2000-request warm-up, ballast's "per request" was still 40% compiler work;
-// after 15000 it is the proxy's). Every thread counts (V8's GC and compiler threads too).
+// the cost per request, free of start-up and module loading. Not quite of JIT compilation:
+// after a 2000-request warm-up V8's compiler and parser topped ballast's difference, and after
+// 15000 it still does some (the summary gives the ratio without it). Every thread counts (V8's
+// GC and compiler threads too).
 // INSTR_CACHE_SIM=1 also simulates the caches (about twice as slow): level-1 data and last-level
 // misses per request, the part of cost that instructions leave out.
 // The four runs go in parallel: contention changes how long they take, not what they count.
@@ -19,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
+import { untilAnswers } from '../test/support/spawn.mjs';
 import { freePort, MAIN, printSummary } from './lib/harness.mjs';
 
 const warmUp = Number(process.env.INSTR_WARM_UP ?? 15_000);
@@ -58,10 +60,9 @@ async function countedRun(front, backendUrls, extra) {
       ROLE: 'balancer',
       BACKENDS: backendUrls.join(','),
       // Work driven by the clock, not by requests, is counted too, and under valgrind a second
-      // holds 20-50x fewer requests: /ready checks every 2 s (each on fresh connections, which
-      // also sent V8 back to its compiler) made ballast's count 154k per request in one run
-      // and 389k in the next. With one check an hour, what is left of that is the event-loop
-      // delay monitor behind the Prometheus default metrics.
+      // holds 20-50x fewer requests: /ready checks every 2 s made ballast's count 154k per
+      // request in one run and 389k in the next. With one check an hour, what is left of that
+      // is the event-loop delay monitor behind the Prometheus default metrics.
       HEALTH_CHECK_INTERVAL_MS: String(60 * 60_000),
     },
     stdio: 'ignore',
@@ -70,7 +71,8 @@ async function countedRun(front, backendUrls, extra) {
   const url = `http://127.0.0.1:${port}/ping`;
   const agent = new Agent({ connections });
   try {
-    await untilUp(url, agent, child);
+    // Under valgrind a start takes a minute or more.
+    await untilAnswers(url, { timeoutMs: 600_000, exited: () => child.exitCode !== null });
     await send(url, agent, warmUp);
     resent += await send(url, agent, extra);
   } finally {
@@ -87,23 +89,6 @@ function counted(outFile) {
   return { ...totals(readFileSync(outFile, 'utf8')), ...instructionsByKind(outFile) };
 }
 
-/** Under valgrind a start takes a minute or more. */
-async function untilUp(url, agent, child) {
-  const deadline = Date.now() + 600_000;
-  for (;;) {
-    try {
-      const response = await request(url, { dispatcher: agent });
-      await response.body.dump();
-      if (response.statusCode === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null) throw new Error(`${url}: the front exited before it answered`);
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within 10 minutes under valgrind`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
-
 /**
  * `count` requests over `connections` connections, each answered 200 (any other status stops the
  * bench). A request that meets a closed connection is sent again: under valgrind, everything 20-50x
@@ -112,7 +97,7 @@ async function untilUp(url, agent, child) {
  */
 async function send(url, agent, count) {
   let left = count;
-  let resent = 0;
+  let sentAgain = 0;
   await Promise.all(
     Array.from({ length: connections }, async () => {
       while (left > 0) {
@@ -125,13 +110,13 @@ async function send(url, agent, count) {
             break;
           } catch (error) {
             if (error.code !== 'UND_ERR_SOCKET' || tries === 3) throw error;
-            resent += 1;
+            sentAgain += 1;
           }
         }
       }
     }),
   );
-  return resent;
+  return sentAgain;
 }
 
 /** Where V8 and Node spend instructions, by the function names callgrind_annotate prints. */
@@ -156,6 +141,15 @@ function instructionsByKind(outFile) {
   return byKind;
 }
 
+/** 4 bare backends in one process; their URLs. */
+async function startBackends() {
+  const ports = await Promise.all([1, 2, 3, 4].map(() => freePort()));
+  const backends = fork(here('./peers/bare-backends.mjs'), ports.map(String), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  cleanups.push(() => backends.kill('SIGKILL'));
+  await once(backends, 'message');
+  return ports.map((port) => `http://127.0.0.1:${port}`);
+}
+
 /** callgrind's event names and the program's totals of each. */
 function totals(text) {
   const events = /^events: (.+)$/m.exec(text)[1].trim().split(/\s+/);
@@ -164,11 +158,7 @@ function totals(text) {
 }
 
 try {
-  const backendPorts = await Promise.all([1, 2, 3, 4].map(() => freePort()));
-  const backends = fork(here('./peers/bare-backends.mjs'), backendPorts.map(String), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  cleanups.push(() => backends.kill('SIGKILL'));
-  await once(backends, 'message');
-  const backendUrls = backendPorts.map((port) => `http://127.0.0.1:${port}`);
+  const backendUrls = earlier ? [] : await startBackends();
   const fronts = ['bare undici proxy', 'ballast balancer'];
   const started = Date.now();
   const runs = await Promise.all(
