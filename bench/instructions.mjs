@@ -1,21 +1,28 @@
 // bench:instructions — machine instructions per proxied GET /ping, ballast's balancer against
-// the bare undici Pool.stream proxy, counted by valgrind's callgrind over the same 4 bare
-// backends. req/s and CPU time on these machines swing 0.64-1.59x between rounds of the same
-// two fronts (bench:balancer); an instruction count does not depend on what else the machine
-// does, so it shows whether the two do the same work per request where req/s cannot.
+// two peers, counted by valgrind's callgrind over the same 4 bare backends: the bare undici
+// Pool.stream proxy, and the same proxy doing the contract's per-request header work with
+// ballast's functions (peers/contract-proxy.mjs). req/s and CPU time on these machines swing
+// 0.64-1.59x between rounds of the same two fronts (bench:balancer); an instruction count does
+// not depend on what else the machine does, so it shows whether they do the same work per
+// request where req/s cannot.
 //
-// Each front runs twice under callgrind, both after the same warm-up: once for SHORT more
-// requests, once for LONG more. The difference of the two totals over LONG - SHORT requests is
-// the cost per request, free of start-up and module loading. Not quite of JIT compilation:
-// after a 2000-request warm-up V8's compiler and parser topped ballast's difference, and after
-// 15000 it still does some (the summary gives the ratio without it). Every thread counts (V8's
-// GC and compiler threads too).
+// Each front runs in PROCESSES processes under callgrind: a warm-up, then WINDOWS windows of
+// WINDOW requests, with a callgrind dump (callgrind_control, which also zeroes the counts) before
+// and after each, so each window's file holds that window's work alone, free of start-up and
+// module loading. V8's compiling and collecting come in lumps that land in one window or another
+// (a major collection, a function deoptimized and compiled again): each process is read by its
+// median window, and also by its steady part (without what runs under V8's compiler and
+// collector entry points). Processes of one front can differ throughout (V8 left Node's
+// process.nextTick unoptimized in some, under valgrind): the summary compares the lowest
+// process with the lowest and the highest with the highest. Every thread counts (V8's GC and
+// compiler threads too).
 // INSTR_CACHE_SIM=1 also simulates the caches (about twice as slow): level-1 data and last-level
 // misses per request, the part of cost that instructions leave out.
-// The four runs go in parallel: contention changes how long they take, not what they count.
-import { execFileSync, fork, spawn } from 'node:child_process';
+// The fronts run in parallel: contention changes how long they take, not what they count.
+import { execFile, execFileSync, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,13 +31,25 @@ import { untilAnswers } from '../test/support/spawn.mjs';
 import { freePort, MAIN, printSummary } from './lib/harness.mjs';
 
 const warmUp = Number(process.env.INSTR_WARM_UP ?? 15_000);
-const short = Number(process.env.INSTR_SHORT ?? 3_000);
-const long = Number(process.env.INSTR_LONG ?? 12_000);
+const windows = Number(process.env.INSTR_WINDOWS ?? 5);
+const windowRequests = Number(process.env.INSTR_WINDOW ?? 3_000);
+const processes = Number(process.env.INSTR_PROCESSES ?? 2);
 const connections = Number(process.env.INSTR_CONNECTIONS ?? 8);
 const cacheSim = process.env.INSTR_CACHE_SIM === '1';
+// V8 compiles optimized code on a helper thread, and valgrind runs one thread at a time, so
+// optimized code can arrive thousands of requests later than at full speed; compiling on the
+// main thread when V8 asks keeps that closer (the compiling is counted apart, in the V8
+// compiler row). It did not prevent the slow kind of process (LITERAL_SLOW_PATH below).
+const nodeFlags = (process.env.INSTR_NODE_FLAGS ?? '--no-concurrent-recompilation').split(' ').filter(Boolean);
 /** The directory of an earlier run's callgrind files (its first line names it): read them again instead of measuring. */
 const earlier = process.env.INSTR_FROM;
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
+/** The fronts that are not ballast, and their programs. */
+const PEERS = {
+  'bare undici proxy': './peers/undici-proxy.mjs',
+  // The same, plus the contract's per-request header work (by ballast's own functions).
+  'header-adding proxy': './peers/contract-proxy.mjs',
+};
 
 try {
   execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
@@ -44,13 +63,19 @@ let resent = 0;
 const outDir = earlier ?? mkdtempSync(join(tmpdir(), 'ballast-callgrind-'));
 if (!earlier) console.log(`callgrind files in ${outDir}`);
 
-/** Starts `front` under callgrind, sends warmUp + extra requests, stops it; its event totals. */
-async function countedRun(front, backendUrls, extra) {
+/** callgrind's file of a front's process's window (1-based; dump 1 holds start-up and the warm-up). */
+const windowFile = (dir, run, window) => join(dir, `${run}.out.${window + 1}`);
+/** A front's process: its name in the files and the table. */
+const runName = (front, index) => `${front} #${index + 1}`;
+
+/** Starts `front` under callgrind, warms it up, sends `windows` windows of requests with a dump after each, stops it. */
+async function countedRun(front, index, backendUrls) {
   const port = await freePort();
-  const outFile = join(outDir, `${front}.${extra}.out`);
+  const outFile = join(outDir, `${runName(front, index)}.out`);
   const valgrind = ['--tool=callgrind', `--callgrind-out-file=${outFile}`, ...(cacheSim ? ['--cache-sim=yes'] : [])];
-  const program = front === 'bare undici proxy' ? [here('./peers/undici-proxy.mjs'), String(port), ...backendUrls] : [MAIN];
-  const child = spawn('valgrind', [...valgrind, process.execPath, ...program], {
+  const peer = PEERS[front];
+  const program = peer ? [here(peer), String(port), ...backendUrls] : [MAIN];
+  const child = spawn('valgrind', [...valgrind, process.execPath, ...nodeFlags, ...program], {
     env: {
       PATH: process.env.PATH,
       HOST: '127.0.0.1',
@@ -70,23 +95,42 @@ async function countedRun(front, backendUrls, extra) {
   cleanups.push(() => child.kill('SIGKILL'));
   const url = `http://127.0.0.1:${port}/ping`;
   const agent = new Agent({ connections });
+  // A dump waits until valgrind polls for commands, which it does while the program runs.
+  let dumps = 0;
+  const dump = async (label) => {
+    // valgrind names its command pipe after $USER and $HOST, which callgrind_control must see the same.
+    const env = { ...process.env, HOST: '127.0.0.1' };
+    await promisify(execFile)('callgrind_control', [`--dump=${label}`, String(child.pid)], { timeout: 600_000, env });
+    // callgrind_control exits 0 also when it found no pipe to send the command down.
+    dumps += 1;
+    if (!existsSync(`${outFile}.${dumps}`)) throw new Error(`callgrind_control wrote no ${outFile}.${dumps}`);
+  };
   try {
     // Under valgrind a start takes a minute or more.
     await untilAnswers(url, { timeoutMs: 600_000, exited: () => child.exitCode !== null });
     await send(url, agent, warmUp);
-    resent += await send(url, agent, extra);
+    await dump('warm-up');
+    for (let window = 1; window <= windows; window += 1) {
+      resent += await send(url, agent, windowRequests);
+      await dump(`window ${window}`);
+    }
   } finally {
     await agent.close();
   }
-  // Both fronts exit on SIGTERM (ballast after draining), and callgrind writes its totals then.
+  // Both fronts exit on SIGTERM (ballast after draining); the last file (what came after) is not read.
   child.kill('SIGTERM');
   await once(child, 'exit');
-  return counted(outFile);
 }
 
 /** A run's totals, and its instructions by kind. */
 function counted(outFile) {
-  return { ...totals(readFileSync(outFile, 'utf8')), ...instructionsByKind(outFile) };
+  const events = totals(readFileSync(outFile, 'utf8'));
+  const byKind = instructionsByKind(outFile);
+  const rest = events.Ir - Object.values(byKind).reduce((sum, count) => sum + count, 0);
+  const literalSlowPath = annotated(outFile, false)
+    .filter(([, name]) => LITERAL_SLOW_PATH.test(name))
+    .reduce((sum, [count]) => sum + count, 0);
+  return { ...events, ...byKind, 'the rest': rest, literalSlowPath };
 }
 
 /**
@@ -119,27 +163,64 @@ async function send(url, agent, count) {
   return sentAgain;
 }
 
-/** Where V8 and Node spend instructions, by the function names callgrind_annotate prints. */
-const KINDS = [
-  ['JIT-compiled JavaScript', (name) => name.startsWith('???:0x')],
+/** Code that runs per request, by the function names callgrind_annotate prints (its own cost). */
+const SELF_KINDS = [
+  // Code V8 generated has no object file ([???]); an address in one (ld.so's) is not JavaScript.
+  ['JIT-compiled JavaScript', (name) => name.startsWith('???:0x') && name.endsWith('[???]')],
   ['V8 builtins', (name) => name.startsWith('???:Builtins_')],
-  ['V8 optimizing compiler', (name) => /compiler::|maglev|turbofan/i.test(name)],
-  ['V8 garbage collector', (name) => /Scaveng|Marking|Sweeper|MarkCompact|Evacuat|heap::|Heap::/.test(name)],
 ];
+/**
+ * Work that comes in lumps, by the entry points it runs under (their inclusive cost, so the
+ * malloc, memcpy and visitors below them count too): V8 compiling (lazily, to optimized code,
+ * on its own threads or not) and collecting garbage (on the main thread and its helpers).
+ */
+const ROOT_KINDS = [
+  [
+    'V8 compiler',
+    /^v8::internal::(Runtime_CompileOptimized(OSR)?|Runtime_CompileLazy|Runtime_CompileBaseline|Runtime_InstallBaselineCode|OptimizingCompileDispatcher::CompileTask::Run|BaselineBatchCompiler::\w+)\(/,
+  ],
+  [
+    'V8 garbage collector',
+    /^v8::internal::(Heap::CollectGarbage|Heap::FinalizeIncrementalMarkingIfComplete|Heap::StartIncrementalMarking|IncrementalMarking::Step|IncrementalMarking::AdvanceOnAllocation|ConcurrentMarking::RunMajor|ConcurrentMarking::Run|ScavengerCollector::JobTask::Run|Sweeper::SweeperJob::Run|\w*Job::Task::RunInternal|ArrayBufferSweeper::\w+)\(/,
+  ],
+];
+const KIND_NAMES = [...SELF_KINDS, ...ROOT_KINDS].map(([kind]) => kind);
 
-/** Instructions by kind (KINDS, else "the rest": Node's C++, libuv, libc, the kernel interface). */
-function instructionsByKind(outFile) {
-  const text = execFileSync('callgrind_annotate', ['--threshold=100', outFile], { maxBuffer: 256 * 1024 * 1024 }).toString();
-  const byKind = Object.fromEntries([...KINDS.map(([kind]) => [kind, 0]), ['the rest', 0]]);
+/** callgrind_annotate's lines: instructions and function name, without the program total and without caller contexts. */
+function annotated(outFile, inclusive) {
+  const args = ['--threshold=100', ...(inclusive ? ['--inclusive=yes'] : []), outFile];
+  const text = execFileSync('callgrind_annotate', args, { maxBuffer: 256 * 1024 * 1024 }).toString();
+  const lines = [];
   for (const line of text.split('\n')) {
     const match = /^\s*([\d,]+) +\(\s*[\d.]+%\) +(.+)$/.exec(line);
-    if (!match || match[2].includes('PROGRAM TOTALS')) continue;
-    const count = Number(match[1].replaceAll(',', ''));
-    const kind = KINDS.find(([, test]) => test(match[2]))?.[0] ?? 'the rest';
-    byKind[kind] += count;
+    if (match && !match[2].includes('PROGRAM TOTALS')) lines.push([Number(match[1].replaceAll(',', '')), match[2]]);
+  }
+  return lines;
+}
+
+/** Instructions by kind (else "the rest": Node's C++, libuv, libc, the kernel interface). */
+function instructionsByKind(outFile) {
+  const byKind = Object.fromEntries(KIND_NAMES.map((kind) => [kind, 0]));
+  for (const [count, name] of annotated(outFile, false)) {
+    const kind = SELF_KINDS.find(([, test]) => test(name))?.[0];
+    if (kind) byKind[kind] += count;
+  }
+  for (const [count, name] of annotated(outFile, true)) {
+    const bare = name.replace(/^\?\?\?:/, '');
+    const kind = ROOT_KINDS.find(([, pattern]) => pattern.test(bare))?.[0];
+    if (kind) byKind[kind] += count;
   }
   return byKind;
 }
+
+/**
+ * Part of "the rest": V8's runtime defining properties of object literals one by one, what an
+ * object literal with computed keys costs in code V8 has not optimized. Node's process.nextTick
+ * builds one per call; at full speed it is optimized (--trace-opt) in every process, under
+ * valgrind it was left in baseline code in some processes (about 40k instructions per request).
+ */
+const LITERAL_SLOW_PATH =
+  /^\?\?\?:v8::internal::(Runtime_DefineKeyedOwnPropertyInLiteral|JSObject::MigrateToMap|LookupIterator::\w*Transition\w*|Map::TransitionToDataProperty|\(anonymous namespace\)::UpdateDescriptorForValue|Object::AddDataProperty)\(/;
 
 /** 4 bare backends in one process; their URLs. */
 async function startBackends() {
@@ -148,6 +229,12 @@ async function startBackends() {
   cleanups.push(() => backends.kill('SIGKILL'));
   await once(backends, 'message');
   return ports.map((port) => `http://127.0.0.1:${port}`);
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /** callgrind's event names and the program's totals of each. */
@@ -159,63 +246,75 @@ function totals(text) {
 
 try {
   const backendUrls = earlier ? [] : await startBackends();
-  const fronts = ['bare undici proxy', 'ballast balancer'];
+  // An earlier run may predate a peer: only the fronts it has files of.
+  const fronts = [...Object.keys(PEERS), 'ballast balancer'].filter(
+    (front) => !earlier || existsSync(windowFile(earlier, runName(front, 0), 1)),
+  );
+  const runs = fronts.flatMap((front) => Array.from({ length: processes }, (_, index) => ({ front, name: runName(front, index), index })));
   const started = Date.now();
-  const runs = await Promise.all(
-    fronts.flatMap((front) =>
-      [short, long].map(async (extra) => ({
-        front,
-        extra,
-        counts: earlier ? counted(join(earlier, `${front}.${extra}.out`)) : await countedRun(front, backendUrls, extra),
-      })),
-    ),
+  if (!earlier) await Promise.all(runs.map(({ front, index }) => countedRun(front, index, backendUrls)));
+  const measuredSeconds = Math.round((Date.now() - started) / 1000);
+  // Per process, each window's counts per request.
+  const perWindow = Object.fromEntries(
+    runs.map(({ name }) => [
+      name,
+      Array.from({ length: windows }, (_, index) => {
+        const counts = counted(windowFile(outDir, name, index + 1));
+        return Object.fromEntries(Object.entries(counts).map(([event, count]) => [event, count / windowRequests]));
+      }),
+    ]),
   );
-  const perRequest = Object.fromEntries(
-    fronts.map((front) => {
-      const [a, b] = runs.filter((run) => run.front === front).sort((x, y) => x.extra - y.extra);
-      const events = Object.keys(a.counts);
-      return [front, Object.fromEntries(events.map((event) => [event, (b.counts[event] - a.counts[event]) / (b.extra - a.extra)]))];
-    }),
-  );
+  const compiler = 'V8 compiler';
+  const collector = 'V8 garbage collector';
+  const steady = (counts) => counts.Ir - counts[compiler] - counts[collector];
   console.log(
-    `GET /ping, ${connections} connections, callgrind: after ${warmUp} warm-up requests, (total at +${long} - total at +${short}) / ${long - short}` +
-      ` (${Math.round((Date.now() - started) / 1000)} s)`,
+    `GET /ping, ${connections} connections, callgrind: ${processes} processes per front, each ${windows} windows of ${windowRequests} requests after ${warmUp} warm-up requests` +
+      (earlier ? '' : ` (${measuredSeconds} s)`),
   );
-  const kinds = [...KINDS.map(([kind]) => kind), 'the rest'];
+  const kinds = [...KIND_NAMES, 'the rest'];
   const shown = {
     Ir: 'instructions',
     ...Object.fromEntries(kinds.map((kind) => [kind, `  ${kind}`])),
+    literalSlowPath: '    of which literal properties defined one by one',
     D1mr: 'L1 data read misses',
     D1mw: 'L1 data write misses',
     DLmr: 'LL data read misses',
     DLmw: 'LL data write misses',
   };
+  const names = runs.map(({ name }) => name);
+  // Each row's median over a process's windows; the steady part's every window too, for its spread.
   const rows = Object.fromEntries(
     Object.entries(shown)
-      .filter(([event]) => event in perRequest[fronts[0]])
+      .filter(([event]) => event in perWindow[names[0]][0])
       .map(([event, label]) => [
-        `${label} per request`,
-        Object.fromEntries(fronts.map((front) => [front, Math.round(perRequest[front][event])])),
+        `${label} per request (median)`,
+        Object.fromEntries(names.map((name) => [name, Math.round(median(perWindow[name].map((counts) => counts[event])))])),
       ]),
+  );
+  rows['steady part per request (median)'] = Object.fromEntries(
+    names.map((name) => [name, Math.round(median(perWindow[name].map(steady)))]),
+  );
+  rows['steady part, each window (k)'] = Object.fromEntries(
+    names.map((name) => [name, perWindow[name].map((counts) => (steady(counts) / 1000).toFixed(0)).join(' ')]),
   );
   console.table(rows);
   if (resent > 0) console.log(`${resent} requests met a closing keep-alive connection and were sent again`);
-  const ours = perRequest['ballast balancer'];
-  const theirs = perRequest['bare undici proxy'];
-  const compiler = 'V8 optimizing compiler';
-  const collector = 'V8 garbage collector';
-  // Under valgrind V8 still compiles after the warm-up, far more per request than at full speed
-  // (where --trace-opt shows next to none after 10 s); and a major collection or a burst of
-  // compiling lands in one of the two runs or the other (negative per request, once): the
-  // ratio without those parts too. Measured spread of that steady part over runs: the bare
-  // proxy's 146k-155k per request.
-  const without = (parts) => {
-    const rest = (counts) => counts.Ir - parts.reduce((sum, part) => sum + counts[part], 0);
-    return (rest(ours) / rest(theirs)).toFixed(3);
+  // A front's lowest and highest process (median window): a process where V8 left a hot
+  // function unoptimized costs more throughout, and which process that is varies run to run.
+  const span = (front, read) => {
+    const medians = runs.filter((run) => run.front === front).map(({ name }) => median(perWindow[name].map(read)));
+    return [Math.min(...medians), Math.max(...medians)];
   };
+  const ratios = (peer, read) => {
+    const [ourLow, ourHigh] = span('ballast balancer', read);
+    const [theirLow, theirHigh] = span(peer, read);
+    return `${(ourLow / theirLow).toFixed(3)}x lowest process to lowest, ${(ourHigh / theirHigh).toFixed(3)}x highest to highest`;
+  };
+  const peers = Object.keys(PEERS).filter((peer) => fronts.includes(peer));
   printSummary(
-    `instructions per request, ballast / bare undici proxy: ${(ours.Ir / theirs.Ir).toFixed(3)}x, ` +
-      `${without([compiler])}x without V8's optimizing compiler, ${without([compiler, collector])}x without it and the collector (goal <= 1.0)`,
+    peers
+      .map((peer) => `ballast / ${peer}, median window: instructions ${ratios(peer, (c) => c.Ir)}; steady part ${ratios(peer, steady)}`)
+      .join('\n') + ' (goal <= 1.0)',
   );
 } finally {
   for (const cleanup of cleanups.reverse()) cleanup();
