@@ -207,6 +207,9 @@ try {
       'polite refused': Object.entries(polite.statuses)
         .map(([status, n]) => `${n}x${status}`)
         .join(' '),
+      'polite refused for': Object.entries(polite.reasons)
+        .map(([reason, n]) => `${n}x${reason}`)
+        .join(' '),
     });
   }
   console.log(

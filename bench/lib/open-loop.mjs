@@ -34,6 +34,8 @@ export async function openLoop({ url, rate, seconds, headers = {} }) {
           status: response.statusCode,
           ms: performance.now() - due,
           retryAfter: response.headers['retry-after'],
+          // ballast's own answers say why in Proxy-Status (RFC 9209): details="queue_timeout" and the like.
+          reason: /details="([^"]+)"/.exec(String(response.headers['proxy-status'] ?? ''))?.[1],
           ...(typeof body === 'string' && { body }),
         };
       })
@@ -68,7 +70,11 @@ export function summariseRun(records, seconds) {
   const served = records.filter((r) => r.status >= 200 && r.status < 300);
   const rest = records.filter((r) => !(r.status >= 200 && r.status < 300));
   const statuses = {};
-  for (const r of rest) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+  const reasons = {};
+  for (const r of rest) {
+    statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    if (r.reason) reasons[r.reason] = (reasons[r.reason] ?? 0) + 1;
+  }
   return {
     offered: records.length,
     servedPerSecond: served.length / seconds,
@@ -87,6 +93,8 @@ export function summariseRun(records, seconds) {
     ),
     withoutRetryAfter: rest.filter((r) => r.status !== 0 && r.retryAfter === undefined).length,
     statuses,
+    /** Why ballast itself refused (from Proxy-Status), by reason. */
+    reasons,
     /** The distinct bodies of 5xx answers other than 503, with their counts. */
     errorBodies: [...countBy(rest.filter((r) => r.body).map((r) => r.body.slice(0, 200)))],
   };
