@@ -38,8 +38,8 @@ const STANDING_ROOM_FACTOR = 0.5;
 /**
  * CoDel's target (Nichols & Jacobson), which Facebook's servers also use to switch to LIFO. The
  * recheck finds slots that freed out of sight (another worker's requests ending): every 5 ms left
- * them empty for a tenth of a 22 ms service time, and two workers served 86-91% of capacity where
- * one served 96% (`bench:overload`); every 1 ms, 95-96%.
+ * them empty for 2.5 ms of a 22 ms service time on average: at the fleet's capacity two workers
+ * served 86-91% of it where one served 96%; every 1 ms, 95-96% (open-loop runs of 5 s).
  */
 export const CODEL = { targetMs: 5, recheckMs: 1 } as const;
 
