@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { untilAnswers } from '../test/support/spawn.mjs';
-import { freePort, MAIN, printSummary } from './lib/harness.mjs';
+import { freePort, MAIN, median, printSummary } from './lib/harness.mjs';
 
 const warmUp = Number(process.env.INSTR_WARM_UP ?? 15_000);
 const windows = Number(process.env.INSTR_WINDOWS ?? 5);
@@ -229,12 +229,6 @@ async function startBackends() {
   cleanups.push(() => backends.kill('SIGKILL'));
   await once(backends, 'message');
   return ports.map((port) => `http://127.0.0.1:${port}`);
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /** callgrind's event names and the program's totals of each. */

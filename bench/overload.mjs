@@ -18,7 +18,7 @@
 // in the two-client rows), so a change is compared with the build before it in the same run.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { printSummary, startService } from './lib/harness.mjs';
+import { median, printSummary, startService } from './lib/harness.mjs';
 import { NGINX, startNginx } from './lib/nginx.mjs';
 import { OPEN_LOOP_AGENT, openLoop, percentile, summariseRun } from './lib/open-loop.mjs';
 import { treeCpuMs } from './lib/proc-cpu.mjs';
@@ -150,13 +150,13 @@ try {
       }
       // One run of a row swings by more than the bars' margins on this machine: with
       // OVERLOAD_REPEATS each figure is the median of the repeats (retries: the most).
-      const median = (pick) => percentile(repeats.map(pick), 50);
+      const medianOf = (pick) => median(repeats.map(pick));
       const typical = [...repeats].sort((a, b) => a.summary.servedPerSecond - b.summary.servedPerSecond)[Math.floor(REPEATS / 2)];
       const summary = {
         ...typical.summary,
-        servedPerSecond: median((r) => r.summary.servedPerSecond),
-        p99: median((r) => r.summary.p99 ?? 0),
-        rejectedP99: repeats.some((r) => r.summary.rejectedP99 !== undefined) ? median((r) => r.summary.rejectedP99 ?? 0) : undefined,
+        servedPerSecond: medianOf((r) => r.summary.servedPerSecond),
+        p99: medianOf((r) => r.summary.p99 ?? 0),
+        rejectedP99: repeats.some((r) => r.summary.rejectedP99 !== undefined) ? medianOf((r) => r.summary.rejectedP99 ?? 0) : undefined,
       };
       const retries = front === 'ballast' ? Math.max(...repeats.map((r) => r.retries / r.summary.offered)) : undefined;
       figures[`${front} ${factor}`] = { ...summary, retriesPerRequest: retries };
