@@ -71,7 +71,9 @@ function node(port, env) {
       current = started;
       let exited = false;
       void started.exited.then(() => (exited = true));
-      await untilAnswers(`${proc.url}${env.ROLE === 'balancer' ? '/_balancer/live' : '/live'}`, { exited: () => exited });
+      // A balancer once every worker listens (/_balancer/ready): clients' keep-alive connections stay
+      // with the worker that accepted them.
+      await untilAnswers(`${proc.url}${env.ROLE === 'balancer' ? '/_balancer/ready' : '/live'}`, { exited: () => exited });
     },
     async kill(signal = 'SIGKILL') {
       current.child.kill(signal);

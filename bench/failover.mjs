@@ -85,7 +85,7 @@ async function startFleet(redisEnv, extraEnv) {
     BALANCER_WORKERS: '1',
     HEALTH_CHECK_INTERVAL_MS: '500',
   });
-  await untilAnswers(`${balancer.url}/_balancer/live`);
+  await untilAnswers(`${balancer.url}/_balancer/ready`);
   return { prefix, services, balancer, processes: [...services, balancer] };
 }
 

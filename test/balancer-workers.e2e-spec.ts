@@ -33,10 +33,17 @@ function onFreshConnection(url: string, options: { method?: string; json?: unkno
   });
 }
 
-/** The start resolves with the first worker listening; the second boots alongside it. */
-function untilBothWorkersListen(balancer: ServiceProcess): Promise<true> {
-  return waitFor(async () =>
-    balancer.lines.filter((line) => line.includes('Server listening at http://127.0.0.1:')).length >= 2 ? true : undefined,
+/**
+ * The start resolves with the first worker listening; the second boots alongside it, and the
+ * balancer says it is ready only once both listen.
+ */
+function untilReady(balancer: ServiceProcess): Promise<Answer> {
+  return waitFor(
+    async () => {
+      const answer = await onFreshConnection(`${balancer.baseUrl}/_balancer/ready`);
+      return answer.status === 200 ? answer : undefined;
+    },
+    { timeoutMs: 20_000, what: '/_balancer/ready to answer 200' },
   );
 }
 
@@ -51,7 +58,9 @@ describe('balancer with BALANCER_WORKERS=2', () => {
     ({ services, balancer } = await startFleet(processes, {
       balancerEnv: { BALANCER_WORKERS: '2', HEALTH_CHECK_INTERVAL_MS: '0', RETRY_DOWNTIME_MS: '60000' },
     }));
-    await untilBothWorkersListen(balancer);
+    const ready = await untilReady(balancer);
+    // Both listen by then (the first test sees each answer): connections go to each in turn.
+    expect(JSON.parse(ready.body).details.workers).toEqual({ status: 'up', allListening: true });
   });
 
   afterAll(async () => {
@@ -132,7 +141,7 @@ describe('per-client limits with BALANCER_WORKERS=2', () => {
       services: 1,
       balancerEnv: { BALANCER_WORKERS: '2', BALANCER_CLIENT_RATE: '5', BALANCER_CLIENT_BURST: '5' },
     });
-    await untilBothWorkersListen(balancer);
+    await untilReady(balancer);
     // One client (one address) at 20 requests/s for 3 s, each on a connection of its own: the
     // workers take turns. Its due is a burst of 5 + 5/s x 3 s = 20; a worker each would let ~40 in.
     const answers: Answer[] = [];

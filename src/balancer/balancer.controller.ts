@@ -2,6 +2,7 @@ import { Controller, Get, Res } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { FleetSync } from '../cluster/fleet-sync.js';
 import { ShutdownCoordinator } from '../lifecycle/index.js';
 import { AdminOnly } from '../ops/admin.guard.js';
 import { healthResponse } from '../ops/health-response.js';
@@ -19,6 +20,7 @@ export class BalancerController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly coordinator: ShutdownCoordinator,
+    private readonly fleet: FleetSync,
   ) {}
 
   @Get('backends')
@@ -28,7 +30,10 @@ export class BalancerController {
     return this.status.view();
   }
 
-  /** 503 only while shutting down: with every backend down the balancer still answers fast 503s. */
+  /**
+   * 503 while shutting down, and while some of its workers (BALANCER_WORKERS > 1) do not listen
+   * yet; with every backend down the balancer still answers fast 503s.
+   */
   @Get('ready')
   @HealthCheck()
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
@@ -39,6 +44,11 @@ export class BalancerController {
           const indicator = this.indicators.check('shutdown');
           const details = { accepting: this.coordinator.accepting, phase: this.coordinator.phase };
           return this.coordinator.accepting ? indicator.up(details) : indicator.down(details);
+        },
+        () => {
+          const indicator = this.indicators.check('workers');
+          const details = { allListening: this.fleet.everyWorkerListening };
+          return this.fleet.everyWorkerListening ? indicator.up(details) : indicator.down(details);
         },
         () => {
           const now = Date.now();

@@ -35,6 +35,8 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
   };
   const started = new Map<Worker, number>();
   let leader: Worker | undefined;
+  const listening = new WeakSet<Worker>();
+  let allListening = false;
   let stopping = false;
   let worstExit = 0;
   const gatherings = new Map<number, CountersGathering>();
@@ -53,6 +55,15 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
 
   const send = (worker: Worker, message: ClusterMessage) => {
     if (worker.isConnected()) worker.send(message);
+  };
+
+  /** Once every live worker listens, each is told (its /_balancer/ready waits for it); a later one, as it starts. */
+  const announceWhenAllListen = () => {
+    if (allListening) return;
+    const workers = live();
+    if (workers.length === 0 || !workers.every((worker) => listening.has(worker))) return;
+    allListening = true;
+    for (const worker of workers) send(worker, { ballast: 'all-listening' });
   };
 
   const chooseLeader = () => {
@@ -108,6 +119,14 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
       for (const [key, owner] of replica.sticky.entries()) send(worker, { ballast: 'fleet', event: { kind: 'sticky', key, owner } });
       chooseLeader();
     });
+    // Told when it listens, not when it comes online: by then its app (and the listener for
+    // the message) exists.
+    worker.once('listening', () => {
+      listening.add(worker);
+      // A worker started to replace one joins a balancer that already serves.
+      if (allListening) send(worker, { ballast: 'all-listening' });
+      else announceWhenAllListen();
+    });
     worker.once('exit', (code, signal) => {
       const uptime = Date.now() - (started.get(worker) ?? 0);
       started.delete(worker);
@@ -122,6 +141,8 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
         worstExit = Math.max(worstExit, code ?? 1);
       }
       chooseLeader();
+      // One that died before it listened is not waited for.
+      announceWhenAllListen();
       if (live().length === 0) process.exit(stopping ? worstExit : Math.max(worstExit, 1));
     });
   };

@@ -24,6 +24,8 @@ export type ClusterMessage =
   | { readonly ballast: 'fleet'; readonly event: FleetEvent }
   /** primary -> one worker: you run the active checks and DNS refresh. */
   | { readonly ballast: 'leader' }
+  /** primary -> every worker: every worker it started is listening (connections reach all of them). */
+  | { readonly ballast: 'all-listening' }
   /** worker -> primary: the fleet's merged metrics, please; primary -> worker: here. */
   | { readonly ballast: 'metrics'; readonly id: number; readonly text?: string; readonly error?: string }
   /** worker -> primary: every worker's backend counters, please; primary -> worker: those that answered. */

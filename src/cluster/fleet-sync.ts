@@ -21,6 +21,7 @@ export class FleetSync {
   /** `x-balancer-worker` on proxied responses, and `worker` in /_balancer/backends. */
   readonly workerId = cluster.worker?.id;
   private leader = !cluster.isWorker;
+  private allListening = !cluster.isWorker;
   private readonly listeners = new Map<FleetEvent['kind'], ((event: FleetEvent) => void)[]>();
   /** Questions to the primary awaiting its answer, by id. */
   private readonly waiting = new Map<number, (answer: Answer) => void>();
@@ -38,6 +39,16 @@ export class FleetSync {
   /** Runs the active checks and DNS refresh: the one process that does, per balancer. */
   get isLeader(): boolean {
     return this.leader;
+  }
+
+  /**
+   * Every worker of the balancer listens (always, outside a cluster). Until then node:cluster
+   * hands every connection to the workers already listening, and a client's keep-alive
+   * connections stay where they were accepted: a client that connected during start-up sent
+   * 99% of its requests to one worker of two.
+   */
+  get everyWorkerListening(): boolean {
+    return this.allListening;
   }
 
   publish(event: FleetEvent): void {
@@ -94,6 +105,9 @@ export class FleetSync {
         return;
       case 'leader':
         this.leader = true;
+        return;
+      case 'all-listening':
+        this.allListening = true;
         return;
       case 'metrics':
       case 'counters': {
