@@ -100,6 +100,7 @@ class LateBoundHandler {
   constructor(private readonly limits: AppConfig['balancer']['server']) {}
 
   readonly serverFactory = (fastifyHandler: RawHandler): Server => {
+    const keepAliveRequests = this.limits.keepAliveRequests;
     const server = createServer(
       {
         // A client that trickles its headers is answered 408 and closed, checked every second
@@ -109,6 +110,7 @@ class LateBoundHandler {
         keepAliveTimeout: this.limits.idleTimeoutMs,
       },
       (req, res) => {
+        if (keepAliveRequests > 0) closeAfter(keepAliveRequests, req, res);
         // Framing is checked here for every path: the proxy never sees an ambiguous request.
         if (this.proxy && !req.url?.startsWith(BALANCER_PREFIX) && requestFramingProblem(req) === undefined) this.proxy(req, res);
         else fastifyHandler(req, res);
@@ -156,6 +158,24 @@ class LateBoundHandler {
 }
 
 const BALANCER_PREFIX = '/_balancer/';
+
+const REQUESTS_ON_SOCKET = Symbol('ballast.requestsOnSocket');
+type CountedSocket = Socket & { [REQUESTS_ON_SOCKET]?: number };
+
+/**
+ * The `limit`th request on a keep-alive connection gets the last answer on it: `Connection:
+ * close`, and the connection is closed after it (nginx's keepalive_requests, 1000 there too). A
+ * client's long-lived connections stay with the worker that accepted them, and only new ones
+ * reach a worker started later (a restarted one) or another balancer added behind a TCP load
+ * balancer. Node's own maxRequestsPerSocket only says close, keeps the connection open, and
+ * answers a client that goes on sending a bare 503.
+ */
+function closeAfter(limit: number, req: IncomingMessage, res: ServerResponse): void {
+  const socket = req.socket as CountedSocket;
+  const served = (socket[REQUESTS_ON_SOCKET] ?? 0) + 1;
+  socket[REQUESTS_ON_SOCKET] = served;
+  if (served >= limit) res.shouldKeepAlive = false;
+}
 
 /** The status and reason for a request Node's parser or its headers timeout gave up on. */
 function clientErrorAnswer(code: string | undefined): [number, string] {

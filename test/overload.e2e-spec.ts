@@ -176,6 +176,24 @@ describe('slow and numerous clients', () => {
     await waitFor(async () => ((await http(`${balancer.baseUrl}/ping`)).status === 200 ? true : undefined));
     b.destroy();
   });
+
+  it('closes a keep-alive connection after BALANCER_KEEPALIVE_REQUESTS answers, so clients reconnect (and spread over workers)', async () => {
+    const { balancer } = await startFleet(processes, { services: 1, balancerEnv: { BALANCER_KEEPALIVE_REQUESTS: '2' } });
+    const socket = await open(balancer.port);
+    const answer = answerOf(socket);
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString()));
+    const ping = 'GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+    socket.write(ping);
+    await waitFor(async () => (/\r\n\r\n\{[^}]*\}/.test(received) ? true : undefined), { what: 'the first answer' });
+    socket.write(ping);
+    const [first, second] = (await answer).split(/(?=HTTP\/1\.1 )/);
+    expect(first).toMatch(/^HTTP\/1\.1 200 /);
+    expect(first).toMatch(/^connection: keep-alive/im);
+    // The second is the last on this connection: said so, and the balancer closes it.
+    expect(second).toMatch(/^HTTP\/1\.1 200 /);
+    expect(second).toMatch(/^connection: close/im);
+  });
 });
 
 describe('timeouts are earned back by traffic', () => {

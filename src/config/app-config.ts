@@ -76,8 +76,16 @@ export interface AppConfig {
       readonly concurrency: number;
       readonly key: { readonly kind: 'address' } | { readonly kind: 'header'; readonly name: string };
     };
-    /** The balancer's own server: time to receive a request's headers, idle keep-alive time, open connections. */
-    readonly server: { readonly headersTimeoutMs: number; readonly idleTimeoutMs: number; readonly maxConnections: number };
+    /**
+     * The balancer's own server: time to receive a request's headers, idle keep-alive time,
+     * requests per keep-alive connection (0: no limit), open connections.
+     */
+    readonly server: {
+      readonly headersTimeoutMs: number;
+      readonly idleTimeoutMs: number;
+      readonly keepAliveRequests: number;
+      readonly maxConnections: number;
+    };
   };
   readonly smart: {
     /** Unset: this instance's own /api/work (so `npm start` works offline). */

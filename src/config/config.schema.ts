@@ -125,6 +125,7 @@ export const envSchema = z
       .default('address'),
     BALANCER_HEADERS_TIMEOUT_MS: int(100, 10 * 60_000).default(10_000),
     BALANCER_IDLE_TIMEOUT_MS: int(100, 10 * 60_000).default(72_000),
+    BALANCER_KEEPALIVE_REQUESTS: int(0, 10_000_000).default(1_000),
     BALANCER_MAX_CONNECTIONS: int(1, 10_000_000).default(10_000),
     BALANCER_WORKERS: z
       .string()

@@ -40,7 +40,7 @@ describe('loadConfig', () => {
         retryBudget: { percent: 20, minConcurrency: 10 },
         slowStartMs: 0,
         clientLimits: { ratePerSecond: 0, burst: 0, concurrency: 0, key: { kind: 'address' } },
-        server: { headersTimeoutMs: 10_000, idleTimeoutMs: 72_000, maxConnections: 10_000 },
+        server: { headersTimeoutMs: 10_000, idleTimeoutMs: 72_000, keepAliveRequests: 1_000, maxConnections: 10_000 },
       },
       smart: {
         upstreamUrl: undefined,
@@ -104,7 +104,7 @@ describe('loadConfig', () => {
       retryBudget: { percent: 20, minConcurrency: 10 },
       slowStartMs: 0,
       clientLimits: { ratePerSecond: 0, burst: 0, concurrency: 0, key: { kind: 'address' } },
-      server: { headersTimeoutMs: 10_000, idleTimeoutMs: 72_000, maxConnections: 10_000 },
+      server: { headersTimeoutMs: 10_000, idleTimeoutMs: 72_000, keepAliveRequests: 1_000, maxConnections: 10_000 },
     });
     expect(loadConfig({ ROLE: 'balancer', BACKENDS_DNS: 'web.default.svc:8000' }).balancer.backendsDns).toEqual({
       host: 'web.default.svc',
@@ -178,6 +178,7 @@ describe('loadConfig', () => {
     BALANCER_CLIENT_KEY: 'header:X-Api-Key',
     BALANCER_HEADERS_TIMEOUT_MS: '2000',
     BALANCER_IDLE_TIMEOUT_MS: '1000',
+    BALANCER_KEEPALIVE_REQUESTS: '50',
     BALANCER_MAX_CONNECTIONS: '500',
     CLUSTER_SIZE: '2',
     FAULT_MODE: 'slow',
@@ -263,7 +264,7 @@ describe('loadConfig', () => {
         retryBudget: { percent: 10, minConcurrency: 1 },
         slowStartMs: 2000,
         clientLimits: { ratePerSecond: 100, burst: 20, concurrency: 4, key: { kind: 'header', name: 'x-api-key' } },
-        server: { headersTimeoutMs: 2000, idleTimeoutMs: 1000, maxConnections: 500 },
+        server: { headersTimeoutMs: 2000, idleTimeoutMs: 1000, keepAliveRequests: 50, maxConnections: 500 },
       },
       smart: {
         upstreamUrl: 'http://up.example:9000/work',

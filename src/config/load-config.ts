@@ -81,6 +81,7 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       server: {
         headersTimeoutMs: e.BALANCER_HEADERS_TIMEOUT_MS,
         idleTimeoutMs: e.BALANCER_IDLE_TIMEOUT_MS,
+        keepAliveRequests: e.BALANCER_KEEPALIVE_REQUESTS,
         maxConnections: e.BALANCER_MAX_CONNECTIONS,
       },
     },
