@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type IncomingHttpHeaders } from 'node:http';
+import { startBareBackend } from './support/bare-backend.js';
 import { startFleet } from './support/fleet.js';
 import { useProcesses, type ServiceProcess } from './support/process.js';
 import { waitFor } from './support/wait.js';
@@ -155,4 +156,55 @@ describe('per-client limits with BALANCER_WORKERS=2', () => {
     expect(admitted.length).toBeLessThanOrEqual(25);
     expect(answers.filter((a) => a.status !== 200).every((a) => a.status === 429)).toBe(true);
   });
+});
+
+describe('the primary tells its workers once they listen', () => {
+  const processes = useProcesses();
+  afterEach(() => processes.stopAll());
+
+  it('one worker runs the active checks (the message naming it used to arrive before it could hear it)', async () => {
+    const backend = await startBareBackend((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    try {
+      const balancer = await processes.start({
+        ROLE: 'balancer',
+        BACKENDS: backend.url,
+        BALANCER_WORKERS: '2',
+        HEALTH_CHECK_INTERVAL_MS: '100',
+      });
+      await untilReady(balancer);
+      const checks = () => backend.seen.filter((request) => request.url === '/ready').length;
+      await waitFor(async () => (checks() >= 5 ? true : undefined), { what: 'five /ready checks' });
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('a worker restarted after a crash starts with the sticky table the others hold', async () => {
+    const { balancer } = await startFleet(processes, {
+      balancerEnv: { BALANCER_WORKERS: '2', HEALTH_CHECK_INTERVAL_MS: '0' },
+    });
+    await untilReady(balancer);
+    const created = await onFreshConnection(`${balancer.baseUrl}/items/?item_id=77`, { method: 'POST', json: { name: 'kept', price: 1 } });
+    expect(created.status).toBe(200);
+    const owner = created.headers['x-app-url'];
+    // The primary restarts only a worker that ran 5 s (a crash loop is not restarted).
+    await sleep(5_200);
+    const { pid } = JSON.parse((await onFreshConnection(`${balancer.baseUrl}/_balancer/live`)).body).info.process;
+    process.kill(pid, 'SIGKILL');
+    await waitFor(async () => (balancer.lines.some((line) => line.includes('starting another')) ? true : undefined), {
+      what: 'the primary to restart the worker',
+    });
+    // Its replacement (worker 3) holds the owner before any request could have told it: asked
+    // before any other request reaches the balancer, it names the owner of the one item.
+    const status = await waitFor(
+      async () => {
+        const answer = await onFreshConnection(`${balancer.baseUrl}/_balancer/backends`);
+        const body = JSON.parse(answer.body);
+        return body.worker === 3 ? body : undefined;
+      },
+      { timeoutMs: 15_000, what: 'the restarted worker to answer' },
+    );
+    expect(status.stickyItems).toBe(1);
+    expect(status.backends.find((backend: { url: string }) => backend.url === owner).stickyItems).toBe(1);
+  }, 40_000);
 });

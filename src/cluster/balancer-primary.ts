@@ -66,9 +66,10 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
     for (const worker of workers) send(worker, { ballast: 'all-listening' });
   };
 
+  /** A listening worker runs the checks: one that has not listened yet could not hear it (see 'listening' below). */
   const chooseLeader = () => {
     if (leader && !leader.isDead()) return;
-    leader = live()[0];
+    leader = live().find((worker) => listening.has(worker));
     if (leader) send(leader, { ballast: 'leader' });
   };
 
@@ -112,17 +113,17 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
     const worker = cluster.fork();
     started.set(worker, Date.now());
     worker.on('message', (message: unknown) => onMessage(worker, message));
-    worker.once('online', () => {
+    // Everything a worker is told is told once it listens, not when it comes online: a message
+    // that arrives before its app (and the app's listener for messages) exists is dropped, and
+    // so, with 'online', no worker ever heard it was the leader (no active checks ran) and a
+    // restarted worker started without the fleet's state.
+    worker.once('listening', () => {
+      listening.add(worker);
       // What the fleet learned before this worker existed.
       if (replica.backends) send(worker, { ballast: 'fleet', event: replica.backends });
       for (const event of replica.states.values()) send(worker, { ballast: 'fleet', event });
       for (const [key, owner] of replica.sticky.entries()) send(worker, { ballast: 'fleet', event: { kind: 'sticky', key, owner } });
       chooseLeader();
-    });
-    // Told when it listens, not when it comes online: by then its app (and the listener for
-    // the message) exists.
-    worker.once('listening', () => {
-      listening.add(worker);
       // A worker started to replace one joins a balancer that already serves.
       if (allListening) send(worker, { ballast: 'all-listening' });
       else announceWhenAllListen();
