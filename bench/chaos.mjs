@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import WebSocket from 'ws';
-import { freePort, MAIN, startRedisServer, untilAnswers } from '../test/support/spawn.mjs';
+import { freePort, MAIN, readyPathFor, startRedisServer, untilAnswers } from '../test/support/spawn.mjs';
 import { openLoop, percentile, summariseRun } from './lib/open-loop.mjs';
 
 const SERVICES = 3;
@@ -71,9 +71,7 @@ function node(port, env) {
       current = started;
       let exited = false;
       void started.exited.then(() => (exited = true));
-      // A balancer once every worker listens (/_balancer/ready): clients' keep-alive connections stay
-      // with the worker that accepted them.
-      await untilAnswers(`${proc.url}${env.ROLE === 'balancer' ? '/_balancer/ready' : '/live'}`, { exited: () => exited });
+      await untilAnswers(`${proc.url}${readyPathFor(env)}`, { exited: () => exited });
     },
     async kill(signal = 'SIGKILL') {
       current.child.kill(signal);

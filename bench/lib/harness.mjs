@@ -3,14 +3,14 @@
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { freePort, MAIN, untilAnswers } from '../../test/support/spawn.mjs';
+import { freePort, MAIN, readyPathFor, untilAnswers } from '../../test/support/spawn.mjs';
 
 export { freePort, MAIN } from '../../test/support/spawn.mjs';
 
 /**
  * Starts `node dist/main.js` (or another build's `main`) with env on a free port; resolves when
- * /live answers (a balancer's /_balancer/ready). No access log unless `env` asks for one: the peers (nginx with `access_log off`,
- * the bare proxies) keep none.
+ * it can be measured (readyPathFor). No access log unless `env` asks for one: the peers (nginx
+ * with `access_log off`, the bare proxies) keep none.
  */
 export async function startService(env = {}, { main = MAIN } = {}) {
   const port = await freePort();
@@ -19,11 +19,7 @@ export async function startService(env = {}, { main = MAIN } = {}) {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  // A balancer is measured once every worker listens: a client's keep-alive connections stay
-  // with the worker that accepted them, and one that connected before the second worker
-  // listened sent 99% of its requests to the first.
-  const readyPath = env.ROLE === 'balancer' ? '/_balancer/ready' : '/live';
-  await untilAnswers(`${url}${readyPath}`, { timeoutMs: 15_000, exited: () => child.exitCode !== null });
+  await untilAnswers(`${url}${readyPathFor(env)}`, { timeoutMs: 15_000, exited: () => child.exitCode !== null });
   return {
     url,
     port,

@@ -1,5 +1,6 @@
 export declare const MAIN: string;
 export declare function freePort(): Promise<number>;
+export declare function readyPathFor(env: Record<string, string | undefined>): string;
 export declare function untilAnswers(url: string, options?: { timeoutMs?: number; exited?: () => boolean }): Promise<void>;
 
 export interface RedisServer {

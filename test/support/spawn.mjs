@@ -39,6 +39,16 @@ export async function untilAnswers(url, { timeoutMs = 20_000, exited = () => fal
   }
 }
 
+/**
+ * The path that says a started process can be measured: a service's /live; a balancer's
+ * /_balancer/ready, which waits for every worker to listen (a client's keep-alive connections
+ * stay with the worker that accepted them: one that connected before the second worker
+ * listened sent 99% of its requests to the first).
+ */
+export function readyPathFor(env) {
+  return env.ROLE === 'balancer' ? '/_balancer/ready' : '/live';
+}
+
 /** Resolves when redis-server logs that it accepts connections (a sentinel: that it monitors its master). */
 function untilRedisReady(child, timeoutMs, marker = 'Ready to accept connections') {
   let log = '';
