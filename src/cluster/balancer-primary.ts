@@ -113,6 +113,10 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
     const worker = cluster.fork();
     started.set(worker, Date.now());
     worker.on('message', (message: unknown) => onMessage(worker, message));
+    // A message to a worker that is exiting fails (EPIPE) and Node raises it on the worker:
+    // unheard, it killed the primary mid-drain (exit 1), when a worker's exit named the other,
+    // also exiting, the leader. The worker no longer needs the message.
+    worker.on('error', (error: Error) => logger.debug(`worker ${worker.id}: ${error.message}`));
     // Everything a worker is told is told once it listens, not when it comes online: a message
     // that arrives before its app (and the app's listener for messages) exists is dropped, and
     // so, with 'online', no worker ever heard it was the leader (no active checks ran) and a
