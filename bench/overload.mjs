@@ -170,6 +170,11 @@ try {
         .map(([status, n]) => `${n}x${status}`)
         .join(' ');
       if (retries !== undefined) row['ballast retries/req'] = retries.toFixed(3);
+      // With several workers, what the requests each worker took got: fair, they are alike.
+      if (front !== 'nginx' && WORKERS !== '1')
+        row[`${front} served by worker`] = Object.entries(typical.summary.servedShareByWorker)
+          .map(([worker, share]) => `${worker}:${Math.round(100 * share)}%`)
+          .join(' ');
     }
     rows.push(row);
   }

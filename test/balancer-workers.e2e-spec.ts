@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request, type IncomingHttpHeaders } from 'node:http';
+import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { startBareBackend } from './support/bare-backend.js';
 import { startFleet } from './support/fleet.js';
 import { useProcesses, type ServiceProcess } from './support/process.js';
@@ -206,5 +206,79 @@ describe('the primary tells its workers once they listen', () => {
     );
     expect(status.stickyItems).toBe(1);
     expect(status.backends.find((backend: { url: string }) => backend.url === owner).stickyItems).toBe(1);
+  }, 40_000);
+});
+
+describe("a shedding backend's slots with BALANCER_WORKERS=2", () => {
+  const processes = useProcesses();
+  afterEach(() => processes.stopAll());
+
+  /** A keep-alive connection of its own, and the worker that accepted it (a connection stays with its worker). */
+  async function connectionToAWorker(base: string): Promise<{ agent: Agent; worker: string }> {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const answer = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
+      request(`${base}/ping`, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.headers));
+      })
+        .on('error', reject)
+        .end();
+    });
+    return { agent, worker: String(answer['x-balancer-worker']) };
+  }
+
+  function longTask(base: string, agent: Agent, ms: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      request(`${base}/long_task?ms=${ms}`, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      })
+        .on('error', reject)
+        .end();
+    });
+  }
+
+  it('are split between the workers while both have requests waiting, not kept by the one that held them', async () => {
+    // One backend that takes 4 at once; each request holds a slot for 400 ms.
+    const { balancer } = await startFleet(processes, {
+      services: 1,
+      serviceEnv: () => ({ READY_SHED: 'true', READY_MAX_CLIENTS: '4', READY_MIN_CLIENTS: '3' }),
+      balancerEnv: { BALANCER_WORKERS: '2', HEALTH_CHECK_INTERVAL_MS: '0', BALANCER_QUEUE_MS: '10000' },
+    });
+    await untilReady(balancer);
+    const base = balancer.baseUrl;
+    // Eight connections to each worker (node:cluster deals new connections out in turn).
+    const byWorker = new Map<string, Agent[]>();
+    while ([...byWorker.values()].filter((agents) => agents.length >= 8).length < 2) {
+      const { agent, worker } = await connectionToAWorker(base);
+      byWorker.set(worker, [...(byWorker.get(worker) ?? []), agent]);
+    }
+    const [[first, firstAgents], [second, secondAgents]] = [...byWorker.entries()];
+    try {
+      const served: string[] = [];
+      const refused: number[] = [];
+      const send = (worker: string, agents: Agent[]) =>
+        agents.slice(0, 8).map(async (agent) => {
+          const status = await longTask(base, agent, 400);
+          if (status === 200) served.push(worker);
+          else refused.push(status);
+        });
+      // The first worker's eight: four take the slots, four wait. Then the other's eight wait too.
+      const early = send(first, firstAgents);
+      await sleep(100);
+      const late = send(second, secondAgents);
+      await Promise.all([...early, ...late]);
+      // The other worker had not heard from the backend since the first filled it, so its first
+      // requests went there and were refused (full): they waited for a slot rather than come back
+      // 503, their only backend having been tried.
+      expect(refused).toEqual([]);
+      // The first four served are the first worker's (they held the slots). Alone, the first
+      // worker refilled each slot its own request freed, so the next four were its too, while
+      // the other's waited; with the slots split, the other has its share of them.
+      expect(served.slice(0, 4)).toEqual([first, first, first, first]);
+      expect(served.slice(4, 8).filter((worker) => worker === second).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      for (const agents of byWorker.values()) for (const agent of agents) agent.destroy();
+    }
   }, 40_000);
 });

@@ -36,6 +36,8 @@ export async function openLoop({ url, rate, seconds, headers = {} }) {
           retryAfter: response.headers['retry-after'],
           // ballast's own answers say why in Proxy-Status (RFC 9209): details="queue_timeout" and the like.
           reason: /details="([^"]+)"/.exec(String(response.headers['proxy-status'] ?? ''))?.[1],
+          // A balancer cluster's worker that answered (proxied or refused).
+          worker: response.headers['x-balancer-worker'],
           ...(typeof body === 'string' && { body }),
         };
       })
@@ -95,9 +97,23 @@ export function summariseRun(records, seconds) {
     statuses,
     /** Why ballast itself refused (from Proxy-Status), by reason. */
     reasons,
+    /** Per balancer worker that answered (x-balancer-worker), the share of its requests served. */
+    servedShareByWorker: shareServedBy(records),
     /** The distinct bodies of 5xx answers other than 503, with their counts. */
     errorBodies: [...countBy(rest.filter((r) => r.body).map((r) => r.body.slice(0, 200)))],
   };
+}
+
+function shareServedBy(records) {
+  const byWorker = new Map();
+  for (const r of records) {
+    if (r.worker === undefined) continue;
+    const counts = byWorker.get(r.worker) ?? { served: 0, all: 0 };
+    counts.all += 1;
+    if (r.status >= 200 && r.status < 300) counts.served += 1;
+    byWorker.set(r.worker, counts);
+  }
+  return Object.fromEntries([...byWorker].sort(([a], [b]) => Number(a) - Number(b)).map(([worker, c]) => [worker, c.served / c.all]));
 }
 
 /** How often each value occurs, in first-seen order. */

@@ -106,6 +106,8 @@ export class AdmissionQueue {
   /** The waiter being admitted found no slot after all and came back (putBack). */
   private cameBack = false;
   private admittingNow = false;
+  /** Called when requests start or stop waiting (the queue turns non-empty or empty). */
+  onWaitingChanged?: () => void;
   constructor(
     private readonly settings: AdmissionSettings,
     private readonly clock: QueueClock,
@@ -177,6 +179,7 @@ export class AdmissionQueue {
     line.live += 1;
     if (this.waiting === 0) this.heldSince = enqueuedAt;
     this.waiting += 1;
+    if (this.waiting === 1) this.onWaitingChanged?.();
     return { waiter, line, enqueuedAt, gone: false };
   }
 
@@ -191,6 +194,7 @@ export class AdmissionQueue {
       // Nothing waits: what the arrays still hold has all left.
       this.arrivals.length = 0;
       this.turns.length = 0;
+      this.onWaitingChanged?.();
     }
   }
 

@@ -43,11 +43,16 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     const backend = attempt.backend;
     const proxy = exchange.proxy;
     const elapsed = performance.now() - this.startedAt;
-    backend.latency.observe(elapsed, this.startedAtWallMs + elapsed);
     const report = parseLoadReport(headers[LOAD_REPORT_HEADER]);
-    // A request the backend refused while shedding was never one of its clients.
+    // A request the backend refused while shedding was never one of its clients, and took none
+    // of its service time: a refusal's speed would make its clients seem to end that fast.
     const refused = report !== undefined && statusCode === 503 && report.cooldown && report.shed;
-    if (report) backend.observeLoad(report, this.startedAtWallMs + elapsed, refused ? backend.inFlight - 1 : backend.inFlight, !refused);
+    if (!refused) backend.latency.observe(elapsed, this.startedAtWallMs + elapsed);
+    // Refused, this worker cannot tell which of its other requests there it counts (those on
+    // their way are refused too): the backend's count is taken as all others', until an answer
+    // it served says more. Taken as ours, it let a worker whose requests were all being refused
+    // send more as they came back.
+    if (report) backend.observeLoad(report, this.startedAtWallMs + elapsed, refused ? 0 : backend.inFlight, !refused);
     if (statusCode >= 500) {
       const now = Date.now();
       const busyMs = statusCode === 503 ? retryAfterMs(headers['retry-after'], now) : undefined;
@@ -60,6 +65,14 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
         this.discarded = true;
         this.settle();
         exchange.retryWith(following, now);
+        return;
+      }
+      // Refused for being full and no backend has room: the request waits for a slot, as it
+      // would have had this worker known the backend was full.
+      if (mayMoveOn && refused && exchange.mayWaitForRoom(now)) {
+        this.discarded = true;
+        this.settle();
+        exchange.waitForRoom();
         return;
       }
     } else {

@@ -36,6 +36,25 @@ describe('BackendAttempts', () => {
     expect(attempts.giveUp(0).details.attempts).toEqual(urls.map((backend) => ({ backend, failure: 'reset' })));
   });
 
+  it('may go back to a backend that refused it for being full (not broken: a slot frees there soon), but not to one that failed', () => {
+    const { ledger, events } = ledgerOver(['http://a:1']);
+    const attempts = new BackendAttempts(ledger, 'GET');
+    const refused = attempts.next(0)!;
+    expect(attempts.failed(refused, { kind: 'status_5xx', status: 503, retryAfterMs: 1_000, full: true }, untouched)).toBe(true);
+    attempts.ended(refused);
+    expect(attempts.triedSet?.has(refused.backend)).toBe(false);
+    const again = attempts.next(0)!;
+    expect(again).toMatchObject({ backend: refused.backend, first: false });
+    attempts.failed(again, { kind: 'failure', failure: 'reset' }, untouched);
+    attempts.ended(again);
+    expect(attempts.next(0)).toBeUndefined();
+    expect(events).toEqual(['start a', 'status_5xx a first', 'end a', 'start a', 'failure a', 'end a']);
+    // A sticky request has its owner only, once.
+    const pinned = new BackendAttempts(ledger, 'GET', refused.backend);
+    pinned.failed(pinned.next(0)!, { kind: 'status_5xx', status: 503, retryAfterMs: 1_000, full: true }, untouched);
+    expect(pinned.next(0)).toBeUndefined();
+  });
+
   it('answers 504 when the last attempt timed out, and a 5xx is listed by its status', () => {
     const { ledger } = ledgerOver(urls);
     const attempts = new BackendAttempts(ledger, 'GET');

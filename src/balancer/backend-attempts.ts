@@ -52,9 +52,10 @@ type FailedResult = Extract<AttemptResult, { kind: 'failure' | 'status_5xx' }>;
 
 /**
  * The one "pick, try, judge, maybe the next" loop of a request at the backends, shared by the
- * HTTP proxy and the WebSocket tunnel: each backend at most once per request (a sticky request
- * only its owner), every attempt started, judged and ended through the ledger, and the next
- * attempt only when the retry policy says it is safe. The caller does the I/O. No Nest, no I/O.
+ * HTTP proxy and the WebSocket tunnel: each backend at most once per request, but for one that
+ * refused it for being full (a sticky request only its owner), every attempt started, judged
+ * and ended through the ledger, and the next attempt only when the retry policy says it is
+ * safe. The caller does the I/O. No Nest, no I/O.
  */
 export class BackendAttempts {
   /** Made on the first retry only: most requests need one attempt and no set. */
@@ -120,7 +121,22 @@ export class BackendAttempts {
     this.failures.push(
       result.kind === 'failure' ? { backend: attempt.backend.url, failure } : { backend: attempt.backend.url, status: result.status },
     );
+    if (result.kind === 'status_5xx' && result.full) this.mayTryAgain(attempt.backend);
     return mayRetry({ method: this.method, failure, pinned: this.pinnedTo !== undefined, ...progress });
+  }
+
+  /**
+   * A backend that shed the request at capacity is not broken, and its next slot frees within a
+   * service time: the request may go back to it, waiting in the admission queue for that slot
+   * (within the queue's deadline, counted from its first wait, and the retry budget). Another
+   * worker or balancer had filled it unseen: with two workers, a worker that had not heard from
+   * the backend lately sent its requests into the other's full backend, and every one came back
+   * 503, for their only backend had been tried.
+   */
+  private mayTryAgain(backend: Backend): void {
+    if (this.pinnedTo) return;
+    this.tried ??= new Set(this.firstTried ? [this.firstTried] : []);
+    this.tried.delete(backend);
   }
 
   /** The attempt no longer occupies its backend (its response ended, or it failed). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Backend } from './backend.js';
 import { BackendPool } from './backend-pool.js';
+import { WorkerShares } from './worker-shares.js';
 
 const eject = (backend: Backend, untilMs: number) => (backend.ejectedUntil = untilMs);
 
@@ -223,6 +224,58 @@ describe('Backend load reports', () => {
     b.inFlight = 4;
     b.observeLoad(report(6, true), 1_000, 4, true); // 2 of others'
     expect(b.hasFreeSlot(1_000)).toBe(false); // 4 + 2 = 6, not below MIN
+  });
+
+  describe('while another worker of the balancer has requests waiting too', () => {
+    /** This worker (1) and another (2), equal arrivals: each gets half of a backend's slots (3 or 5 of 8 here, 3 of 6). */
+    const contended = () => {
+      const shares = new WorkerShares(1);
+      shares.toldOthers(10);
+      shares.heard(2, true, 10, 1_000);
+      return shares;
+    };
+
+    it('keeps to its share, however much room the report shows', () => {
+      const shares = contended();
+      const [b] = new BackendPool(['http://b:1']).backends;
+      const share = shares.capAt(0, 8, 1_000);
+      b.inFlight = share;
+      b.observeLoad(report(share), 1_000, share); // none of the others'
+      expect(b.hasFreeSlot(1_000)).toBe(true); // alone, it would fill the backend
+      expect(b.hasFreeSlot(1_000, true, shares, 0)).toBe(false);
+      b.inFlight = share - 1;
+      expect(b.hasFreeSlot(1_000, true, shares, 0)).toBe(true);
+    });
+
+    it('takes the others to hold their share as they refill it: their count fades only down to it', () => {
+      const shares = contended();
+      const [b] = new BackendPool(['http://b:1']).backends;
+      const share = shares.capAt(0, 8, 1_000);
+      const theirs = 8 - share;
+      b.inFlight = share - 1;
+      b.observeLoad(report(share - 1 + theirs + 1), 1_000, share - 1); // one above their share
+      expect(b.hasFreeSlot(1_000, true, shares, 0)).toBe(false); // 8 now
+      // Alone it would count their clients out over a service time, and overshoot.
+      expect(b.hasFreeSlot(1_900)).toBe(true);
+      expect(b.hasFreeSlot(1_900, true, shares, 0)).toBe(true); // their extra one ended, not refilled
+      b.inFlight = share;
+      expect(b.hasFreeSlot(1_900, true, shares, 0)).toBe(false);
+    });
+
+    it('in cooldown takes its share of the slots below MIN, and all its share once an answer says the cooldown ended', () => {
+      const shares = contended();
+      const [b] = new BackendPool(['http://b:1']).backends;
+      const cooldownShare = shares.capAt(0, 6, 1_000);
+      b.inFlight = cooldownShare;
+      b.observeLoad(report(8, true), 1_000, cooldownShare + 1);
+      expect(b.hasFreeSlot(1_000, true, shares, 0)).toBe(false);
+      // Its own client leaves, taking it to 5: the others' clients are still there, but each
+      // refills only its share, so this worker may take its whole share again.
+      b.inFlight = cooldownShare - 1;
+      b.observeLoad(report(6, true), 1_100, cooldownShare, true);
+      expect(b.reported?.cooldown).toBe(true);
+      expect(b.hasFreeSlot(1_100, true, shares, 0)).toBe(true);
+    });
   });
 
   it('gives a draining backend nothing, and a backend without reports no limit', () => {

@@ -1,4 +1,5 @@
 import { Backend } from './backend.js';
+import type { WorkerShares } from './worker-shares.js';
 
 export type Strategy = 'round-robin' | 'least-latency';
 
@@ -35,6 +36,9 @@ export class BackendPool {
    * backend get its last slot (Backend.hasFreeSlot). Without a queue to ask, always.
    */
   requestsWaiting: () => boolean = () => true;
+
+  /** With BALANCER_WORKERS > 1: this worker's share of a shedding backend's slots while other workers have requests waiting. */
+  shares?: WorkerShares;
 
   constructor(
     urls: readonly string[],
@@ -83,7 +87,7 @@ export class BackendPool {
     }
     const panic = this.inPanic(nowMs);
     const lastSlot = this.requestsWaiting();
-    const candidates = this.list.filter((backend) => this.takesNow(backend, nowMs, panic, lastSlot) && !tried?.has(backend));
+    const candidates = this.list.filter((backend, index) => this.takesNow(backend, index, nowMs, panic, lastSlot) && !tried?.has(backend));
     if (candidates.length === 0) return undefined;
     return this.pickTwoChoices(candidates, nowMs);
   }
@@ -99,8 +103,14 @@ export class BackendPool {
   someOnlyFull(nowMs: number, tried?: ReadonlySet<Backend>): boolean {
     const panic = this.inPanic(nowMs);
     const lastSlot = this.requestsWaiting();
-    for (const backend of this.list) {
-      if (backend.available(nowMs) && (panic || backend.ready) && !tried?.has(backend) && !backend.hasFreeSlot(nowMs, lastSlot))
+    for (let index = 0; index < this.list.length; index += 1) {
+      const backend = this.list[index];
+      if (
+        backend.available(nowMs) &&
+        (panic || backend.ready) &&
+        !tried?.has(backend) &&
+        !this.hasFreeSlot(backend, index, nowMs, lastSlot)
+      )
         return true;
     }
     return false;
@@ -110,11 +120,16 @@ export class BackendPool {
   someHasRoom(nowMs: number): boolean {
     const panic = this.inPanic(nowMs);
     const lastSlot = this.requestsWaiting();
-    return this.list.some((backend) => this.takesNow(backend, nowMs, panic, lastSlot));
+    return this.list.some((backend, index) => this.takesNow(backend, index, nowMs, panic, lastSlot));
   }
 
-  private takesNow(backend: Backend, nowMs: number, panic: boolean, lastSlot: boolean): boolean {
-    return backend.available(nowMs) && (panic || backend.ready) && backend.hasFreeSlot(nowMs, lastSlot);
+  private takesNow(backend: Backend, index: number, nowMs: number, panic: boolean, lastSlot: boolean): boolean {
+    return backend.available(nowMs) && (panic || backend.ready) && this.hasFreeSlot(backend, index, nowMs, lastSlot);
+  }
+
+  /** Whether `backend` (at `index` in the list) has a slot for this worker, within its share while other workers wait. */
+  private hasFreeSlot(backend: Backend, index: number, nowMs: number, lastSlot: boolean): boolean {
+    return backend.hasFreeSlot(nowMs, lastSlot, this.shares, index);
   }
 
   /** Every available backend is unready, so unready ones take traffic (the panic floor). */
@@ -170,7 +185,7 @@ export class BackendPool {
       const index = (this.cursor + step) % size;
       const backend = this.list[index];
       // An unready backend is taken only when the scan is not for ready ones (as in panic).
-      if (tried?.has(backend) || !this.takesNow(backend, nowMs, !readyOnly, lastSlot)) continue;
+      if (tried?.has(backend) || !this.takesNow(backend, index, nowMs, !readyOnly, lastSlot)) continue;
       if (weighted && this.random() >= backend.weight(nowMs, this.slowStartMs)) continue;
       this.cursor = (index + 1) % size;
       return backend;

@@ -1,5 +1,6 @@
 import type { LoadReport } from '../readiness/load-report.js';
 import { PeakEwma } from './peak-ewma.js';
+import type { WorkerShares } from './worker-shares.js';
 import type { AttemptFailure } from './proxy-errors.js';
 
 export type AttemptOutcome = AttemptFailure | 'success';
@@ -15,8 +16,14 @@ export function noOutcomes(): Record<AttemptOutcome, number> {
 /** Requests of this worker's a backend's report may miss (on their way there or back) that it still counts as room. */
 const TRANSIT_SLACK = 1;
 
-/** The shortest time others' reported clients fade over (a backend's quick refusals pull its latency down). */
+/** The shortest time others' reported clients fade over. */
 const MIN_FADE_MS = 10;
+/**
+ * ...and while the workers split the slots: a worker may know the backend's service time only
+ * from other routes (a /ping), and the others' clients fading that fast sent it into their full
+ * backend again and again.
+ */
+const MIN_SHARE_FADE_MS = 50;
 
 /** How long a load report's count of other clients (other workers, other balancers) is trusted. */
 export const LOAD_REPORT_TTL_MS = 1_000;
@@ -30,6 +37,12 @@ export interface ReportedLoad {
   readonly maxClients: number;
   readonly minClients: number;
   readonly cooldown: boolean;
+  /**
+   * The answer it came with took it below MIN, so its cooldown is over (whoever else's clients it
+   * holds: `cooldown` says over only when they were all this worker's, for the others would
+   * refill it too; within shares they refill only theirs).
+   */
+  readonly cooldownEnding: boolean;
   readonly shed: boolean;
   readonly draining: boolean;
   readonly atMs: number;
@@ -125,7 +138,8 @@ export class Backend {
     // waiting for the next report to say so kept slots empty for a whole response.
     // Only when every client it counts is this worker's: another worker's (or balancer's) would
     // refill it too, and the two would overshoot its MAX into a shed.
-    const cooldownEnds = leaving && report.cooldown && report.clients - 1 < report.minClients && report.clients <= oursCounted;
+    const cooldownEnding = leaving && report.cooldown && report.clients - 1 < report.minClients;
+    const cooldownEnds = cooldownEnding && report.clients <= oursCounted;
     this.reported = {
       clients: report.clients,
       // Below zero when some of ours had not reached it yet, or had already left it: that many
@@ -134,6 +148,7 @@ export class Backend {
       maxClients: report.maxClients,
       minClients: report.minClients,
       cooldown: report.cooldown && !cooldownEnds,
+      cooldownEnding,
       shed: report.shed,
       draining: report.draining,
       atMs: nowMs,
@@ -153,9 +168,14 @@ export class Backend {
     // In cooldown it sheds until its own clients drop below MIN: no guessing that they have,
     // until it says so (a response, or a check) or the report ages out.
     if (reported.cooldown) return this.inFlight + reported.othersClients;
-    const fading = Math.max(0, 1 - age / Math.max(MIN_FADE_MS, this.latency.ms));
+    const fading = Math.max(0, 1 - age / this.fadeMs());
     const others = reported.othersClients * fading;
     return this.inFlight + (others > 0 ? Math.ceil(others) : Math.trunc(others));
+  }
+
+  /** How long others' requests there take to end, as far as this worker can tell (its service time). */
+  private fadeMs(): number {
+    return Math.max(MIN_FADE_MS, this.latency.ms);
   }
 
   /**
@@ -166,16 +186,38 @@ export class Backend {
    * Any other backend always has room. Without `lastSlot`, one short of MAX: that last slot
    * costs a cooldown (nothing more until it is below MIN), worth it only while requests wait.
    */
-  hasFreeSlot(nowMs: number, lastSlot = true): boolean {
+  hasFreeSlot(nowMs: number, lastSlot = true, shares?: WorkerShares, index = 0): boolean {
     const reported = this.reported;
     if (!reported) return true;
     // Shutting down, it takes no new work (its checks will say so too, a little later).
     if (this.saysDraining(nowMs)) return false;
     const fresh = nowMs - reported.atMs <= LOAD_REPORT_TTL_MS;
     if (!reported.shed) return true;
+    if (fresh && shares?.contended(nowMs)) {
+      // Below MIN in cooldown (where it ends), else up to MAX: this worker's share of them. (Some
+      // worker's requests wait, so the last slot is worth its cooldown; and every worker must
+      // split the same number, or their shares add up to more than it takes.)
+      const slots = reported.cooldown && !reported.cooldownEnding ? reported.minClients : reported.maxClients;
+      return this.hasFreeSlotInShare(nowMs, reported, slots, shares.capAt(index, slots, nowMs));
+    }
     const clients = this.estimatedClients(nowMs);
     if (fresh && reported.cooldown) return clients < reported.minClients;
-    return clients < (lastSlot ? reported.maxClients : Math.max(1, reported.maxClients - 1));
+    return clients < slotsOf(reported, lastSlot);
+  }
+
+  /**
+   * While other workers of this balancer have requests waiting too (WorkerShares), this worker
+   * keeps to its share of the backend's slots, and takes the others to hold theirs: each refills
+   * its own as they end, so their last reported count does not fade below their share (fading it
+   * out, as `estimatedClients` does, would overshoot into a shed). Above it, it fades: they do
+   * not refill past their share.
+   */
+  private hasFreeSlotInShare(nowMs: number, reported: ReportedLoad, slots: number, share: number): boolean {
+    if (this.inFlight >= share) return false;
+    const others = Math.max(0, reported.othersClients);
+    const fading = Math.max(0, 1 - (nowMs - reported.atMs) / Math.max(MIN_SHARE_FADE_MS, this.fadeMs()));
+    const othersHold = Math.max(Math.min(others, slots - share), Math.ceil(others * fading));
+    return this.inFlight + othersHold < slots;
   }
 
   /** When it can take requests again, if it cannot now. */
@@ -206,4 +248,9 @@ export class Backend {
   cost(): number {
     return (this.latency.ms + 1) * (this.inFlight + 1);
   }
+}
+
+/** Up to its MAX with `lastSlot` (it serves the one that puts it into cooldown), else one short of it. */
+function slotsOf(reported: ReportedLoad, lastSlot: boolean): number {
+  return lastSlot ? reported.maxClients : Math.max(1, reported.maxClients - 1);
 }

@@ -156,7 +156,12 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
   /** The balancer's own answer to the request, and why (also in Proxy-Status, RFC 9209). */
   answer(reason: BalancerRejection, status: number, message: string, options: RawErrorOptions = {}): void {
     this.rejected = reason;
-    const headers = { ...options.headers, ...ownAnswerHeaders(this.requestId, reason, status, this.attempts?.lastFailure) };
+    const headers: Record<string, string> = {
+      ...options.headers,
+      ...ownAnswerHeaders(this.requestId, reason, status, this.attempts?.lastFailure),
+    };
+    // Which worker refused, as on proxied answers: under overload, what each worker's clients get.
+    if (this.proxy.workerId !== undefined) headers['x-balancer-worker'] = this.proxy.workerId;
     this.bytesOut = writeErrorResponse(this.req, this.res, status, message, { ...options, headers });
   }
 
@@ -188,6 +193,22 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
     // Every backend full (not broken): wait for a slot, a retry too, unless the retry budget is spent.
     if (mayWait && !this.attempts.budgetSpent && this.proxy.ledger.pool.someOnlyFull(now, this.attempts.triedSet)) return this.wait();
     this.giveUp();
+  }
+
+  /**
+   * After a backend refused an attempt for being full: whether the request may wait in the
+   * admission queue for a slot (not sticky, retry budget left, some backend it may still try is
+   * only full).
+   */
+  mayWaitForRoom(now: number): boolean {
+    return !this.attempts.pinned && !this.attempts.budgetSpent && this.proxy.ledger.pool.someOnlyFull(now, this.attempts.triedSet);
+  }
+
+  /** Waits for a slot again after a refusal: its deadline runs from its first wait, so refusals cannot prolong it. */
+  waitForRoom(): void {
+    if (this.clientGone) return;
+    if (this.queuedAt === 0) return this.wait();
+    this.ticket = this.proxy.admission.putBack(this, this.queuedAt, this.client);
   }
 
   private wait(): void {

@@ -8,6 +8,7 @@ import { BackendPool } from './backend-pool.js';
 import type { AttemptOutcome } from './backend.js';
 import { OutlierPolicy, type AttemptResult } from './outlier-policy.js';
 import { RetryBudget } from './retry-budget.js';
+import { WorkerShares } from './worker-shares.js';
 
 /** Envoy's max_ejection_time default: repeated ejections grow up to this. */
 const MAX_EJECTION_MS = 300_000;
@@ -66,6 +67,14 @@ export class Upstreams implements OnApplicationShutdown {
       backend.ready = event.ready;
     });
     fleet.on('backend-list', (event) => this.setBackends(event.urls));
+    if (fleet.clustered && fleet.workerId !== undefined) {
+      const shares = new WorkerShares(fleet.workerId);
+      this.pool.shares = shares;
+      fleet.on('demand', (event) => {
+        if (event.exited) shares.forget(event.worker);
+        else shares.heard(event.worker, event.waiting, event.weight, Date.now());
+      });
+    }
   }
 
   /** Tells the other workers what this one now knows about `backend`. */

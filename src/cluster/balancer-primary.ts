@@ -45,8 +45,8 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
   const live = () => Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead());
 
   const remember = (event: FleetEvent) => {
-    // Usage is news for the workers running now, not state a new worker needs.
-    if (event.kind === 'client-usage') return;
+    // Usage and demand are news for the workers running now, not state a new worker needs.
+    if (event.kind === 'client-usage' || event.kind === 'demand') return;
     if (event.kind === 'backend-list') replica.backends = event;
     else if (event.kind === 'backend-state') replica.states.set(event.url, event);
     else if (event.owner === null) replica.sticky.delete(event.key);
@@ -136,6 +136,9 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
       const uptime = Date.now() - (started.get(worker) ?? 0);
       started.delete(worker);
       if (leader === worker) leader = undefined;
+      // It holds no share of the slots now: the others stop keeping them for it at once, not when its word expires.
+      const gone: FleetEvent = { kind: 'demand', worker: worker.id, waiting: false, weight: 1, exited: true };
+      for (const other of live()) send(other, { ballast: 'fleet', event: gone });
       if (stopping) {
         worstExit = Math.max(worstExit, code ?? 1);
       } else if (uptime >= MIN_UPTIME_FOR_RESTART_MS) {

@@ -16,7 +16,13 @@ export type FleetEvent =
   | { readonly kind: 'backend-list'; readonly urls: readonly string[] }
   | { readonly kind: 'sticky'; readonly key: string; readonly owner: string | null }
   /** Requests a worker admitted per client since its last report (clients near their rate only). */
-  | { readonly kind: 'client-usage'; readonly admitted: readonly (readonly [string, number])[] };
+  | { readonly kind: 'client-usage'; readonly admitted: readonly (readonly [string, number])[] }
+  /**
+   * Whether requests wait for a slot at a worker now, with its arrivals' weight (the workers
+   * split shedding backends' slots by it while any waits: WorkerShares); `exited` from the
+   * primary when the worker is gone.
+   */
+  | { readonly kind: 'demand'; readonly worker: number; readonly waiting: boolean; readonly weight: number; readonly exited?: boolean };
 
 /** IPC between the balancer's primary and its workers (node:cluster). */
 export type ClusterMessage =
