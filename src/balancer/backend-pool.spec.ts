@@ -276,6 +276,19 @@ describe('Backend load reports', () => {
       expect(b.reported?.cooldown).toBe(true);
       expect(b.hasFreeSlot(1_100, true, shares, 0)).toBe(true);
     });
+
+    it('takes its cooldown as over once the clients it reported are done (a service time, at least 50 ms), having none there to hear it from', () => {
+      const shares = contended();
+      const [b] = new BackendPool(['http://b:1']).backends;
+      const cooldownShare = shares.capAt(0, 6, 1_000);
+      const share = shares.capAt(0, 8, 1_000);
+      b.inFlight = cooldownShare;
+      b.observeLoad(report(8, true), 1_000, 0); // refused: all 8 taken as others'
+      expect(b.hasFreeSlot(1_040, true, shares, 0)).toBe(false);
+      // Past 50 ms: the others hold their share of MAX, this worker may fill its own.
+      for (b.inFlight = cooldownShare; b.inFlight < share; b.inFlight += 1) expect(b.hasFreeSlot(1_051, true, shares, 0)).toBe(true);
+      expect(b.hasFreeSlot(1_051, true, shares, 0)).toBe(false);
+    });
   });
 
   it('gives a draining backend nothing, and a backend without reports no limit', () => {

@@ -178,6 +178,10 @@ export class Backend {
     return Math.max(MIN_FADE_MS, this.latency.ms);
   }
 
+  private shareFadeMs(): number {
+    return Math.max(MIN_SHARE_FADE_MS, this.fadeMs());
+  }
+
   /**
    * Whether one more request would be served rather than shed. A backend that says it is
    * draining has no room; otherwise only a backend that reports it sheds has a limit: up to its
@@ -196,8 +200,12 @@ export class Backend {
     if (fresh && shares?.contended(nowMs)) {
       // Below MIN in cooldown (where it ends), else up to MAX: this worker's share of them. (Some
       // worker's requests wait, so the last slot is worth its cooldown; and every worker must
-      // split the same number, or their shares add up to more than it takes.)
-      const slots = reported.cooldown && !reported.cooldownEnding ? reported.minClients : reported.maxClients;
+      // split the same number, or their shares add up to more than it takes.) A cooldown is over
+      // once the clients it had are done, a service time later: a worker with none of its own
+      // there hears no more of it, and held to its share of MIN it left the rest of its share
+      // empty until the report aged out (a second).
+      const inCooldown = reported.cooldown && !reported.cooldownEnding && nowMs - reported.atMs <= this.shareFadeMs();
+      const slots = inCooldown ? reported.minClients : reported.maxClients;
       return this.hasFreeSlotInShare(nowMs, reported, slots, shares.capAt(index, slots, nowMs));
     }
     const clients = this.estimatedClients(nowMs);
@@ -215,7 +223,7 @@ export class Backend {
   private hasFreeSlotInShare(nowMs: number, reported: ReportedLoad, slots: number, share: number): boolean {
     if (this.inFlight >= share) return false;
     const others = Math.max(0, reported.othersClients);
-    const fading = Math.max(0, 1 - (nowMs - reported.atMs) / Math.max(MIN_SHARE_FADE_MS, this.fadeMs()));
+    const fading = Math.max(0, 1 - (nowMs - reported.atMs) / this.shareFadeMs());
     const othersHold = Math.max(Math.min(others, slots - share), Math.ceil(others * fading));
     return this.inFlight + othersHold < slots;
   }

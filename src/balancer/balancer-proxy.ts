@@ -15,14 +15,10 @@ import { ProxyExchange, type ExchangeContext } from './proxy-exchange.js';
 import type { StickyRoute } from './sticky-route.js';
 import { StickyTable } from './sticky-table.js';
 import { Upstreams } from './upstreams.js';
+import { WorkerDemand } from './worker-demand.js';
 
 /** How often a worker tells the others which clients it let in (BALANCER_WORKERS > 1, with a client rate). */
 const CLIENT_USAGE_SYNC_MS = 50;
-/**
- * How often a worker with requests waiting (or with others waiting) says so again, with its
- * arrivals over that time as its weight (WorkerShares: under DEMAND_TTL_MS, so it holds).
- */
-const DEMAND_SYNC_MS = 100;
 
 const TIMERS: QueueClock = {
   now: () => performance.now(),
@@ -46,10 +42,8 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
   private readonly limitSettings: AppConfig['balancer']['clientLimits'];
   /** Requests let in per client since the last report to the other workers; undefined when there are none. */
   private readonly admittedSinceSync?: Map<string, number>;
-  /** Requests that arrived since the last demand sync, and what this worker last said (BALANCER_WORKERS > 1). */
-  private arrivals = 0;
-  private saidWaiting = false;
-  private demandSendQueued = false;
+  /** BALANCER_WORKERS > 1: tells the other workers whether requests wait here (WorkerShares). */
+  private readonly demand?: WorkerDemand;
 
   constructor(
     private readonly upstreams: Upstreams,
@@ -68,7 +62,17 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
     const roomLeft = () => upstreams.pool.someHasRoom(Date.now());
     upstreams.onSlotFreed(() => this.admission.slotFreed(roomLeft));
     metrics.watchQueue(this.admission);
-    if (fleet.clustered && fleet.workerId !== undefined) this.tellDemand(fleet, fleet.workerId);
+    const shares = upstreams.pool.shares;
+    if (shares && fleet.workerId !== undefined) {
+      this.demand = new WorkerDemand(
+        fleet.workerId,
+        () => this.admission.length > 0,
+        shares,
+        (event) => fleet.publish(event),
+      );
+      this.admission.onWaitingChanged = this.demand.waitingChanged;
+      this.demand.start();
+    }
     if (fleet.clustered && this.limitSettings.ratePerSecond > 0) {
       this.admittedSinceSync = new Map();
       fleet.on('client-usage', ({ admitted }) => {
@@ -95,34 +99,6 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
     if (worth.length > 0) fleet.publish({ kind: 'client-usage', admitted: worth });
   }
 
-  /**
-   * Tells the other workers whether requests wait here (as soon as that changes, once per turn
-   * of the event loop), and every DEMAND_SYNC_MS while this worker or another waits, with its
-   * arrivals since as its weight: the workers split shedding backends' slots by it.
-   */
-  private tellDemand(fleet: FleetSync, worker: number): void {
-    const shares = this.upstreams.pool.shares;
-    let weight = 1;
-    const send = () => {
-      this.saidWaiting = this.admission.length > 0;
-      shares?.toldOthers(weight);
-      fleet.publish({ kind: 'demand', worker, waiting: this.saidWaiting, weight });
-    };
-    this.admission.onWaitingChanged = () => {
-      if (this.demandSendQueued) return;
-      this.demandSendQueued = true;
-      setImmediate(() => {
-        this.demandSendQueued = false;
-        if (this.admission.length > 0 !== this.saidWaiting) send();
-      });
-    };
-    setInterval(() => {
-      weight = Math.max(1, this.arrivals);
-      this.arrivals = 0;
-      if (this.saidWaiting || this.admission.length > 0 || shares?.contended(Date.now())) send();
-    }, DEMAND_SYNC_MS).unref();
-  }
-
   onModuleInit(): void {
     this.coordinator.registerDrainStep({
       name: 'proxied requests',
@@ -134,7 +110,7 @@ export class BalancerProxy implements OnModuleInit, ExchangeContext {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.inFlight += 1;
-    this.arrivals += 1;
+    this.demand?.arrived();
     this.upstreams.retryBudget.requestStarted();
     const exchange = new ProxyExchange(this, req, res);
     if (this.clientLimits.enabled && !this.admitClient(exchange)) return;
