@@ -70,10 +70,7 @@ export class Upstreams implements OnApplicationShutdown {
     if (fleet.clustered && fleet.workerId !== undefined) {
       const shares = new WorkerShares(fleet.workerId);
       this.pool.shares = shares;
-      fleet.on('demand', (event) => {
-        if (event.exited) shares.forget(event.worker);
-        else shares.heard(event.worker, event.waiting, event.weight, Date.now());
-      });
+      fleet.on('demand', (event) => shares.heard(event.worker, event.waiting, event.weight, Date.now()));
     }
   }
 

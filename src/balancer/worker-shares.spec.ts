@@ -61,7 +61,7 @@ describe('WorkerShares', () => {
 
   it('holds no share for a worker that exited', () => {
     const [one] = contending([1, 1]);
-    one.forget(2);
+    one.heard(2, false, 1, 100); // what its primary says for it
     expect(one.contended(100)).toBe(false);
     expect(one.capAt(0, 8, 100)).toBe(8);
   });

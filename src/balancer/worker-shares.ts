@@ -34,9 +34,8 @@ export class WorkerShares {
   private readonly heardFrom = new Map<number, Word>();
   /** This worker's weight as it last told the others. */
   private ownWeight = 1;
-  /** This worker and the others waiting in worker order, with their weights; recomputed when the news changes. */
-  private weights: { worker: number; weight: number }[] = [];
-  private ownIndex = 0;
+  /** The weights of the workers waiting before this one in worker order, and of all with this one; recomputed when the news changes. */
+  private weightBefore = 0;
   private totalWeight = 0;
   /** When the next word heard expires (the split changes then). */
   private nextExpiryMs = Infinity;
@@ -58,15 +57,10 @@ export class WorkerShares {
     this.dirty = true;
   }
 
-  /** A worker that exited: it holds no share. */
-  forget(worker: number): void {
-    if (this.heardFrom.delete(worker)) this.dirty = true;
-  }
-
   /** Another worker has requests waiting (as last heard): this one keeps to its share. */
   contended(nowMs: number): boolean {
     this.refresh(nowMs);
-    return this.weights.length > 1;
+    return this.heardFrom.size > 0;
   }
 
   /**
@@ -76,10 +70,8 @@ export class WorkerShares {
   capAt(index: number, slots: number, nowMs: number): number {
     if (!this.contended(nowMs)) return slots;
     const phase = (index * ROUNDING_STEP + 0.5) % 1;
-    let before = 0;
-    for (let i = 0; i < this.ownIndex; i += 1) before += this.weights[i].weight;
-    const from = Math.floor((slots * before) / this.totalWeight + phase);
-    const to = Math.floor((slots * (before + this.ownWeight)) / this.totalWeight + phase);
+    const from = Math.floor((slots * this.weightBefore) / this.totalWeight + phase);
+    const to = Math.floor((slots * (this.weightBefore + this.ownWeight)) / this.totalWeight + phase);
     return to - from;
   }
 
@@ -87,7 +79,8 @@ export class WorkerShares {
     if (!this.dirty && nowMs < this.nextExpiryMs) return;
     this.dirty = false;
     this.nextExpiryMs = Infinity;
-    const weights = [{ worker: this.self, weight: this.ownWeight }];
+    this.weightBefore = 0;
+    this.totalWeight = this.ownWeight;
     for (const [worker, word] of this.heardFrom) {
       const expires = word.atMs + DEMAND_TTL_MS;
       if (expires <= nowMs) {
@@ -95,11 +88,8 @@ export class WorkerShares {
         continue;
       }
       this.nextExpiryMs = Math.min(this.nextExpiryMs, expires);
-      weights.push({ worker, weight: word.weight });
+      this.totalWeight += word.weight;
+      if (worker < this.self) this.weightBefore += word.weight;
     }
-    weights.sort((a, b) => a.worker - b.worker);
-    this.weights = weights;
-    this.ownIndex = weights.findIndex((entry) => entry.worker === this.self);
-    this.totalWeight = weights.reduce((sum, entry) => sum + entry.weight, 0);
   }
 }

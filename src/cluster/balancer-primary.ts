@@ -137,7 +137,7 @@ export function runBalancerPrimary(config: AppConfig, logger: Logger): void {
       started.delete(worker);
       if (leader === worker) leader = undefined;
       // It holds no share of the slots now: the others stop keeping them for it at once, not when its word expires.
-      const gone: FleetEvent = { kind: 'demand', worker: worker.id, waiting: false, weight: 1, exited: true };
+      const gone: FleetEvent = { kind: 'demand', worker: worker.id, waiting: false, weight: 1 };
       for (const other of live()) send(other, { ballast: 'fleet', event: gone });
       if (stopping) {
         worstExit = Math.max(worstExit, code ?? 1);

@@ -19,10 +19,10 @@ export type FleetEvent =
   | { readonly kind: 'client-usage'; readonly admitted: readonly (readonly [string, number])[] }
   /**
    * Whether requests wait for a slot at a worker now, with its arrivals' weight (the workers
-   * split shedding backends' slots by it while any waits: WorkerShares); `exited` from the
-   * primary when the worker is gone.
+   * split shedding backends' slots by it while any waits: WorkerShares); from the primary, not
+   * waiting, when the worker is gone.
    */
-  | { readonly kind: 'demand'; readonly worker: number; readonly waiting: boolean; readonly weight: number; readonly exited?: boolean };
+  | { readonly kind: 'demand'; readonly worker: number; readonly waiting: boolean; readonly weight: number };
 
 /** IPC between the balancer's primary and its workers (node:cluster). */
 export type ClusterMessage =
