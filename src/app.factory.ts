@@ -17,7 +17,6 @@ import { AdminAccess } from './ops/admin-access.js';
 import { ADMIN_SECURITY } from './ops/admin.guard.js';
 import { TASK_QUEUE_NAME } from './tasks/tasks.constants.js';
 import { API_VERSION } from './ops/api-version.js';
-import { mountQueueBoard } from './views/queue-board.js';
 import { ErrorBodyDto } from './ops/error-body.dto.js';
 import { errorBody } from './ops/error-body.js';
 import { hardenHttp } from './ops/http-hardening.js';
@@ -78,6 +77,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   if (dataPath) dataPath.bind(app.get(BalancerProxy).handle, app.get(WebSocketTunnels).handleUpgrade);
   else app.useWebSocketAdapter(new WsAdapter(app));
   if (config.role === 'service' && config.redis) {
+    // Loaded only where it is mounted: Bull Board's modules cost every other boot about 90 ms.
+    const { mountQueueBoard } = await import('./views/queue-board.js');
     await mountQueueBoard(app, app.get<Queue>(getQueueToken(TASK_QUEUE_NAME), { strict: false }), app.get(AdminAccess));
   }
   setUpDocs(app, config.role === 'balancer' ? '_balancer/docs' : 'docs');

@@ -25,7 +25,7 @@ async function bootstrap(): Promise<void> {
     runBalancerPrimary(config, createRootLogger(config.logLevel).child({ context: 'Cluster' }));
     return;
   }
-  const stopTracing = startTracing(config.tracing);
+  const stopTracing = await startTracing(config.tracing);
   const app = await createApp(config);
   handleShutdownSignals(app, (outcome) => {
     void stopTracing().finally(() => process.exit(outcome.code));

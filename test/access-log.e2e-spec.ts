@@ -113,8 +113,9 @@ describe('access log through a fleet', () => {
       const own = serviceLines.get(line.backend!)!.find((s) => s.requestId === line.requestId);
       expect(own).toMatchObject({ role: 'service', method: line.method, path: line.path, status: line.status, forwardedFor: line.client });
       // Within the balancer's time, give or take where each stops its clock: the service's after
-      // Fastify's completion hooks, which may run after the balancer has the last byte.
-      expect(own!.totalMs).toBeLessThanOrEqual(line.totalMs + 5);
+      // Fastify's completion hooks, which may run after the balancer has the last byte (27 ms
+      // after, once, with the suite's processes sharing two cores; 5 ms of slack failed there).
+      expect(own!.totalMs).toBeLessThanOrEqual(line.totalMs + 50);
     }
 
     // After the stop, reads that met the gone backend name it as a refused connection first.

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startApp, type RunningApp } from './support/app.js';
 import { startBareBackend, type BareBackend } from './support/bare-backend.js';
 import { http } from './support/http.js';
+import { startServiceProcess, stopProcess } from './support/process.js';
 import { request } from 'undici';
 
 type Script = (n: number, req: IncomingMessage, res: ServerResponse) => void;
@@ -206,5 +207,33 @@ describe('/api/work, the offline upstream simulator', () => {
     const response = await http(`${app.baseUrl}/api/smart?timeout=2000`);
     expect(response.status).toBe(200);
     expect(response.body.api.time).toBeLessThanOrEqual(50);
+  });
+});
+
+describe('tracing, in the real process', () => {
+  it('sends the hedged call and its attempts to the Zipkin endpoint, flushed on SIGTERM', async () => {
+    // A collector: the spans it was sent, as Zipkin's v2 JSON.
+    const spans: { name: string; localEndpoint?: { serviceName?: string }; tags?: Record<string, string> }[] = [];
+    const collector = await startBareBackend((req, res, body) => {
+      if (req.method === 'POST' && req.url === '/api/v2/spans') spans.push(...(JSON.parse(body.toString('utf8')) as typeof spans));
+      res.writeHead(202).end();
+    });
+    const upstream = await startBareBackend((_req, res) => json(res, 200, '{"time":3}'));
+    try {
+      const service = await startServiceProcess({
+        OTEL_TRACES_EXPORTER: 'zipkin',
+        OTEL_EXPORTER_ZIPKIN_ENDPOINT: `${collector.url}/api/v2/spans`,
+        OTEL_SERVICE_NAME: 'ballast-traced',
+        SMART_UPSTREAM_URL: `${upstream.url}/work`,
+      });
+      expect((await http(`${service.baseUrl}/api/smart?timeout=1000`)).status).toBe(200);
+      // The batch processor holds spans for seconds: what reaches the collector came with the shutdown.
+      expect(await stopProcess(service, 'SIGTERM')).toEqual({ code: 0, signal: null });
+      expect(spans.map((span) => span.name).sort()).toEqual(['smart.attempt', 'smart.call']);
+      for (const span of spans) expect(span.localEndpoint?.serviceName).toBe('ballast-traced');
+    } finally {
+      await upstream.close();
+      await collector.close();
+    }
   });
 });
