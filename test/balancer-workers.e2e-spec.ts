@@ -48,6 +48,12 @@ function untilReady(balancer: ServiceProcess): Promise<Answer> {
   );
 }
 
+/** The parts of /_balancer/backends these tests read. */
+interface BackendsView {
+  backends: { inFlight: number }[];
+  byWorker: { worker: number; queued: number; backends: { inFlight: number; share: number | null }[] }[];
+}
+
 /** BALANCER_WORKERS=2: node:cluster workers share the port and the fleet's state. */
 describe('balancer with BALANCER_WORKERS=2', () => {
   const processes = useProcesses();
@@ -267,6 +273,21 @@ describe("a shedding backend's slots with BALANCER_WORKERS=2", () => {
       const early = send(first, firstAgents);
       await sleep(100);
       const late = send(second, secondAgents);
+      // While both wait, /_balancer/backends says each worker's part: the worker held to its
+      // share shows it, and the workers' requests in flight add up to the backend's.
+      const split = await waitFor(
+        async () => {
+          const status = JSON.parse((await onFreshConnection(`${base}/_balancer/backends`)).body) as BackendsView;
+          return status.byWorker.some((worker) => worker.backends[0].share !== null) ? status : undefined;
+        },
+        { timeoutMs: 2_000, what: 'a worker held to its share' },
+      );
+      expect(split.byWorker.map((worker) => String(worker.worker)).sort()).toEqual([first, second].sort());
+      expect(split.byWorker.reduce((sum, worker) => sum + worker.backends[0].inFlight, 0)).toBe(split.backends[0].inFlight);
+      for (const worker of split.byWorker) {
+        const { share } = worker.backends[0];
+        if (share !== null) expect(share).toBeLessThanOrEqual(4);
+      }
       await Promise.all([...early, ...late]);
       // The other worker had not heard from the backend since the first filled it, so its first
       // requests went there and were refused (full): they waited for a slot rather than come back

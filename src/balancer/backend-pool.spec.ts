@@ -289,6 +289,18 @@ describe('Backend load reports', () => {
       for (b.inFlight = cooldownShare; b.inFlight < share; b.inFlight += 1) expect(b.hasFreeSlot(1_051, true, shares, 0)).toBe(true);
       expect(b.hasFreeSlot(1_051, true, shares, 0)).toBe(false);
     });
+
+    it('says which share it keeps to (the status view): of MAX, of MIN in cooldown, none when alone or the report is stale', () => {
+      const shares = contended();
+      const [b] = new BackendPool(['http://b:1']).backends;
+      expect(b.shareOfSlots(1_000, shares, 0)).toBeUndefined(); // no report: no limit to split
+      b.observeLoad(report(4), 1_000, 2);
+      expect(b.shareOfSlots(1_000, shares, 0)).toEqual({ slots: 8, share: shares.capAt(0, 8, 1_000) });
+      b.observeLoad(report(8, true), 1_000, 2);
+      expect(b.shareOfSlots(1_000, shares, 0)).toEqual({ slots: 6, share: shares.capAt(0, 6, 1_000) });
+      expect(b.shareOfSlots(2_001, shares, 0)).toBeUndefined(); // the report and the other's word lapsed
+      expect(b.shareOfSlots(1_000, new WorkerShares(1), 0)).toBeUndefined(); // no other worker waits
+    });
   });
 
   it('gives a draining backend nothing, and a backend without reports no limit', () => {

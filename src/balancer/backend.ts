@@ -197,20 +197,30 @@ export class Backend {
     if (this.saysDraining(nowMs)) return false;
     const fresh = nowMs - reported.atMs <= LOAD_REPORT_TTL_MS;
     if (!reported.shed) return true;
-    if (fresh && shares?.contended(nowMs)) {
-      // Below MIN in cooldown (where it ends), else up to MAX: this worker's share of them. (Some
-      // worker's requests wait, so the last slot is worth its cooldown; and every worker must
-      // split the same number, or their shares add up to more than it takes.) A cooldown is over
-      // once the clients it had are done, a service time later: a worker with none of its own
-      // there hears no more of it, and held to its share of MIN it left the rest of its share
-      // empty until the report aged out (a second).
-      const inCooldown = reported.cooldown && !reported.cooldownEnding && nowMs - reported.atMs <= this.shareFadeMs();
-      const slots = inCooldown ? reported.minClients : reported.maxClients;
-      return this.hasFreeSlotInShare(nowMs, reported, slots, shares.capAt(index, slots, nowMs));
-    }
+    const split = shares && this.shareOfSlots(nowMs, shares, index);
+    if (split) return this.hasFreeSlotInShare(nowMs, reported, split.slots, split.share);
     const clients = this.estimatedClients(nowMs);
     if (fresh && reported.cooldown) return clients < reported.minClients;
     return clients < slotsOf(reported, lastSlot);
+  }
+
+  /**
+   * The slots this worker splits with the others while another worker's requests wait
+   * (WorkerShares), and its share of them; undefined when it is not held to a share (no other
+   * worker waits, the backend does not shed, or its report is stale).
+   */
+  shareOfSlots(nowMs: number, shares: WorkerShares, index: number): { slots: number; share: number } | undefined {
+    const reported = this.reported;
+    if (!reported?.shed || nowMs - reported.atMs > LOAD_REPORT_TTL_MS || !shares.contended(nowMs)) return undefined;
+    // Below MIN in cooldown (where it ends), else up to MAX: this worker's share of them. (Some
+    // worker's requests wait, so the last slot is worth its cooldown; and every worker must
+    // split the same number, or their shares add up to more than it takes.) A cooldown is over
+    // once the clients it had are done, a service time later: a worker with none of its own
+    // there hears no more of it, and held to its share of MIN it left the rest of its share
+    // empty until the report aged out (a second).
+    const inCooldown = reported.cooldown && !reported.cooldownEnding && nowMs - reported.atMs <= this.shareFadeMs();
+    const slots = inCooldown ? reported.minClients : reported.maxClients;
+    return { slots, share: shares.capAt(index, slots, nowMs) };
   }
 
   /**

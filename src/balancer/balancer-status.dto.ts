@@ -82,6 +82,31 @@ export class BackendStatusDto {
   reportedLoad!: ReportedLoadDto | null;
 }
 
+export class WorkerBackendDto {
+  @ApiProperty()
+  url!: string;
+  @ApiProperty({ description: "This worker's requests in flight to it" })
+  inFlight!: number;
+  @ApiProperty({ description: 'Attempts this worker sent it' })
+  requests!: number;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description:
+      "The backend's slots this worker keeps to while another worker's requests wait (a shedding backend's MAX, or MIN in cooldown, split by arrivals); null while it is not held to a share",
+  })
+  share!: number | null;
+}
+
+export class WorkerStatusDto {
+  @ApiProperty({ description: 'Cluster worker id (0 without a cluster)' })
+  worker!: number;
+  @ApiProperty({ description: "Requests waiting in this worker's admission queue" })
+  queued!: number;
+  @ApiProperty({ type: [WorkerBackendDto] })
+  backends!: WorkerBackendDto[];
+}
+
 export class BalancerStatusDto {
   @ApiProperty({
     type: Number,
@@ -102,6 +127,11 @@ export class BalancerStatusDto {
   backends!: BackendStatusDto[];
   @ApiProperty({ description: 'Sticky entries (items; tasks and clientIds of backends that keep tasks locally) with a recorded owner' })
   stickyItems!: number;
+  @ApiProperty({
+    type: [WorkerStatusDto],
+    description: "Each worker's own part (its traffic, its queue, its shares of shedding backends), the workers that answered",
+  })
+  byWorker!: WorkerStatusDto[];
   @ApiProperty({ type: QueueStatusDto, description: 'The admission queue' })
   queue!: QueueStatusDto;
 }

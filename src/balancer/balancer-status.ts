@@ -80,6 +80,18 @@ export class BalancerStatus implements OnModuleInit {
         };
       }),
       stickyItems: this.sticky.size,
+      byWorker: reports
+        .map((report) => ({
+          worker: report.worker,
+          queued: report.queued ?? 0,
+          backends: report.backends.map((own) => ({
+            url: own.url,
+            inFlight: own.inFlight,
+            requests: own.requests,
+            share: own.share ?? null,
+          })),
+        }))
+        .sort((a, b) => a.worker - b.worker),
       queue: { waiting: reports.reduce((sum, report) => sum + (report.queued ?? 0), 0), maxWaitMs: this.queueSettings.maxWaitMs },
     };
   }
@@ -94,10 +106,12 @@ export class BalancerStatus implements OnModuleInit {
   }
 
   private ownCounters(): WorkerCounters {
+    const now = Date.now();
+    const shares = this.upstreams.pool.shares;
     return {
       worker: this.fleet.workerId ?? 0,
       queued: this.proxy.admission.length,
-      backends: this.upstreams.pool.backends.map((backend) => ({
+      backends: this.upstreams.pool.backends.map((backend, index) => ({
         url: backend.url,
         inFlight: backend.inFlight,
         tunnels: this.tunnels.tunnelsTo(backend),
@@ -106,6 +120,7 @@ export class BalancerStatus implements OnModuleInit {
         consecutive5xx: backend.consecutive5xx,
         ewmaLatencyMs: backend.latency.ms,
         outcomes: { ...backend.outcomes },
+        share: shares && backend.shareOfSlots(now, shares, index)?.share,
       })),
     };
   }

@@ -8,6 +8,8 @@ export interface BackendCounters {
   readonly consecutive5xx: number;
   readonly ewmaLatencyMs: number;
   readonly outcomes: Readonly<Record<string, number>>;
+  /** Its slots this worker keeps to while another worker's requests wait (WorkerShares); absent when not held to a share. */
+  readonly share?: number;
 }
 
 /** What one worker reports when the fleet's status is asked for. */
@@ -35,6 +37,7 @@ export function mergeWorkerCounters(reports: readonly WorkerCounters[]): Map<str
 }
 
 function add(a: BackendCounters, b: BackendCounters): BackendCounters {
+  // A share is one worker's: summed it would say nothing.
   const outcomes: Record<string, number> = { ...a.outcomes };
   for (const [outcome, count] of Object.entries(b.outcomes)) outcomes[outcome] = (outcomes[outcome] ?? 0) + count;
   return {
