@@ -8,14 +8,10 @@ import type { Logger as PinoLogger } from 'pino';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { AppModule } from './app.module.js';
 import type { Duplex } from 'node:stream';
-import { BalancerProxy } from './balancer/balancer-proxy.js';
-import { WebSocketTunnels } from './balancer/websocket-tunnel.js';
 import type { AppConfig } from './config/index.js';
-import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { AdminAccess } from './ops/admin-access.js';
 import { ADMIN_SECURITY } from './ops/admin.guard.js';
-import { TASK_QUEUE_NAME } from './tasks/tasks.constants.js';
 import { API_VERSION } from './ops/api-version.js';
 import { ErrorBodyDto } from './ops/error-body.dto.js';
 import { errorBody } from './ops/error-body.js';
@@ -66,7 +62,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   });
   hardenHttp(adapter.getInstance(), { maxJsonDepth: config.http.bodyMaxDepth });
 
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options.modules), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(await AppModule.forRoot(config, options.modules), adapter, {
     logger: new PinoNestLogger(logger),
     bufferLogs: true,
     // Fastify's own JSON parser is all the API takes; other content types get 415.
@@ -74,11 +70,20 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   });
   requestLog.use(app.get(AccessLog));
   app.getHttpServer().on('connect', refuseConnect);
-  if (dataPath) dataPath.bind(app.get(BalancerProxy).handle, app.get(WebSocketTunnels).handleUpgrade);
-  else app.useWebSocketAdapter(new WsAdapter(app));
+  if (dataPath) {
+    const [{ BalancerProxy }, { WebSocketTunnels }] = await Promise.all([
+      import('./balancer/balancer-proxy.js'),
+      import('./balancer/websocket-tunnel.js'),
+    ]);
+    dataPath.bind(app.get(BalancerProxy).handle, app.get(WebSocketTunnels).handleUpgrade);
+  } else app.useWebSocketAdapter(new WsAdapter(app));
   if (config.role === 'service' && config.redis) {
     // Loaded only where it is mounted: Bull Board's modules cost every other boot about 90 ms.
-    const { mountQueueBoard } = await import('./views/queue-board.js');
+    const [{ mountQueueBoard }, { getQueueToken }, { TASK_QUEUE_NAME }] = await Promise.all([
+      import('./views/queue-board.js'),
+      import('@nestjs/bullmq'),
+      import('./tasks/tasks.constants.js'),
+    ]);
     await mountQueueBoard(app, app.get<Queue>(getQueueToken(TASK_QUEUE_NAME), { strict: false }), app.get(AdminAccess));
   }
   setUpDocs(app, config.role === 'balancer' ? '_balancer/docs' : 'docs');
