@@ -213,7 +213,7 @@ describe('/api/work, the offline upstream simulator', () => {
 describe('tracing, in the real process', () => {
   it('sends the hedged call and its attempts to the Zipkin endpoint, flushed on SIGTERM', async () => {
     // A collector: the spans it was sent, as Zipkin's v2 JSON.
-    const spans: { name: string; localEndpoint?: { serviceName?: string }; tags?: Record<string, string> }[] = [];
+    const spans: { name: string; localEndpoint?: { serviceName?: string } }[] = [];
     const collector = await startBareBackend((req, res, body) => {
       if (req.method === 'POST' && req.url === '/api/v2/spans') spans.push(...(JSON.parse(body.toString('utf8')) as typeof spans));
       res.writeHead(202).end();

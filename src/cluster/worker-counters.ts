@@ -30,14 +30,14 @@ export function mergeWorkerCounters(reports: readonly WorkerCounters[]): Map<str
   for (const report of reports) {
     for (const counters of report.backends) {
       const seen = merged.get(counters.url);
-      merged.set(counters.url, seen ? add(seen, counters) : { ...counters, outcomes: { ...counters.outcomes } });
+      // A share is one worker's (byWorker shows it): summed, or taken from the first, it would say nothing.
+      merged.set(counters.url, seen ? add(seen, counters) : { ...counters, outcomes: { ...counters.outcomes }, share: undefined });
     }
   }
   return merged;
 }
 
 function add(a: BackendCounters, b: BackendCounters): BackendCounters {
-  // A share is one worker's: summed it would say nothing.
   const outcomes: Record<string, number> = { ...a.outcomes };
   for (const [outcome, count] of Object.entries(b.outcomes)) outcomes[outcome] = (outcomes[outcome] ?? 0) + count;
   return {
