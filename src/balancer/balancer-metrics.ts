@@ -6,12 +6,8 @@ import { PlainHistogram, type HistogramSeries } from '../ops/plain-histogram.js'
 import type { Backend } from './backend.js';
 import { Upstreams } from './upstreams.js';
 
-const REJECTION_REASONS: readonly (QueueRejection | 'client_rate' | 'client_concurrency')[] = [
-  'queue_full',
-  'queue_timeout',
-  'client_rate',
-  'client_concurrency',
-];
+type RejectionReason = QueueRejection | 'client_rate' | 'client_concurrency';
+const REJECTION_REASONS: readonly RejectionReason[] = ['queue_full', 'queue_timeout', 'client_rate', 'client_concurrency'];
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** The balancer's Prometheus series: attempts by outcome, ejections, and per-backend gauges read at scrape time. */
@@ -19,7 +15,8 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 export class BalancerMetrics {
   private readonly ejections: Counter<'backend'>;
   private readonly queueWait: Histogram<'outcome'>;
-  private readonly rejectedTotal: Counter<'reason'>;
+  /** Refusals by reason, every reason from the start: its series exists before the first, for rate() and alerts. */
+  private readonly rejections = new Map<RejectionReason, number>(REJECTION_REASONS.map((reason) => [reason, 0]));
   private readonly admitted: Counter;
   private readonly registers: MetricsService['registry'][];
   /** Counted in plain numbers per request; prom-client reads them at scrape time. */
@@ -107,11 +104,18 @@ export class BalancerMetrics {
       help: 'Requests sent to a backend after waiting in the admission queue',
       registers,
     });
-    this.rejectedTotal = new Counter({
+    // Counted in a plain map and read at scrape time, as requests by code: under overload most
+    // requests are refusals, and prom-client hashes the labels on every inc.
+    const rejections = this.rejections;
+    new Counter({
       name: 'ballast_balancer_rejected_total',
       help: 'Requests the balancer answered itself: 503 queue_full, queue_timeout (every backend at capacity); 429 client_rate, client_concurrency (per-client limits)',
       labelNames: ['reason'],
       registers,
+      collect() {
+        this.reset();
+        for (const [reason, count] of rejections) this.inc({ reason }, count);
+      },
     });
     this.queueWait = new Histogram({
       name: 'ballast_balancer_queue_wait_seconds',
@@ -121,7 +125,6 @@ export class BalancerMetrics {
       registers,
     });
     // Series exist before the first event, so rate() and alerts see it happen.
-    for (const reason of REJECTION_REASONS) this.rejectedTotal.inc({ reason }, 0);
     for (const outcome of ['admitted', 'rejected']) this.queueWait.zero({ outcome });
     const byCode = this.requestsByCode;
     new Counter({
@@ -179,13 +182,13 @@ export class BalancerMetrics {
   /** A request left the admission queue. */
   queueOutcome(outcome: 'admitted' | QueueRejection, waitedMs: number): void {
     if (outcome === 'admitted') this.admitted.inc();
-    else this.rejectedTotal.inc({ reason: outcome });
+    else this.rejected(outcome);
     this.queueWait.observe({ outcome: outcome === 'admitted' ? 'admitted' : 'rejected' }, waitedMs / 1000);
   }
 
   /** A request answered by the balancer itself, for `reason`. */
-  rejected(reason: QueueRejection | 'client_rate' | 'client_concurrency'): void {
-    this.rejectedTotal.inc({ reason });
+  rejected(reason: RejectionReason): void {
+    this.rejections.set(reason, this.rejections.get(reason)! + 1);
   }
 
   /** The admission queue's length, read at scrape time. */

@@ -154,15 +154,13 @@ export class ProxyExchange implements RequestProgress, QueueWaiter {
   };
 
   /** The balancer's own answer to the request, and why (also in Proxy-Status, RFC 9209). */
-  answer(reason: BalancerRejection, status: number, message: string, options: RawErrorOptions = {}): void {
+  answer(reason: BalancerRejection, status: number, message: string, options: Omit<RawErrorOptions, 'headers'> = {}): void {
     this.rejected = reason;
-    const headers: Record<string, string> = {
-      ...options.headers,
-      ...ownAnswerHeaders(this.requestId, reason, status, this.attempts?.lastFailure),
-    };
+    const headers = ownAnswerHeaders(this.requestId, reason, status, this.attempts?.lastFailure);
     // Which worker refused, as on proxied answers: under overload, what each worker's clients get.
     if (this.proxy.workerId !== undefined) headers['x-balancer-worker'] = this.proxy.workerId;
-    this.bytesOut = writeErrorResponse(this.req, this.res, status, message, { ...options, headers });
+    const { retryAfterSeconds, reasons, details } = options;
+    this.bytesOut = writeErrorResponse(this.req, this.res, status, message, { retryAfterSeconds, reasons, details, headers });
   }
 
   /** Every attempt and its outcome, the answering one last. */

@@ -20,12 +20,16 @@ export interface RawErrorOptions {
  * `reasons` when there are any. One writer, so a client reads one body whoever answered.
  */
 function rawError(status: number, message: string, options: RawErrorOptions): { headers: Record<string, string>; payload: string } {
-  const payload = JSON.stringify({ ...errorBody(status, message, options.reasons), ...options.details });
+  // Built by assignment, not by spreading into literals: V8 defines each spread property through
+  // its runtime, and on the balancer's refusal path (most answers under overload) this function
+  // and ProxyExchange.answer took 16 µs of a 429's 76 (perf of bench:data-path's refusal phase).
+  const body = errorBody(status, message, options.reasons);
+  const payload = JSON.stringify(options.details === undefined ? body : Object.assign(body, options.details));
   const headers: Record<string, string> = {
     'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(payload)),
-    ...options.headers,
   };
+  if (options.headers !== undefined) for (const name of Object.keys(options.headers)) headers[name] = options.headers[name];
   if (options.retryAfterSeconds !== undefined) headers['retry-after'] = String(options.retryAfterSeconds);
   return { headers, payload };
 }
