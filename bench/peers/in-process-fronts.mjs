@@ -1,30 +1,18 @@
 // ballast's real balancer (createApp, as main.ts builds it) with its HTTP server's request
 // listener wrapped, so a peer handler can answer in the same process: the parent switches
 // the front with an IPC message ({ front: 'ballast' | 'peer' }) and measures each in turn.
-// The peer is a bare undici Pool.stream proxy (PEER=proxy, the same dozen lines as
-// undici-proxy.mjs) or a bare writer of the balancer's 429 (PEER=refusal). `/_balancer/*`
+// The peer is a bare undici Pool.stream proxy (PEER=proxy, the handler undici-proxy.mjs
+// serves) or a bare writer of the balancer's 429 (PEER=refusal). `/_balancer/*`
 // always reaches ballast, so the parent can wait for /_balancer/live.
 import 'reflect-metadata';
-import { Pool } from 'undici';
+import { bareProxyHandler } from './bare-proxy-handler.mjs';
 
 const { createApp } = await import('../../dist/app.factory.js');
 const { loadConfig } = await import('../../dist/config/index.js');
 const app = await createApp(loadConfig());
 await app.listen(Number(process.env.PORT), '127.0.0.1');
 
-const pools = process.env.BACKENDS.split(',').map((url) => new Pool(url, { connections: 128 }));
-let next = 0;
-const proxyPeer = (req, res) => {
-  pools[next++ % pools.length]
-    .stream(
-      { path: req.url, method: req.method, headers: req.headers, body: req.method === 'GET' ? null : req },
-      ({ statusCode, headers }) => {
-        res.writeHead(statusCode, headers);
-        return res;
-      },
-    )
-    .catch(() => res.destroy());
-};
+const proxyPeer = bareProxyHandler(process.env.BACKENDS.split(','));
 // The bytes ballast's own 429 carries, written the plainest way Node allows.
 const refusalBody = JSON.stringify({
   statusCode: 429,
