@@ -9,18 +9,15 @@ import { bareProxyHandler } from './bare-proxy-handler.mjs';
 
 const { createApp } = await import('../../dist/app.factory.js');
 const { loadConfig } = await import('../../dist/config/index.js');
+const { errorBody } = await import('../../dist/ops/error-body.js');
+const { ERROR_MESSAGES } = await import('../../dist/errors/messages.js');
 const app = await createApp(loadConfig());
 await app.listen(Number(process.env.PORT), '127.0.0.1');
 
 const proxyPeer = bareProxyHandler(process.env.BACKENDS.split(','));
-// The bytes ballast's own 429 carries, written the plainest way Node allows.
-const refusalBody = JSON.stringify({
-  statusCode: 429,
-  error: 'Too Many Requests',
-  message: 'This client sends more than 1 requests per second; wait as Retry-After says.',
-  detail: 'This client sends more than 1 requests per second; wait as Retry-After says.',
-  reason: 'client_rate',
-});
+// The bytes ballast's own 429 carries (its message and body shape, composed once), written the
+// plainest way Node allows.
+const refusalBody = JSON.stringify({ ...errorBody(429, ERROR_MESSAGES.balancer.clientRate(1)), reason: 'client_rate' });
 const refusalPeer = (_req, res) => {
   res
     .writeHead(429, {

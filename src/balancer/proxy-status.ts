@@ -1,9 +1,5 @@
 import { REQUEST_ID_HEADER } from '../ops/logger.js';
 
-/**
- * RFC 9209's Proxy-Status for an answer the balancer wrote itself, so a client (or a log
- * pipeline) can tell it from the backend's: the error type, and ballast's own reason.
- */
 /** The headers of an answer the balancer writes itself: its request id, and Proxy-Status. */
 export function ownAnswerHeaders(requestId: string, reason: string, status: number, lastFailure?: string): Record<string, string> {
   // Assigned, not a computed key in a literal: V8 builds that through its runtime (refusal path).
@@ -13,6 +9,10 @@ export function ownAnswerHeaders(requestId: string, reason: string, status: numb
   return headers;
 }
 
+/**
+ * RFC 9209's Proxy-Status for an answer the balancer wrote itself, so a client (or a log
+ * pipeline) can tell it from the backend's: the error type, and ballast's own reason.
+ */
 export function proxyStatus(reason: string, status: number, lastFailure?: string): string {
   let error: string;
   if (reason === 'client_rate' || reason === 'client_concurrency') error = 'http_request_denied';
