@@ -25,6 +25,10 @@ const pacedRounds = Number(process.env.BENCH_PACED_ROUNDS ?? 3);
 const paceMs = Number(process.env.PACE_MS ?? 10);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+// A fresh Node process costs more per request until V8 has compiled its hot paths: 10,000-20,000
+// requests, longer in ballast's process (more code) than in the bare proxy's. 2 s at saturation
+// is past that; BENCH_WARM_UP_SECONDS=10 gave the same ratio to the bare proxy (0.82x, 0.86x with 2).
+const warmUpSeconds = Number(process.env.BENCH_WARM_UP_SECONDS ?? 2);
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const has = (bin) => {
   try {
@@ -135,7 +139,7 @@ try {
       startBalancer({ ACCESS_LOG: 'all', ACCESS_LOG_FILE: join(mkdtempSync(join(tmpdir(), 'ballast-access-')), 'access.log') }),
   };
   const results = await onFreshProcesses({ ...variants, ...fresh }, rounds, {
-    warmUp: (app, name) => (fresh[name] ? load(app.url, { connections, durationSeconds: 2 }) : undefined), // JIT, pools
+    warmUp: (app, name) => (fresh[name] ? load(app.url, { connections, durationSeconds: warmUpSeconds }) : undefined), // JIT, pools
     measure,
   });
   const rows = tableOf(results);
@@ -180,7 +184,7 @@ try {
     writeFileSync(script, `function delay()\n  return math.random(0, ${2 * paceMs})\nend\n`);
     const pacedNames = ['nginx', 'bare undici proxy', 'ballast balancer'].filter((name) => name in variants || name in fresh);
     const paced = await onFreshProcesses(Object.fromEntries(pacedNames.map((name) => [name, variants[name] ?? fresh[name]])), pacedRounds, {
-      warmUp: (app, name) => (fresh[name] ? load(app.url, { connections, durationSeconds: 2 }) : undefined),
+      warmUp: (app, name) => (fresh[name] ? load(app.url, { connections, durationSeconds: warmUpSeconds }) : undefined),
       measure: (app) => wrk(app.url, script),
     });
     const pacedRows = tableOf(paced);

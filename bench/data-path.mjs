@@ -9,8 +9,12 @@
 // Then (3) the process's own share: the bare undici proxy alone in a bare process against the
 // same handler inside ballast's process, fresh processes each round.
 // CPU per request is the front process's user + system time (/proc) over the phase.
+// A fresh process costs more per request for its first 10,000-20,000 requests (V8 still
+// compiling), and ballast's, with more code, for longer: measured 2-4 s after a 2 s warm-up at
+// 2000/s, the bare proxy cost 1.31x as much in ballast's process; from 8 s on, about what it
+// costs alone. (3) is steady state: each process warms up DATA_PATH_PROCESS_WARM_UP seconds.
 // DATA_PATH_ROUNDS (8), DATA_PATH_RATE (2000 req/s: below every front's capacity here),
-// DATA_PATH_SECONDS (2 per phase), DATA_PATH_PROCESS_ROUNDS (4).
+// DATA_PATH_SECONDS (2 per phase), DATA_PATH_PROCESS_ROUNDS (4), DATA_PATH_PROCESS_WARM_UP (10).
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +27,7 @@ const ROUNDS = Number(process.env.DATA_PATH_ROUNDS ?? 8);
 const RATE = Number(process.env.DATA_PATH_RATE ?? 2000);
 const SECONDS = Number(process.env.DATA_PATH_SECONDS ?? 2);
 const PROCESS_ROUNDS = Number(process.env.DATA_PATH_PROCESS_ROUNDS ?? 4);
+const PROCESS_WARM_UP = Number(process.env.DATA_PATH_PROCESS_WARM_UP ?? 10);
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const cleanups = [];
 
@@ -125,7 +130,7 @@ try {
     if (round % 2) names.reverse();
     for (const name of names) {
       const { child, url } = await starters[name]();
-      await openLoop({ url: `${url}/ping`, rate: RATE, seconds: 2 });
+      await openLoop({ url: `${url}/ping`, rate: RATE, seconds: PROCESS_WARM_UP });
       processSamples[name].push(await phase(child.pid, `${url}/ping`, 200));
       child.kill('SIGKILL');
       await once(child, 'exit');
@@ -134,7 +139,9 @@ try {
   const processRatios = processSamples["ballast's process"].map(
     (s, round) => s.usPerRequest / processSamples['bare process'][round].usPerRequest,
   );
-  console.log(`\n(3) The bare undici proxy's handler alone, and inside ballast's process: fresh processes, ${PROCESS_ROUNDS} rounds`);
+  console.log(
+    `\n(3) The bare undici proxy's handler alone, and inside ballast's process: fresh processes, ${PROCESS_WARM_UP} s warm-up, ${PROCESS_ROUNDS} rounds`,
+  );
   console.table(
     Object.fromEntries(
       Object.entries(processSamples).map(([name, samples]) => [
