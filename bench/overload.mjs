@@ -108,7 +108,9 @@ try {
 
   /** One measured run of a row: what clients saw, the cores spent, the balancer's retries. */
   const measureRow = async (front, rate) => {
-    const retriesBefore = front === 'ballast' ? await balancerMetric(ballast.url, 'ballast_balancer_retries_total') : 0;
+    // Both ballast fronts (the baseline too) count their retries.
+    const isBallast = front !== 'nginx';
+    const retriesBefore = isBallast ? await balancerMetric(fronts[front], 'ballast_balancer_retries_total') : 0;
     const cpuBefore = {
       front: treeCpuMs(frontPids[front]),
       services: services.reduce((sum, s) => sum + treeCpuMs(s.pid), 0),
@@ -120,7 +122,7 @@ try {
     const cores = (before, pids) => (pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0) - before) / rowMs;
     const clientCpu = process.cpuUsage(cpuBefore.client);
     const clientCores = (clientCpu.user + clientCpu.system) / 1000 / rowMs;
-    const retries = front === 'ballast' ? (await balancerMetric(ballast.url, 'ballast_balancer_retries_total')) - retriesBefore : 0;
+    const retries = isBallast ? (await balancerMetric(fronts[front], 'ballast_balancer_retries_total')) - retriesBefore : 0;
     return {
       summary,
       retries,
@@ -163,7 +165,7 @@ try {
         p99: medianOf((r) => r.summary.p99 ?? 0),
         rejectedP99: repeats.some((r) => r.summary.rejectedP99 !== undefined) ? medianOf((r) => r.summary.rejectedP99 ?? 0) : undefined,
       };
-      const retries = front === 'ballast' ? Math.max(...repeats.map((r) => r.retries / r.summary.offered)) : undefined;
+      const retries = front !== 'nginx' ? Math.max(...repeats.map((r) => r.retries / r.summary.offered)) : undefined;
       figures[`${front} ${factor}`] = { ...summary, retriesPerRequest: retries };
       row[`${front} cores: front+services+client`] = typical.cores;
       row[`${front} served`] = `${Math.round(summary.servedPerSecond)}/s (${Math.round((100 * summary.servedPerSecond) / capacity)}%)`;
@@ -174,7 +176,7 @@ try {
       row[`${front} answers`] = Object.entries(summary.statuses)
         .map(([status, n]) => `${n}x${status}`)
         .join(' ');
-      if (retries !== undefined) row['ballast retries/req'] = retries.toFixed(3);
+      if (retries !== undefined) row[`${front} retries/req`] = retries.toFixed(3);
       // With several workers, what the requests each worker took got: fair, they are alike.
       if (front !== 'nginx' && WORKERS !== '1')
         row[`${front} served by worker`] = Object.entries(typical.summary.servedShareByWorker)

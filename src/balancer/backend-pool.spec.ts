@@ -182,6 +182,19 @@ describe('Backend load reports', () => {
     expect(b.hasFreeSlot(1_000 + 1_000)).toBe(true);
   });
 
+  it("holds the others' reported clients for a service time (they refill their slots), then fades them out over the next", () => {
+    const [b] = new BackendPool(['http://b:1']).backends;
+    b.inFlight = 2;
+    b.observeLoad(report(5), 1_000, 2); // 3 of others'; no latency known yet: a service time of 10 ms
+    expect(b.estimatedClients(1_009)).toBe(5);
+    expect(b.estimatedClients(1_015)).toBe(4); // half faded: 1.5 of theirs, rounded up
+    expect(b.estimatedClients(1_020)).toBe(2);
+    // Ours the report missed (one more fits) fade from the start.
+    b.observeLoad(report(1), 2_000, 2);
+    expect(b.estimatedClients(2_000)).toBe(1);
+    expect(b.estimatedClients(2_010)).toBe(2);
+  });
+
   it("takes a clientId's new tasks and sockets while up, not once ejected, unready or draining", () => {
     const [b] = new BackendPool(['http://b:1']).backends;
     b.observeLoad({ ...report(1), localTasks: true }, 1_000, 0);
