@@ -36,6 +36,8 @@ const SERVICES = 3;
 const PATH = `/long_task?ms=${SERVICE_MS}`;
 
 const stops = [];
+/** ballast and its baseline build, not nginx: they have workers, and count their retries. */
+const isBallast = (front) => front !== 'nginx';
 const balancerMetric = async (url, name) => {
   const text = await (await request(`${url}/_balancer/metrics`)).body.text();
   return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
@@ -100,7 +102,7 @@ try {
   // of BALANCER_WORKERS gets its share of them: with 2 workers the 1x row after 5 s of warm-up
   // had a p99 of 76.7 ms and 10 refusals at 73.7 ms; after 20 s, 33.4 and 26.7 ms in two runs and
   // none. So the balancer's warm-up lasts WARM_UP_SECONDS per worker.
-  const warmUpSeconds = (front) => (front === 'nginx' ? WARM_UP_SECONDS : WARM_UP_SECONDS * Number(WORKERS));
+  const warmUpSeconds = (front) => (isBallast(front) ? WARM_UP_SECONDS * Number(WORKERS) : WARM_UP_SECONDS);
   for (const front of Object.keys(fronts)) {
     await run(front, Math.round(capacity), warmUpSeconds(front));
     await settle();
@@ -108,9 +110,7 @@ try {
 
   /** One measured run of a row: what clients saw, the cores spent, the balancer's retries. */
   const measureRow = async (front, rate) => {
-    // Both ballast fronts (the baseline too) count their retries.
-    const isBallast = front !== 'nginx';
-    const retriesBefore = isBallast ? await balancerMetric(fronts[front], 'ballast_balancer_retries_total') : 0;
+    const retriesBefore = isBallast(front) ? await balancerMetric(fronts[front], 'ballast_balancer_retries_total') : 0;
     const cpuBefore = {
       front: treeCpuMs(frontPids[front]),
       services: services.reduce((sum, s) => sum + treeCpuMs(s.pid), 0),
@@ -122,7 +122,7 @@ try {
     const cores = (before, pids) => (pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0) - before) / rowMs;
     const clientCpu = process.cpuUsage(cpuBefore.client);
     const clientCores = (clientCpu.user + clientCpu.system) / 1000 / rowMs;
-    const retries = isBallast ? (await balancerMetric(fronts[front], 'ballast_balancer_retries_total')) - retriesBefore : 0;
+    const retries = isBallast(front) ? (await balancerMetric(fronts[front], 'ballast_balancer_retries_total')) - retriesBefore : 0;
     return {
       summary,
       retries,
@@ -165,7 +165,7 @@ try {
         p99: medianOf((r) => r.summary.p99 ?? 0),
         rejectedP99: repeats.some((r) => r.summary.rejectedP99 !== undefined) ? medianOf((r) => r.summary.rejectedP99 ?? 0) : undefined,
       };
-      const retries = front !== 'nginx' ? Math.max(...repeats.map((r) => r.retries / r.summary.offered)) : undefined;
+      const retries = isBallast(front) ? Math.max(...repeats.map((r) => r.retries / r.summary.offered)) : undefined;
       figures[`${front} ${factor}`] = { ...summary, retriesPerRequest: retries };
       row[`${front} cores: front+services+client`] = typical.cores;
       row[`${front} served`] = `${Math.round(summary.servedPerSecond)}/s (${Math.round((100 * summary.servedPerSecond) / capacity)}%)`;
@@ -178,7 +178,7 @@ try {
         .join(' ');
       if (retries !== undefined) row[`${front} retries/req`] = retries.toFixed(3);
       // With several workers, what the requests each worker took got: fair, they are alike.
-      if (front !== 'nginx' && WORKERS !== '1')
+      if (isBallast(front) && WORKERS !== '1')
         row[`${front} served by worker`] = Object.entries(typical.summary.servedShareByWorker)
           .map(([worker, share]) => `${worker}:${Math.round(100 * share)}%`)
           .join(' ');
