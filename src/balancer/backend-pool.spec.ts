@@ -182,13 +182,19 @@ describe('Backend load reports', () => {
     expect(b.hasFreeSlot(1_000 + 1_000)).toBe(true);
   });
 
-  it("holds the others' reported clients for a service time (they refill their slots), then fades them out over the next", () => {
+  it("holds the others' reported clients for a service time while none wait here (they refill their slots), then fades them out", () => {
     const [b] = new BackendPool(['http://b:1']).backends;
     b.inFlight = 2;
     b.observeLoad(report(5), 1_000, 2); // 3 of others'; no latency known yet: a service time of 10 ms
-    expect(b.estimatedClients(1_009)).toBe(5);
-    expect(b.estimatedClients(1_015)).toBe(4); // half faded: 1.5 of theirs, rounded up
-    expect(b.estimatedClients(1_020)).toBe(2);
+    expect(b.estimatedClients(1_009, true)).toBe(5);
+    expect(b.estimatedClients(1_015, true)).toBe(4); // half faded: 1.5 of theirs, rounded up
+    expect(b.estimatedClients(1_020, true)).toBe(2);
+    // While requests wait here, they fade from the report on.
+    expect(b.estimatedClients(1_005)).toBe(4);
+    b.inFlight = 4;
+    expect(b.hasFreeSlot(1_009, false)).toBe(false); // 4 + 3 held = 7: no room short of MAX
+    expect(b.hasFreeSlot(1_009, true)).toBe(true); // requests wait: 4 + ceil(3 x 0.1) = 5 < MAX 8
+    b.inFlight = 2;
     // Ours the report missed (one more fits) fade from the start.
     b.observeLoad(report(1), 2_000, 2);
     expect(b.estimatedClients(2_000)).toBe(1);

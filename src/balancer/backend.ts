@@ -157,14 +157,16 @@ export class Backend {
 
   /**
    * Its clients now as far as this worker can tell: its own in-flight requests, and the others'
-   * as last reported. Theirs are held for one service time — whoever sent them keeps sending
-   * while it has demand, refilling each slot as it frees — then fade out over the next, in case
-   * it stopped (this worker hears nothing of that until the backend next answers it). Fading
-   * them from the report on, as first built, let two workers at the fleet's capacity each count
-   * on slots the other refilled: 0.18-0.20 retries per request; held, 0.10 in the same runs.
-   * Ours the report missed (below zero) fade from the start: they reach it within a moment.
+   * as last reported, fading out over one service time (each of theirs is done by then on
+   * average, and this worker hears nothing of it until the backend next answers it). With
+   * `holdOthers` (no requests wait here) theirs are held for one service time first — whoever
+   * sent them refills each slot as it frees — and fade over the next: faded from the report on,
+   * two workers at the fleet's capacity each counted on slots the other refilled (0.18-0.20
+   * retries per request; held, 0.10). While requests wait here the fade starts at once: a slot
+   * left empty then costs a request served, where a shed costs a cheap retry (held then too, two
+   * workers served 4-6% less at 3x and 5x). Ours the report missed (below zero) fade at once.
    */
-  estimatedClients(nowMs: number): number {
+  estimatedClients(nowMs: number, holdOthers = false): number {
     const reported = this.reported;
     if (!reported || reported.othersClients === 0) return this.inFlight;
     const age = nowMs - reported.atMs;
@@ -174,8 +176,8 @@ export class Backend {
     if (reported.cooldown) return this.inFlight + reported.othersClients;
     const serviceMs = this.fadeMs();
     if (reported.othersClients < 0) return this.inFlight + Math.trunc(reported.othersClients * Math.max(0, 1 - age / serviceMs));
-    const held = Math.min(1, Math.max(0, 2 - age / serviceMs));
-    return this.inFlight + Math.ceil(reported.othersClients * held);
+    const left = holdOthers ? 2 - age / serviceMs : 1 - age / serviceMs;
+    return this.inFlight + Math.ceil(reported.othersClients * Math.min(1, Math.max(0, left)));
   }
 
   /** How long others' requests there take to end, as far as this worker can tell (its service time). */
@@ -204,7 +206,7 @@ export class Backend {
     if (!reported.shed) return true;
     const split = shares && this.shareOfSlots(nowMs, shares, index);
     if (split) return this.hasFreeSlotInShare(nowMs, reported, split.slots, split.share);
-    const clients = this.estimatedClients(nowMs);
+    const clients = this.estimatedClients(nowMs, !lastSlot);
     if (fresh && reported.cooldown) return clients < reported.minClients;
     return clients < slotsOf(reported, lastSlot);
   }
