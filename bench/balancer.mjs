@@ -138,8 +138,10 @@ try {
     'ballast, access log': () =>
       startBalancer({ ACCESS_LOG: 'all', ACCESS_LOG_FILE: join(mkdtempSync(join(tmpdir(), 'ballast-access-')), 'access.log') }),
   };
+  /** Loads a fresh Node process before it is measured (JIT, pools); nginx and the direct backend run throughout. */
+  const warmUpFresh = (app, name) => (fresh[name] ? load(app.url, { connections, durationSeconds: warmUpSeconds }) : undefined);
   const results = await onFreshProcesses({ ...variants, ...fresh }, rounds, {
-    warmUp: (app, name) => (fresh[name] ? load(app.url, { connections, durationSeconds: warmUpSeconds }) : undefined), // JIT, pools
+    warmUp: warmUpFresh,
     measure,
   });
   const rows = tableOf(results);
@@ -184,7 +186,7 @@ try {
     writeFileSync(script, `function delay()\n  return math.random(0, ${2 * paceMs})\nend\n`);
     const pacedNames = ['nginx', 'bare undici proxy', 'ballast balancer'].filter((name) => name in variants || name in fresh);
     const paced = await onFreshProcesses(Object.fromEntries(pacedNames.map((name) => [name, variants[name] ?? fresh[name]])), pacedRounds, {
-      warmUp: (app, name) => (fresh[name] ? load(app.url, { connections, durationSeconds: warmUpSeconds }) : undefined),
+      warmUp: warmUpFresh,
       measure: (app) => wrk(app.url, script),
     });
     const pacedRows = tableOf(paced);

@@ -162,7 +162,7 @@ export class Backend {
    * `holdOthers` (no requests wait here) theirs are held for one service time first — whoever
    * sent them refills each slot as it frees — and fade over the next: faded from the report on,
    * two workers at the fleet's capacity each counted on slots the other refilled (0.18-0.20
-   * retries per request; held, 0.10). While requests wait here the fade starts at once: a slot
+   * retries per request; held, 0.10-0.13). While requests wait here the fade starts at once: a slot
    * left empty then costs a request served, where a shed costs a cheap retry (held then too, two
    * workers served 4-6% less at 3x and 5x). Ours the report missed (below zero) fade at once.
    */
@@ -174,10 +174,9 @@ export class Backend {
     // In cooldown it sheds until its own clients drop below MIN: no guessing that they have,
     // until it says so (a response, or a check) or the report ages out.
     if (reported.cooldown) return this.inFlight + reported.othersClients;
-    const serviceMs = this.fadeMs();
-    if (reported.othersClients < 0) return this.inFlight + Math.trunc(reported.othersClients * Math.max(0, 1 - age / serviceMs));
-    const left = holdOthers ? 2 - age / serviceMs : 1 - age / serviceMs;
-    return this.inFlight + Math.ceil(reported.othersClients * Math.min(1, Math.max(0, left)));
+    const heldFor = holdOthers && reported.othersClients > 0 ? 1 : 0;
+    const others = reported.othersClients * Math.min(1, Math.max(0, 1 + heldFor - age / this.fadeMs()));
+    return this.inFlight + (others > 0 ? Math.ceil(others) : Math.trunc(others));
   }
 
   /** How long others' requests there take to end, as far as this worker can tell (its service time). */
