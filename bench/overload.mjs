@@ -21,7 +21,7 @@ import { request } from 'undici';
 import { median, printSummary, startService } from './lib/harness.mjs';
 import { NGINX, startNginx } from './lib/nginx.mjs';
 import { OPEN_LOOP_AGENT, openLoop, percentile, summariseRun } from './lib/open-loop.mjs';
-import { treeCpuMs } from './lib/proc-cpu.mjs';
+import { runQueueWaitMs, treeCpuMs, treeRunQueueWaitMs } from './lib/proc-cpu.mjs';
 
 const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 5);
 const FACTORS = (process.env.OVERLOAD_FACTORS ?? '0.5,1,2,3,5').split(',').map(Number);
@@ -38,6 +38,15 @@ const PATH = `/long_task?ms=${SERVICE_MS}`;
 const stops = [];
 /** ballast and its baseline build, not nginx: they have workers, and count their retries. */
 const isBallast = (front) => front !== 'nginx';
+/** Requests admitted from the queue (merged over workers): all, and those that waited at most 10 ms. */
+const admittedQueueWaits = async (url) => {
+  const text = await (await request(`${url}/_balancer/metrics`)).body.text();
+  const bucket = (le) =>
+    [...text.matchAll(/^ballast_balancer_queue_wait_seconds_bucket\{([^}]*)\} (\d+)/gm)]
+      .filter(([, labels]) => labels.includes('outcome="admitted"') && labels.includes(`le="${le}"`))
+      .reduce((sum, m) => sum + Number(m[2]), 0);
+  return { all: bucket('+Inf'), within10Ms: bucket('0.01') };
+};
 const balancerMetric = async (url, name) => {
   const text = await (await request(`${url}/_balancer/metrics`)).body.text();
   return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
@@ -116,16 +125,33 @@ try {
       services: services.reduce((sum, s) => sum + treeCpuMs(s.pid), 0),
       client: process.cpuUsage(),
     };
+    const waitedFor = () => [
+      treeRunQueueWaitMs(frontPids[front]),
+      services.reduce((sum, s) => sum + runQueueWaitMs(s.pid), 0),
+      runQueueWaitMs(process.pid),
+    ];
+    const waitedBefore = waitedFor();
+    const queueWaitBefore = isBallast(front) ? await admittedQueueWaits(fronts[front]) : undefined;
     const rowStarted = performance.now();
     const summary = summariseRun(await run(front, rate, SECONDS), SECONDS);
     const rowMs = performance.now() - rowStarted;
     const cores = (before, pids) => (pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0) - before) / rowMs;
     const clientCpu = process.cpuUsage(cpuBefore.client);
     const clientCores = (clientCpu.user + clientCpu.system) / 1000 / rowMs;
+    const waited = waitedFor().map((ms, i) => Math.round((1000 * (ms - waitedBefore[i])) / rowMs));
     const retries = isBallast(front) ? (await balancerMetric(fronts[front], 'ballast_balancer_retries_total')) - retriesBefore : 0;
+    let admittedAfter10Ms;
+    if (queueWaitBefore) {
+      const after = await admittedQueueWaits(fronts[front]);
+      const admitted = after.all - queueWaitBefore.all;
+      const served = summary.servedPerSecond * SECONDS;
+      admittedAfter10Ms = served === 0 ? 0 : (admitted - (after.within10Ms - queueWaitBefore.within10Ms)) / served;
+    }
     return {
       summary,
       retries,
+      admittedAfter10Ms,
+      waited: waited.join('+'),
       cores: [
         cores(cpuBefore.front, [frontPids[front]]),
         cores(
@@ -168,6 +194,9 @@ try {
       const retries = isBallast(front) ? Math.max(...repeats.map((r) => r.retries / r.summary.offered)) : undefined;
       figures[`${front} ${factor}`] = { ...summary, retriesPerRequest: retries };
       row[`${front} cores: front+services+client`] = typical.cores;
+      // Time their event loops were runnable but waited for a core, per second of the row: the
+      // machine's cores are shared, and a tail here is made of this as much as of any queue.
+      row[`${front} waited for a core, ms/s`] = typical.waited;
       row[`${front} served`] = `${Math.round(summary.servedPerSecond)}/s (${Math.round((100 * summary.servedPerSecond) / capacity)}%)`;
       if (REPEATS > 1)
         row[`${front} served, each`] = repeats.map((r) => `${Math.round((100 * r.summary.servedPerSecond) / capacity)}%`).join(' ');
@@ -177,6 +206,8 @@ try {
         .map(([status, n]) => `${n}x${status}`)
         .join(' ');
       if (retries !== undefined) row[`${front} retries/req`] = retries.toFixed(3);
+      // Of the requests served, the share whose wait in the queue alone was over 10 ms.
+      if (typical.admittedAfter10Ms !== undefined) row[`${front} queued > 10 ms`] = `${(100 * typical.admittedAfter10Ms).toFixed(1)}%`;
       // With several workers, what the requests each worker took got: fair, they are alike.
       if (isBallast(front) && WORKERS !== '1')
         row[`${front} served by worker`] = Object.entries(typical.summary.servedShareByWorker)

@@ -14,8 +14,18 @@ export function cpuMs(pid) {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** CPU time of a process and every live descendant (nginx's workers, a balancer's cluster workers), in ms. */
-export function treeCpuMs(rootPid) {
+/**
+ * Time a process's main thread (its event loop) spent runnable but waiting for a core, in ms
+ * (/proc/PID/schedstat, second field, ns): how much the machine's other processes delayed it.
+ * CPU time says who used the cores; this says who waited for them, which is what a latency
+ * tail on a shared machine is made of.
+ */
+export function runQueueWaitMs(pid) {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+}
+
+/** The process and its live descendants (nginx's workers, a balancer's cluster workers). */
+function processTree(rootPid) {
   const parentOf = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -36,13 +46,24 @@ export function treeCpuMs(rootPid) {
       }
     }
   }
+  return inTree;
+}
+
+/** `measure` summed over a process and every live descendant. */
+function treeSum(rootPid, measure) {
   let total = 0;
-  for (const pid of inTree) {
+  for (const pid of processTree(rootPid)) {
     try {
-      total += cpuMs(pid);
+      total += measure(pid);
     } catch {
       // exited while we looked
     }
   }
   return total;
 }
+
+/** CPU time of a process and every live descendant, in ms. */
+export const treeCpuMs = (rootPid) => treeSum(rootPid, cpuMs);
+
+/** Run-queue wait of the main threads of a process and every live descendant, in ms. */
+export const treeRunQueueWaitMs = (rootPid) => treeSum(rootPid, runQueueWaitMs);
