@@ -17,6 +17,7 @@ import { Agent, request } from 'undici';
 import WebSocket from 'ws';
 import { freePort, MAIN, readyPathFor, startRedisServer, untilAnswers } from '../test/support/spawn.mjs';
 import { openLoop, percentile, summariseRun } from './lib/open-loop.mjs';
+import { listenOverflows } from './lib/proc-cpu.mjs';
 
 const SERVICES = 3;
 const BALANCER_WORKERS = process.env.CHAOS_BALANCER_WORKERS ?? '2';
@@ -675,8 +676,10 @@ async function overloadWithFaults() {
     );
   })();
   const seconds = 20;
+  const overflowsBefore = listenOverflows();
   const records = await openLoop({ url: `${base()}${path}`, rate, seconds });
   await faults;
+  const overflows = listenOverflows() - overflowsBefore;
   const summary = summariseRun(records, seconds);
   const perSecond = Array.from({ length: seconds }, () => 0);
   const interval = 1000 / rate;
@@ -699,6 +702,8 @@ async function overloadWithFaults() {
       served: `${Math.round(summary.servedPerSecond)}/s = ${Math.round((100 * summary.servedPerSecond) / capacity)}% of ${Math.round(capacity)}/s; p99 ${summary.p99?.toFixed(1)} ms, rest p99 ${summary.rejectedP99?.toFixed(1)} ms`,
       'exit codes': exitCodes.join(' '),
       'refusals without Retry-After': summary.withoutRetryAfter,
+      // Machine-wide, so the services' and Redis's listen queues count too.
+      'listen overflows': overflows,
     },
     verdict: verdict({
       'every refusal a 503 or 429 with Retry-After, no 502, no connection error':

@@ -67,3 +67,16 @@ export const treeCpuMs = (rootPid) => treeSum(rootPid, cpuMs);
 
 /** Run-queue wait of the main threads of a process and every live descendant, in ms. */
 export const treeRunQueueWaitMs = (rootPid) => treeSum(rootPid, runQueueWaitMs);
+
+/**
+ * Connections the kernel dropped machine-wide because a listen queue was full
+ * (/proc/net/netstat, TcpExt ListenOverflows). The client retries such a SYN after 1 s, then 3 s,
+ * so a latency of seconds with this count rising is the listen queue's doing, not a queue's.
+ */
+export function listenOverflows() {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+  const header = lines.findIndex((line) => line.startsWith('TcpExt:'));
+  const names = lines[header].split(/\s+/);
+  const values = lines[header + 1].split(/\s+/);
+  return Number(values[names.indexOf('ListenOverflows')]);
+}
