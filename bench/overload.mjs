@@ -38,18 +38,22 @@ const PATH = `/long_task?ms=${SERVICE_MS}`;
 const stops = [];
 /** ballast and its baseline build, not nginx: they have workers, and count their retries. */
 const isBallast = (front) => front !== 'nginx';
-/** Requests admitted from the queue (merged over workers): all, and those that waited at most 10 ms. */
-const admittedQueueWaits = async (url) => {
+/**
+ * The balancer's counters a row compares (merged over workers), from one scrape: retries, and the
+ * requests admitted from the queue, all and those that waited at most 10 ms.
+ */
+const balancerCounters = async (url) => {
   const text = await (await request(`${url}/_balancer/metrics`)).body.text();
-  const bucket = (le) =>
-    [...text.matchAll(/^ballast_balancer_queue_wait_seconds_bucket\{([^}]*)\} (\d+)/gm)]
-      .filter(([, labels]) => labels.includes('outcome="admitted"') && labels.includes(`le="${le}"`))
-      .reduce((sum, m) => sum + Number(m[2]), 0);
-  return { all: bucket('+Inf'), within10Ms: bucket('0.01') };
-};
-const balancerMetric = async (url, name) => {
-  const text = await (await request(`${url}/_balancer/metrics`)).body.text();
-  return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+  const sum = (name, labelsMatch = () => true) =>
+    [...text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\d+)`, 'gm'))]
+      .filter(([, labels = '']) => labelsMatch(labels))
+      .reduce((total, m) => total + Number(m[2]), 0);
+  const admittedWithin = (le) => (labels) => labels.includes('outcome="admitted"') && labels.includes(`le="${le}"`);
+  return {
+    retries: sum('ballast_balancer_retries_total'),
+    admitted: sum('ballast_balancer_queue_wait_seconds_bucket', admittedWithin('+Inf')),
+    admittedWithin10Ms: sum('ballast_balancer_queue_wait_seconds_bucket', admittedWithin('0.01')),
+  };
 };
 
 try {
@@ -119,7 +123,7 @@ try {
 
   /** One measured run of a row: what clients saw, the cores spent, the balancer's retries. */
   const measureRow = async (front, rate) => {
-    const retriesBefore = isBallast(front) ? await balancerMetric(fronts[front], 'ballast_balancer_retries_total') : 0;
+    const countersBefore = isBallast(front) ? await balancerCounters(fronts[front]) : undefined;
     const cpuBefore = {
       front: treeCpuMs(frontPids[front]),
       services: services.reduce((sum, s) => sum + treeCpuMs(s.pid), 0),
@@ -131,7 +135,6 @@ try {
       runQueueWaitMs(process.pid),
     ];
     const waitedBefore = waitedFor();
-    const queueWaitBefore = isBallast(front) ? await admittedQueueWaits(fronts[front]) : undefined;
     const rowStarted = performance.now();
     const summary = summariseRun(await run(front, rate, SECONDS), SECONDS);
     const rowMs = performance.now() - rowStarted;
@@ -139,13 +142,14 @@ try {
     const clientCpu = process.cpuUsage(cpuBefore.client);
     const clientCores = (clientCpu.user + clientCpu.system) / 1000 / rowMs;
     const waited = waitedFor().map((ms, i) => Math.round((1000 * (ms - waitedBefore[i])) / rowMs));
-    const retries = isBallast(front) ? (await balancerMetric(fronts[front], 'ballast_balancer_retries_total')) - retriesBefore : 0;
+    let retries = 0;
     let admittedAfter10Ms;
-    if (queueWaitBefore) {
-      const after = await admittedQueueWaits(fronts[front]);
-      const admitted = after.all - queueWaitBefore.all;
+    if (countersBefore) {
+      const after = await balancerCounters(fronts[front]);
+      retries = after.retries - countersBefore.retries;
+      const admittedAfter = after.admitted - after.admittedWithin10Ms - (countersBefore.admitted - countersBefore.admittedWithin10Ms);
       const served = summary.servedPerSecond * SECONDS;
-      admittedAfter10Ms = served === 0 ? 0 : (admitted - (after.within10Ms - queueWaitBefore.within10Ms)) / served;
+      admittedAfter10Ms = served === 0 ? 0 : admittedAfter / served;
     }
     return {
       summary,
