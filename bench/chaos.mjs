@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
@@ -677,7 +678,11 @@ async function overloadWithFaults() {
   })();
   const seconds = 20;
   const overflowsBefore = listenOverflows();
+  // The client runs in this process: a stall of its event loop sends a second's requests at once.
+  const clientLag = monitorEventLoopDelay({ resolution: 5 });
+  clientLag.enable();
   const records = await openLoop({ url: `${base()}${path}`, rate, seconds });
+  clientLag.disable();
   await faults;
   const overflows = listenOverflows() - overflowsBefore;
   const summary = summariseRun(records, seconds);
@@ -704,6 +709,7 @@ async function overloadWithFaults() {
       'refusals without Retry-After': summary.withoutRetryAfter,
       // Machine-wide, so the services' and Redis's listen queues count too.
       'listen overflows': overflows,
+      "client's loop delay": `p99 ${(clientLag.percentile(99) / 1e6).toFixed(1)} ms, max ${(clientLag.max / 1e6).toFixed(1)} ms`,
     },
     verdict: verdict({
       'every refusal a 503 or 429 with Retry-After, no 502, no connection error':
