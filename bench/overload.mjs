@@ -12,7 +12,7 @@
 // limit_req). Bounded: about five minutes.
 // OVERLOAD_SECONDS (5) per row, OVERLOAD_FACTORS (0.5,1,2,3,5), OVERLOAD_FAIR_ROUNDS (3),
 // OVERLOAD_WARM_UP_SECONDS (10, at 1x through each front before the rows; per worker for ballast), OVERLOAD_REPEATS (1:
-// each row measured that many times, the median of each figure reported),
+// each row measured that many times, the fronts taking turns, the median of each figure reported),
 // BALANCER_WORKERS (1).
 // OVERLOAD_BASELINE=path/to/other/dist/main.js adds that build's balancer as a third front (and
 // in the two-client rows), so a change is compared with the build before it in the same run.
@@ -38,6 +38,9 @@ const PATH = `/long_task?ms=${SERVICE_MS}`;
 const stops = [];
 /** ballast and its baseline build, not nginx: they have workers, and count their retries. */
 const isBallast = (front) => front !== 'nginx';
+
+/** `items` starting at position `by` (mod their count), the ones before it moved to the end. */
+const rotated = (items, by) => [...items.slice(by % items.length), ...items.slice(0, by % items.length)];
 /**
  * The balancer's counters a row compares (merged over workers), from one scrape: retries, and the
  * requests admitted from the queue, all and those that waited at most 10 ms.
@@ -174,17 +177,25 @@ try {
   for (const [index, factor] of FACTORS.entries()) {
     const rate = Math.round(capacity * factor);
     const row = { offered: `${factor}x = ${rate}/s` };
-    // Alternate which front goes first, so neither always meets the machine warmer.
-    const order = Object.keys(fronts);
-    if (index % 2 === 1) order.reverse();
+    const order = rotated(Object.keys(fronts), index);
     for (const front of order) {
       await run(front, rate, 1); // warm-up at this rate (JIT, connections), not counted
       await settle();
-      const repeats = [];
-      for (let repeat = 0; repeat < REPEATS; repeat += 1) {
-        repeats.push(await measureRow(front, rate));
+    }
+    // The fronts take turns, repeat by repeat, and who goes first rotates: a front's runs are not
+    // all in one stretch of the machine's state, nor always right after the same other front
+    // (measured last at 1x, right after nginx and a second ballast build, the last front had
+    // refusals and a p99 of 40-48 ms in four runs out of four, whichever build it was; the
+    // others none).
+    const repeatsOf = new Map(order.map((front) => [front, []]));
+    for (let repeat = 0; repeat < REPEATS; repeat += 1) {
+      for (const front of rotated(order, repeat)) {
+        repeatsOf.get(front).push(await measureRow(front, rate));
         await settle();
       }
+    }
+    for (const front of Object.keys(fronts)) {
+      const repeats = repeatsOf.get(front);
       // One run of a row swings by more than the bars' margins on this machine: with
       // OVERLOAD_REPEATS each figure is the median of the repeats (retries: the most).
       const medianOf = (pick) => median(repeats.map(pick));
