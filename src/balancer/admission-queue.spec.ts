@@ -60,7 +60,7 @@ function waiterLog(queue: () => AdmissionQueue, clock: QueueClock) {
   return { admitted, admittedPerClient, rejected, waiter, freeSlot };
 }
 
-const settings = { maxWaitMs: 50, maxLength: 1_000, targetMs: 5, recheckMs: 5 };
+const settings = { maxWaitMs: 50, maxLength: 1_000, targetMs: 5, recheckMs: 5, overloadedAfterMs: 200, overloadedWaitMs: 20 };
 
 describe('AdmissionQueue', () => {
   it('admits in arrival order as slots free', () => {
@@ -116,6 +116,34 @@ describe('AdmissionQueue', () => {
     advance(10);
     expect(log.rejected.map((r) => r.waited)).toEqual([50, 50]);
     expect(queue.length).toBe(0);
+  });
+
+  it('once it has not been empty for overloadedAfterMs, lets a request wait only overloadedWaitMs', () => {
+    const { clock, advance } = testClock();
+    const queue = new AdmissionQueue({ ...settings, recheckMs: 1_000 }, clock); // deadlines only
+    const log = waiterLog(() => queue, clock);
+    // A request every 10 ms and no slot: the queue holds waiters from the first on.
+    for (let ms = 0; ms < 400; ms += 10) {
+      queue.offer(log.waiter());
+      advance(10);
+    }
+    advance(50);
+    // Until 200 ms every one waits its 50; those waiting then leave at 200 (none past 50), and
+    // every later one after 20.
+    expect(log.rejected.map((r) => r.waited)).toEqual([...Array<number>(16).fill(50), 40, 30, ...Array<number>(22).fill(20)]);
+    expect(log.rejected.every((r) => r.reason === 'queue_timeout')).toBe(true);
+    expect(queue.length).toBe(0);
+  });
+
+  it('keeps the whole bound for a queue that empties in between (bursts, not overload)', () => {
+    const { clock, advance } = testClock();
+    const queue = new AdmissionQueue({ ...settings, recheckMs: 1_000 }, clock);
+    const log = waiterLog(() => queue, clock);
+    for (let ms = 0; ms < 400; ms += 60) {
+      queue.offer(log.waiter());
+      advance(60);
+    }
+    expect(log.rejected.map((r) => r.waited)).toEqual(Array<number>(7).fill(50));
   });
 
   it('refuses at once past maxLength', () => {
@@ -180,7 +208,10 @@ describe('AdmissionQueue', () => {
     // The rest were turned away once they were too far back to be served: half the slots of a
     // bound (50 ms x 1 per ms / 2 = 25 waiters), so after about 25 ms, not at the 50 ms bound.
     expect(log.rejected.length).toBeGreaterThan(1_900);
-    expect(log.rejected.slice(100).every((r) => r.reason === 'queue_full' && r.waited <= 26)).toBe(true);
+    expect(log.rejected.slice(100).every((r) => r.waited <= 26)).toBe(true);
+    const overloaded = log.rejected.slice(-1_000);
+    // ...and once it had not been empty for 200 ms (overloaded), after 20 ms at most.
+    expect(overloaded.every((r) => r.reason === 'queue_timeout' && r.waited <= 20)).toBe(true);
     expect(queue.length).toBeLessThanOrEqual(26);
   });
 
