@@ -184,7 +184,7 @@ try {
     }
     // The fronts take turns, repeat by repeat, and who goes first rotates: a front's runs are not
     // all in one stretch of the machine's state, nor always right after the same other front
-    // (measured last at 1x, right after nginx and a second ballast build, the last front had
+    // (with one worker, measured last at 1x, right after nginx and a second ballast build, the last front had
     // refusals and a p99 of 40-48 ms in four runs out of four, whichever build it was; the
     // others none).
     const repeatsOf = new Map(order.map((front) => [front, []]));
