@@ -146,6 +146,28 @@ describe('AdmissionQueue', () => {
     expect(log.rejected.map((r) => r.waited)).toEqual(Array<number>(7).fill(50));
   });
 
+  it('with a bound longer than overloadedAfterMs, is overloaded only once it held waiters for the whole bound', () => {
+    const { clock, advance } = testClock();
+    const queue = new AdmissionQueue({ ...settings, maxWaitMs: 1_000, recheckMs: 10_000 }, clock);
+    const log = waiterLog(() => queue, clock);
+    // Slow requests behind a full backend: a waiter at 0 and one at 100 ms, a slot at 300 ms.
+    queue.offer(log.waiter());
+    advance(100);
+    queue.offer(log.waiter());
+    advance(200);
+    log.freeSlot();
+    // Newest first (it stands): the second, after 200 ms, which 200 ms of overload would have refused.
+    expect(log.admitted).toEqual([200]);
+    expect(log.rejected).toEqual([]);
+    // Held since 0, it is overloaded at 1 s: the first leaves at its bound, and one that came at
+    // 950 ms leaves with it, after 50 ms rather than its second.
+    advance(650);
+    queue.offer(log.waiter());
+    advance(100);
+    expect(log.rejected.map((r) => r.waited)).toEqual([1_000, 50]);
+    expect(queue.length).toBe(0);
+  });
+
   it('refuses at once past maxLength', () => {
     const { clock } = testClock();
     const queue = new AdmissionQueue({ ...settings, maxLength: 1 }, clock);

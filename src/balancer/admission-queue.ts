@@ -21,7 +21,10 @@ export interface AdmissionSettings {
    * worker cannot see it happen (another worker's or balancer's requests ending).
    */
   readonly recheckMs: number;
-  /** A queue that has not been empty for this long is overloaded, not absorbing a burst... */
+  /**
+   * A queue that has not been empty for this long, nor for a whole `maxWaitMs`, is overloaded,
+   * not absorbing a burst...
+   */
   readonly overloadedAfterMs: number;
   /** ...and then a request waits at most this long (and never longer than `maxWaitMs`). */
   readonly overloadedWaitMs: number;
@@ -49,7 +52,10 @@ const STANDING_ROOM_FACTOR = 0.5;
  * 57.0 ms (over the bar of twice the unloaded p99, 25.5 ms) to 42.9 ms, and it served 113% of
  * capacity where the other served 111%. The interval is 200 ms (Facebook's is 100 ms): at
  * exactly the fleet's capacity a queue may stay non-empty for tens of milliseconds, and every
- * request in it is served within the whole bound; the short bound would only refuse them.
+ * request in it is served within the whole bound; the short bound would only refuse them. Nor is
+ * a queue overloaded before it has held waiters for a whole `maxWaitMs`: an operator who sets a
+ * bound of seconds (slow requests behind a backend's MAX) says waits that long drain a burst, as
+ * `overRoom` also takes it.
  */
 const OVERLOADED = { overloadedAfterMs: 200, overloadedWaitMs: 20 } as const;
 
@@ -100,7 +106,8 @@ export interface QueueTicket {
  * `maxWaitMs` (not a burst the slots drain) and stands also holds no more than half the slots
  * that freed over the last `maxWaitMs`: past that, its oldest would only wait out its deadline
  * (newest first, it is served last), so it gets its 503 now. One that has held waiters for
- * `overloadedAfterMs` is overloaded: its waiters wait at most `overloadedWaitMs` (OVERLOADED).
+ * `overloadedAfterMs` (and a whole `maxWaitMs`) is overloaded: its waiters wait at most
+ * `overloadedWaitMs` (OVERLOADED).
  *
  * Waiters of different clients (per-client limits on) stand in one line per client, and the
  * lines take turns for the slots that free (round robin, as fair queuing does): a client that
@@ -265,7 +272,7 @@ export class AdmissionQueue {
    */
   private deadlineOf(entry: Entry): number {
     const { maxWaitMs, overloadedAfterMs, overloadedWaitMs } = this.settings;
-    const overloadedFrom = this.heldSince + overloadedAfterMs;
+    const overloadedFrom = this.heldSince + Math.max(overloadedAfterMs, maxWaitMs);
     return Math.min(entry.enqueuedAt + maxWaitMs, Math.max(overloadedFrom, entry.enqueuedAt + overloadedWaitMs));
   }
 
