@@ -10,6 +10,10 @@
 // every server can carry (each connection waits a random 0-2x PACE_MS between requests, so
 // arrivals do not come in lockstep bursts): at saturation a p99 is mostly the server's
 // throughput again (Little's law), not how it treats a request.
+// BENCH_BASELINE=path/to/other/dist/main.js adds that build's balancer as a fresh process each
+// round too, and prints this build against it round by round: a change against the build
+// before it, in one run, where the ratio to the bare proxy moves more between runs (0.75-0.96x)
+// than a change would.
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -29,6 +33,7 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 // requests, longer in ballast's process (more code) than in the bare proxy's. 2 s at saturation
 // is past that; BENCH_WARM_UP_SECONDS=10 gave the same ratio to the bare proxy (0.82x, 0.86x with 2).
 const warmUpSeconds = Number(process.env.BENCH_WARM_UP_SECONDS ?? 2);
+const baselineMain = process.env.BENCH_BASELINE;
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const has = (bin) => {
   try {
@@ -113,8 +118,11 @@ try {
   // up first; nginx and the backend direct run throughout.
   const throughout = (url, pid) => async () => ({ url, pid, stop: async () => undefined });
   const variants = Object.fromEntries(Object.entries(steady).map(([name, url]) => [name, throughout(url, steadyPids[name])]));
-  const startBalancer = async (env) => {
-    const started = await startService({ ROLE: 'balancer', BACKENDS: backendUrls.join(','), HEALTH_CHECK_INTERVAL_MS: '2000', ...env });
+  const startBalancer = async (env, options) => {
+    const started = await startService(
+      { ROLE: 'balancer', BACKENDS: backendUrls.join(','), HEALTH_CHECK_INTERVAL_MS: '2000', ...env },
+      options,
+    );
     return { ...started, url: `${started.url}/ping` };
   };
   const fresh = {
@@ -137,6 +145,7 @@ try {
     'ballast, 2 workers': () => startBalancer({ BALANCER_WORKERS: '2' }),
     'ballast, access log': () =>
       startBalancer({ ACCESS_LOG: 'all', ACCESS_LOG_FILE: join(mkdtempSync(join(tmpdir(), 'ballast-access-')), 'access.log') }),
+    ...(baselineMain && { 'baseline build': () => startBalancer({}, { main: baselineMain }) }),
   };
   /** Loads a fresh Node process before it is measured (JIT, pools); nginx and the direct backend run throughout. */
   const warmUpFresh = (app, name) => (fresh[name] ? load(app.url, { connections, durationSeconds: warmUpSeconds }) : undefined);
@@ -170,6 +179,13 @@ try {
   if (p99VsNginx) console.log(`ballast p99 / nginx p99 at saturation: ${p99VsNginx.text} (goal <= 2)`);
   const workersRatio = perRound(twoWorkers, ours, rps).median.toFixed(2);
   console.log(`ballast 2 workers / 1 worker: ${workersRatio}x (goal >= 0.9 on 2 cores, where wrk and the backends share the cores)`);
+  const vsBaseline = paired('baseline build', rps);
+  if (vsBaseline) {
+    const cpuVsBaseline = perRound(ours, results['baseline build'], cpu);
+    console.log(
+      `ballast / baseline build (${baselineMain}): ${vsBaseline.text}, CPU per request ${cpuVsBaseline.median.toFixed(2)}x (rounds ${cpuVsBaseline.range})`,
+    );
+  }
   const logged = results['ballast, access log'];
   const loggedVsUndici = perRound(logged, results['bare undici proxy'], rps);
   const logCost = perRound(logged, ours, rps);

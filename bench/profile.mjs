@@ -7,6 +7,8 @@
 // this machine's noise barely moves.
 // PROFILE_SECONDS (10) sets the load window; PROFILE_TOP (15) the number of functions shown;
 // PROFILE_ACCESS_LOG=all has ballast write its access log to a file.
+// PROFILE_BASELINE=path/to/other/dist/main.js profiles that build's balancer the same way, third:
+// what a change costs, function by function, beside the build before it.
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
@@ -19,6 +21,7 @@ import { freePort, load, MAIN } from './lib/harness.mjs';
 const seconds = Number(process.env.PROFILE_SECONDS ?? 10);
 const top = Number(process.env.PROFILE_TOP ?? 15);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const baselineMain = process.env.PROFILE_BASELINE;
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const hasWrk = (() => {
   try {
@@ -119,28 +122,32 @@ try {
     process.env.PROFILE_ACCESS_LOG === 'all'
       ? { ACCESS_LOG: 'all', ACCESS_LOG_FILE: join(mkdtempSync(join(tmpdir(), 'ballast-prof-access-')), 'access.log') }
       : { ACCESS_LOG: 'off' };
-  const startBallast = async (execArgv, env = {}) => {
-    const port = await freePort();
-    const child = spawn(process.execPath, [...execArgv, MAIN], {
-      env: {
-        ...env,
-        ...accessLog,
-        PATH: process.env.PATH,
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        LOG_LEVEL: 'warn',
-        ROLE: 'balancer',
-        BACKENDS: backendUrls.join(','),
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(child);
-    return { url: `http://127.0.0.1:${port}/ping`, pid: child.pid, stop: stopGracefully(child) };
-  };
+  const startBalancer =
+    (main) =>
+    async (execArgv, env = {}) => {
+      const port = await freePort();
+      const child = spawn(process.execPath, [...execArgv, main], {
+        env: {
+          ...env,
+          ...accessLog,
+          PATH: process.env.PATH,
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          LOG_LEVEL: 'warn',
+          ROLE: 'balancer',
+          BACKENDS: backendUrls.join(','),
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      children.push(child);
+      return { url: `http://127.0.0.1:${port}/ping`, pid: child.pid, stop: stopGracefully(child) };
+    };
+  const startBallast = startBalancer(MAIN);
   const peer = await profileOf('bare undici proxy', startPeer);
   const ballast = await profileOf('ballast balancer', startBallast);
+  const baseline = baselineMain ? await profileOf('baseline build', startBalancer(baselineMain)) : undefined;
 
-  for (const run of [peer, ballast]) {
+  for (const run of [peer, ballast, baseline].filter(Boolean)) {
     console.log(`\n## ${run.name}: ${Math.round(run.rps)} req/s under profile, ${Math.round(run.busyMs)} ms busy CPU`);
     console.log('self time per package');
     console.table(run.packages.slice(0, 12));
@@ -148,10 +155,12 @@ try {
     console.table(run.functions.slice(0, top));
   }
   console.log(`\nballast / bare undici under profile: ${(ballast.rps / peer.rps).toFixed(2)}x req/s`);
+  if (baseline) console.log(`ballast / baseline build under profile: ${(ballast.rps / baseline.rps).toFixed(2)}x req/s`);
 
   const peerAllocations = await allocationsOf('bare undici proxy', startPeer);
   const ourAllocations = await allocationsOf('ballast balancer', startBallast);
-  for (const run of [peerAllocations, ourAllocations]) {
+  const baselineAllocations = baselineMain ? await allocationsOf('baseline build', startBalancer(baselineMain)) : undefined;
+  for (const run of [peerAllocations, ourAllocations, baselineAllocations].filter(Boolean)) {
     console.log(`\n## ${run.name}: ${Math.round(run.bytesPerRequest)} bytes allocated per request (freed objects included)`);
     console.table(run.packages.slice(0, 8));
     console.table(run.functions.slice(0, 10));
@@ -159,6 +168,10 @@ try {
   console.log(
     `bytes allocated per request, ballast / bare undici: ${(ourAllocations.bytesPerRequest / peerAllocations.bytesPerRequest).toFixed(2)}x (steady within a few percent from run to run, unlike CPU time here)`,
   );
+  if (baselineAllocations)
+    console.log(
+      `bytes allocated per request, ballast / baseline build: ${(ourAllocations.bytesPerRequest / baselineAllocations.bytesPerRequest).toFixed(2)}x`,
+    );
 } finally {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
 }
