@@ -1,0 +1,101 @@
+// bench:next-tick — the state V8 leaves Node's own process.nextTick in, per process, ballast's
+// balancer beside the bare undici proxy (and, as bench:overload does, another build with
+// NEXT_TICK_BASELINE=path/to/other/dist/main.js). Node 20's nextTick builds each tick object with a
+// literal whose first keys are computed (`{ [async_id_symbol]: …, [trigger_async_id_symbol]: …,
+// callback, args }`); V8 defines those properties through feedback slots that jump from
+// monomorphic straight to megamorphic when they see a second map (a field of the object
+// generalised after the slot was first filled). Megamorphic, TurboFan's nextTick calls the runtime
+// to define each of those properties of every tick object: bench:profile then shows nextTick's
+// self time at 3-5% of the busy CPU, where it is under 1% in processes whose slots stayed
+// monomorphic. Each process is loaded (autocannon, GET /ping over 4 bare backends) for
+// NEXT_TICK_SECONDS (4), then its nextTick feedback is printed; NEXT_TICK_PROCESSES (6) of each.
+import { fork, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { freePort, load, MAIN } from './lib/harness.mjs';
+
+const PROCESSES = Number(process.env.NEXT_TICK_PROCESSES ?? 6);
+const SECONDS = Number(process.env.NEXT_TICK_SECONDS ?? 4);
+const BASELINE = process.env.NEXT_TICK_BASELINE;
+const here = (path) => fileURLToPath(new URL(path, import.meta.url));
+const PROBE = ['--allow-natives-syntax', '--import', here('./lib/next-tick-feedback.mjs')];
+
+async function untilAnswers(url) {
+  for (let i = 0; i < 300; i += 1) {
+    const ok = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${url} did not answer`);
+}
+
+/** The states of nextTick's DefineKeyedOwnPropertyInLiteral slots, in order, from %DebugPrint. */
+function literalSlotStates(out) {
+  const printed = out.slice(out.indexOf('NEXT-TICK-FEEDBACK-BEGIN'), out.indexOf('NEXT-TICK-FEEDBACK-END'));
+  return [...printed.matchAll(/slot #\d+ DefineKeyedOwnPropertyInLiteral (\w+)/g)].map((m) => m[1]);
+}
+
+async function probe(start) {
+  const port = await freePort();
+  const child = start(port);
+  let out = '';
+  child.stdout.on('data', (chunk) => (out += chunk));
+  try {
+    await untilAnswers(`http://127.0.0.1:${port}/ping`);
+    await load(`http://127.0.0.1:${port}/ping`, { connections: 50, durationSeconds: SECONDS });
+    child.send('probe');
+    await once(child, 'message');
+    // %DebugPrint writes from C++ straight to fd 1: wait until its end marker has come through.
+    while (!out.includes('NEXT-TICK-FEEDBACK-END')) await once(child.stdout, 'data');
+    return literalSlotStates(out);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+const backendPorts = await Promise.all([1, 2, 3, 4].map(() => freePort()));
+const backends = fork(here('./peers/bare-backends.mjs'), backendPorts.map(String), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+try {
+  await once(backends, 'message');
+  const backendUrls = backendPorts.map((port) => `http://127.0.0.1:${port}`);
+  const stdio = ['ignore', 'pipe', 'inherit', 'ipc'];
+  const balancer = (main) => (port) =>
+    spawn(process.execPath, [...PROBE, main], {
+      env: {
+        PATH: process.env.PATH,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        LOG_LEVEL: 'warn',
+        ACCESS_LOG: 'off',
+        ROLE: 'balancer',
+        BACKENDS: backendUrls.join(','),
+      },
+      stdio,
+    });
+  const fronts = {
+    'bare undici proxy': (port) => fork(here('./peers/undici-proxy.mjs'), [String(port), ...backendUrls], { execArgv: PROBE, stdio }),
+    'ballast balancer': balancer(MAIN),
+    ...(BASELINE && { 'baseline build': balancer(BASELINE) }),
+  };
+  const megamorphic = Object.fromEntries(Object.keys(fronts).map((name) => [name, 0]));
+  const rows = [];
+  for (let i = 0; i < PROCESSES; i += 1) {
+    for (const [name, start] of Object.entries(fronts)) {
+      const states = await probe(start);
+      if (states.includes('MEGAMORPHIC')) megamorphic[name] += 1;
+      rows.push({ process: i + 1, front: name, 'tick literal slots': states.join(' ') });
+    }
+  }
+  console.log(`Node ${process.version}: nextTick's tick object literal, its keyed define slots after ${SECONDS} s of GET /ping`);
+  console.table(rows);
+  console.log(
+    `summary: processes whose nextTick defines tick objects through the runtime (a megamorphic slot): ${Object.entries(megamorphic)
+      .map(([name, count]) => `${name} ${count} of ${PROCESSES}`)
+      .join(', ')}`,
+  );
+} finally {
+  backends.kill('SIGKILL');
+}
