@@ -3,14 +3,17 @@
 // NEXT_TICK_BASELINE=path/to/other/dist/main.js). Node 20's nextTick builds each tick object with a
 // literal whose first keys are computed (`{ [async_id_symbol]: …, [trigger_async_id_symbol]: …,
 // callback, args }`); V8 defines those properties through feedback slots that jump from
-// monomorphic straight to megamorphic when they see a second map (a field of the object
-// generalised after the slot was first filled). Megamorphic, TurboFan's nextTick calls the runtime
-// to define each of those properties of every tick object: bench:profile then shows nextTick's
-// self time at 3-5% of the busy CPU, where it is under 1% in processes whose slots stayed
-// monomorphic. Each process is loaded (autocannon, GET /ping over 4 bare backends) for
-// NEXT_TICK_SECONDS (4), then its nextTick feedback is printed; NEXT_TICK_PROCESSES (6) of each.
+// monomorphic straight to megamorphic when they see a second map. Megamorphic, TurboFan's
+// nextTick calls the runtime to define each of those properties of every tick object: 2.8-4.7%
+// of the balancer's busy CPU, where it is under 1% with the slots monomorphic. ballast's boot
+// leaves them megamorphic in most processes (docs/benchmarks.md, "nextTick in ballast's processes").
+// Each process is loaded (autocannon, GET /ping over 4 bare backends) for NEXT_TICK_SECONDS (4),
+// then its nextTick feedback is printed; NEXT_TICK_PROCESSES (6) of each.
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, load, MAIN } from './lib/harness.mjs';
 
@@ -40,17 +43,20 @@ function literalSlotStates(out) {
 
 async function probe(start) {
   const port = await freePort();
-  const child = start(port);
-  let out = '';
-  child.stdout.on('data', (chunk) => (out += chunk));
+  // The child's stdout is a file: %DebugPrint writes a few hundred lines at once, and to a
+  // pipe the parent had not drained yet the write failed with EAGAIN.
+  const outFile = join(mkdtempSync(join(tmpdir(), 'ballast-next-tick-')), 'out.txt');
+  const out = openSync(outFile, 'w');
+  const child = start(port, ['ignore', out, 'inherit', 'ipc']);
+  closeSync(out);
   try {
     await untilAnswers(`http://127.0.0.1:${port}/ping`);
     await load(`http://127.0.0.1:${port}/ping`, { connections: 50, durationSeconds: SECONDS });
+    // Its own answer, not a message it sent earlier (the bare proxy says 'ready' once it listens).
+    const probed = new Promise((resolve) => child.on('message', (message) => message === 'probed' && resolve()));
     child.send('probe');
-    await once(child, 'message');
-    // %DebugPrint writes from C++ straight to fd 1: wait until its end marker has come through.
-    while (!out.includes('NEXT-TICK-FEEDBACK-END')) await once(child.stdout, 'data');
-    return literalSlotStates(out);
+    await probed;
+    return literalSlotStates(readFileSync(outFile, 'utf8'));
   } finally {
     child.kill('SIGKILL');
   }
@@ -61,8 +67,7 @@ const backends = fork(here('./peers/bare-backends.mjs'), backendPorts.map(String
 try {
   await once(backends, 'message');
   const backendUrls = backendPorts.map((port) => `http://127.0.0.1:${port}`);
-  const stdio = ['ignore', 'pipe', 'inherit', 'ipc'];
-  const balancer = (main) => (port) =>
+  const balancer = (main) => (port, stdio) =>
     spawn(process.execPath, [...PROBE, main], {
       env: {
         PATH: process.env.PATH,
@@ -76,7 +81,8 @@ try {
       stdio,
     });
   const fronts = {
-    'bare undici proxy': (port) => fork(here('./peers/undici-proxy.mjs'), [String(port), ...backendUrls], { execArgv: PROBE, stdio }),
+    'bare undici proxy': (port, stdio) =>
+      fork(here('./peers/undici-proxy.mjs'), [String(port), ...backendUrls], { execArgv: PROBE, stdio }),
     'ballast balancer': balancer(MAIN),
     ...(BASELINE && { 'baseline build': balancer(BASELINE) }),
   };
