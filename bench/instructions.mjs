@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { untilAnswers } from '../test/support/spawn.mjs';
-import { freePort, MAIN, median, printSummary } from './lib/harness.mjs';
+import { freePort, MAIN, median, printSummary, serviceEnv } from './lib/harness.mjs';
 
 const warmUp = Number(process.env.INSTR_WARM_UP ?? 15_000);
 const windows = Number(process.env.INSTR_WINDOWS ?? 5);
@@ -76,12 +76,7 @@ async function countedRun(front, index, backendUrls) {
   const peer = PEERS[front];
   const program = peer ? [here(peer), String(port), ...backendUrls] : [MAIN];
   const child = spawn('valgrind', [...valgrind, process.execPath, ...nodeFlags, ...program], {
-    env: {
-      PATH: process.env.PATH,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      ACCESS_LOG: 'off',
+    env: serviceEnv(port, {
       ROLE: 'balancer',
       BACKENDS: backendUrls.join(','),
       // Work driven by the clock, not by requests, is counted too, and under valgrind a second
@@ -89,7 +84,7 @@ async function countedRun(front, index, backendUrls) {
       // request in one run and 389k in the next. With one check an hour, what is left of that
       // is the event-loop delay monitor behind the Prometheus default metrics.
       HEALTH_CHECK_INTERVAL_MS: String(60 * 60_000),
-    },
+    }),
     stdio: 'ignore',
   });
   cleanups.push(() => child.kill('SIGKILL'));

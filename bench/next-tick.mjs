@@ -15,25 +15,14 @@ import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, load, MAIN } from './lib/harness.mjs';
+import { untilAnswers } from '../test/support/spawn.mjs';
+import { freePort, load, MAIN, serviceEnv } from './lib/harness.mjs';
 
 const PROCESSES = Number(process.env.NEXT_TICK_PROCESSES ?? 6);
 const SECONDS = Number(process.env.NEXT_TICK_SECONDS ?? 4);
 const BASELINE = process.env.NEXT_TICK_BASELINE;
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const PROBE = ['--allow-natives-syntax', '--import', here('./lib/next-tick-feedback.mjs')];
-
-async function untilAnswers(url) {
-  for (let i = 0; i < 300; i += 1) {
-    const ok = await fetch(url).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${url} did not answer`);
-}
 
 /** The states of nextTick's DefineKeyedOwnPropertyInLiteral slots, in order, from %DebugPrint. */
 function literalSlotStates(out) {
@@ -69,15 +58,7 @@ try {
   const backendUrls = backendPorts.map((port) => `http://127.0.0.1:${port}`);
   const balancer = (main) => (port, stdio) =>
     spawn(process.execPath, [...PROBE, main], {
-      env: {
-        PATH: process.env.PATH,
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        LOG_LEVEL: 'warn',
-        ACCESS_LOG: 'off',
-        ROLE: 'balancer',
-        BACKENDS: backendUrls.join(','),
-      },
+      env: serviceEnv(port, { ROLE: 'balancer', BACKENDS: backendUrls.join(',') }),
       stdio,
     });
   const fronts = {

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allocationsDuring, ranked, readProfile, SAMPLE_ALLOCATIONS, selfTime } from './lib/cpu-profile.mjs';
-import { freePort, load, MAIN } from './lib/harness.mjs';
+import { freePort, load, MAIN, serviceEnv } from './lib/harness.mjs';
 
 const seconds = Number(process.env.PROFILE_SECONDS ?? 10);
 const top = Number(process.env.PROFILE_TOP ?? 15);
@@ -127,16 +127,7 @@ try {
     async (execArgv, env = {}) => {
       const port = await freePort();
       const child = spawn(process.execPath, [...execArgv, main], {
-        env: {
-          ...env,
-          ...accessLog,
-          PATH: process.env.PATH,
-          HOST: '127.0.0.1',
-          PORT: String(port),
-          LOG_LEVEL: 'warn',
-          ROLE: 'balancer',
-          BACKENDS: backendUrls.join(','),
-        },
+        env: serviceEnv(port, { ...env, ...accessLog, ROLE: 'balancer', BACKENDS: backendUrls.join(',') }),
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       children.push(child);

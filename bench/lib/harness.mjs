@@ -7,6 +7,16 @@ import { freePort, MAIN, readyPathFor, untilAnswers } from '../../test/support/s
 
 export { freePort, MAIN } from '../../test/support/spawn.mjs';
 
+/** The environment a built ballast process is started with on `port`: quiet, no access log, then `env`. */
+export const serviceEnv = (port, env = {}) => ({
+  PATH: process.env.PATH,
+  HOST: '127.0.0.1',
+  PORT: String(port),
+  LOG_LEVEL: 'warn',
+  ACCESS_LOG: 'off',
+  ...env,
+});
+
 /**
  * Starts `node dist/main.js` (or another build's `main`) with env on a free port; resolves when
  * it can be measured (readyPathFor). No access log unless `env` asks for one: the peers (nginx
@@ -15,7 +25,7 @@ export { freePort, MAIN } from '../../test/support/spawn.mjs';
 export async function startService(env = {}, { main = MAIN } = {}) {
   const port = await freePort();
   const child = spawn(process.execPath, [main], {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ACCESS_LOG: 'off', ...env },
+    env: serviceEnv(port, env),
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
