@@ -6,6 +6,7 @@ import { createRootLogger } from './ops/logger.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/index.js';
 import { handleShutdownSignals } from './lifecycle/index.js';
 import { startTracing } from './ops/tracing.js';
+import { holdTickObjectShape } from './ops/tick-object-shape.js';
 
 function configOrExit(): AppConfig {
   try {
@@ -20,6 +21,7 @@ function configOrExit(): AppConfig {
 }
 
 async function bootstrap(): Promise<void> {
+  holdTickObjectShape();
   const config = configOrExit();
   if (config.role === 'balancer' && config.balancer.workers > 1 && cluster.isPrimary) {
     runBalancerPrimary(config, createRootLogger(config.logLevel).child({ context: 'Cluster' }));
