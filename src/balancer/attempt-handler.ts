@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { lingerAfterEarlyAnswer } from '../ops/lingering-close.js';

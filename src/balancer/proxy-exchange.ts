@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { PassThrough } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import { ERROR_MESSAGES } from '../errors/messages.js';

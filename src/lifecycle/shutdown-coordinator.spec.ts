@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../config/index.js';
 import { ShutdownCoordinator } from './shutdown-coordinator.js';

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AccessLog } from './access-log.js';
 import { REQUEST_ID_HEADER } from './logger.js';

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { context, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { request, type Dispatcher } from 'undici';
 import { HedgeRun, type HedgeAction, type HedgeOutcome, type HedgePlan } from './hedge-run.js';
