@@ -5,8 +5,11 @@
 // callback, args }`); V8 defines those properties through feedback slots that jump from
 // monomorphic straight to megamorphic when they see a second map. Megamorphic, TurboFan's
 // nextTick calls the runtime to define each of those properties of every tick object: 2.8-4.7%
-// of the balancer's busy CPU, where it is under 1% with the slots monomorphic. ballast's boot
-// leaves them megamorphic in most processes (docs/benchmarks.md, "nextTick in ballast's processes").
+// of the balancer's busy CPU, where it is under 1% with the slots monomorphic. The slots hold
+// their maps weakly: a full GC during boot while no tick object was alive freed them, and left
+// most balancer processes megamorphic until src/ops/tick-object-shape.ts held one such object
+// for the process's life (docs/benchmarks.md, "nextTick in ballast's processes"). This bench
+// watches that it stays so.
 // Each process is loaded (autocannon, GET /ping over 4 bare backends) for NEXT_TICK_SECONDS (4),
 // then its nextTick feedback is printed; NEXT_TICK_PROCESSES (6) of each.
 import { fork, spawn } from 'node:child_process';
