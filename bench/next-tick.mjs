@@ -25,7 +25,7 @@ const PROCESSES = Number(process.env.NEXT_TICK_PROCESSES ?? 6);
 const SECONDS = Number(process.env.NEXT_TICK_SECONDS ?? 4);
 const BASELINE = process.env.NEXT_TICK_BASELINE;
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
-const PROBE = ['--allow-natives-syntax', '--import', here('./lib/next-tick-feedback.mjs')];
+const PROBE = ['--allow-natives-syntax', '--import', here('../test/support/next-tick-feedback.mjs')];
 
 /** The states of nextTick's DefineKeyedOwnPropertyInLiteral slots, in order, from %DebugPrint. */
 function literalSlotStates(out) {

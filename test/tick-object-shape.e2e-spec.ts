@@ -12,7 +12,7 @@ import { registerSpawned } from './support/spawned-registry.js';
 import { freePort, MAIN, untilAnswers } from './support/spawn.mjs';
 
 const HOLD = fileURLToPath(new URL('../dist/ops/tick-object-shape.js', import.meta.url));
-const PROBE = fileURLToPath(new URL('../bench/lib/next-tick-feedback.mjs', import.meta.url));
+const PROBE = fileURLToPath(new URL('./support/next-tick-feedback.mjs', import.meta.url));
 
 /** The states of the tick object literal's define slots in a %DebugPrint of process.nextTick. */
 const literalSlots = (printed: string): string[] =>
