@@ -14,10 +14,8 @@
 // then its nextTick feedback is printed; NEXT_TICK_PROCESSES (6) of each.
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NEXT_TICK_PROBE_FLAGS as PROBE, probeNextTick, withStdoutFile } from '../test/support/next-tick-probe.mjs';
 import { untilAnswers } from '../test/support/spawn.mjs';
 import { freePort, load, MAIN, serviceEnv } from './lib/harness.mjs';
 
@@ -25,30 +23,14 @@ const PROCESSES = Number(process.env.NEXT_TICK_PROCESSES ?? 6);
 const SECONDS = Number(process.env.NEXT_TICK_SECONDS ?? 4);
 const BASELINE = process.env.NEXT_TICK_BASELINE;
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
-const PROBE = ['--allow-natives-syntax', '--import', here('../test/support/next-tick-feedback.mjs')];
-
-/** The states of nextTick's DefineKeyedOwnPropertyInLiteral slots, in order, from %DebugPrint. */
-function literalSlotStates(out) {
-  const printed = out.slice(out.indexOf('NEXT-TICK-FEEDBACK-BEGIN'), out.indexOf('NEXT-TICK-FEEDBACK-END'));
-  return [...printed.matchAll(/slot #\d+ DefineKeyedOwnPropertyInLiteral (\w+)/g)].map((m) => m[1]);
-}
 
 async function probe(start) {
   const port = await freePort();
-  // The child's stdout is a file: %DebugPrint writes a few hundred lines at once, and to a
-  // pipe the parent had not drained yet the write failed with EAGAIN.
-  const outFile = join(mkdtempSync(join(tmpdir(), 'ballast-next-tick-')), 'out.txt');
-  const out = openSync(outFile, 'w');
-  const child = start(port, ['ignore', out, 'inherit', 'ipc']);
-  closeSync(out);
+  const { child, path } = withStdoutFile((out) => start(port, ['ignore', out, 'inherit', 'ipc']));
   try {
     await untilAnswers(`http://127.0.0.1:${port}/ping`);
     await load(`http://127.0.0.1:${port}/ping`, { connections: 50, durationSeconds: SECONDS });
-    // Its own answer, not a message it sent earlier (the bare proxy says 'ready' once it listens).
-    const probed = new Promise((resolve) => child.on('message', (message) => message === 'probed' && resolve()));
-    child.send('probe');
-    await probed;
-    return literalSlotStates(readFileSync(outFile, 'utf8'));
+    return await probeNextTick(child, path);
   } finally {
     child.kill('SIGKILL');
   }

@@ -1,22 +1,15 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startBareBackend } from './support/bare-backend.js';
 import { http } from './support/http.js';
+import { literalSlotStates, NEXT_TICK_PROBE_FLAGS, probeNextTick, withStdoutFile } from './support/next-tick-probe.mjs';
 import { registerSpawned } from './support/spawned-registry.js';
 import { freePort, MAIN, untilAnswers } from './support/spawn.mjs';
 
 const HOLD = fileURLToPath(new URL('../dist/ops/tick-object-shape.js', import.meta.url));
-const PROBE = fileURLToPath(new URL('./support/next-tick-feedback.mjs', import.meta.url));
-
-/** The states of the tick object literal's define slots in a %DebugPrint of process.nextTick. */
-const literalSlots = (printed: string): string[] =>
-  [...printed.matchAll(/slot #\d+ DefineKeyedOwnPropertyInLiteral (\w+)/g)].map((match) => match[1]);
 
 /**
  * A fresh Node: ticks until nextTick has feedback, a full GC while no tick object is alive,
@@ -38,7 +31,7 @@ async function nextTickAfterCollection(hold: boolean): Promise<string[]> {
       maxBuffer: 16 * 1024 * 1024,
     },
   );
-  return literalSlots(stdout);
+  return literalSlotStates(stdout);
 }
 
 describe("Node's tick objects keep their hidden classes (holdTickObjectShape)", () => {
@@ -62,22 +55,20 @@ describe("Node's tick objects keep their hidden classes (holdTickObjectShape)", 
       const backend = await startBareBackend((_req, res) => res.end('pong'));
       stops.push(() => backend.close());
       const port = await freePort();
-      // %DebugPrint writes to fd 1 at once: a file, not a pipe the test has not read yet.
-      const outFile = join(mkdtempSync(join(tmpdir(), 'ballast-tick-shape-')), 'out.txt');
-      const out = openSync(outFile, 'w');
-      const child = spawn(process.execPath, ['--allow-natives-syntax', '--import', PROBE, MAIN], {
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOST: '127.0.0.1',
-          PORT: String(port),
-          ROLE: 'balancer',
-          BACKENDS: backend.url,
-          LOG_LEVEL: 'warn',
-        },
-        stdio: ['ignore', out, 'inherit', 'ipc'],
-        detached: true,
-      });
-      closeSync(out);
+      const { child, path } = withStdoutFile((out) =>
+        spawn(process.execPath, [...NEXT_TICK_PROBE_FLAGS, MAIN], {
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOST: '127.0.0.1',
+            PORT: String(port),
+            ROLE: 'balancer',
+            BACKENDS: backend.url,
+            LOG_LEVEL: 'warn',
+          },
+          stdio: ['ignore', out, 'inherit', 'ipc'],
+          detached: true,
+        }),
+      );
       if (child.pid !== undefined) registerSpawned(child.pid);
       stops.push(async () => {
         if (child.exitCode !== null) return;
@@ -87,16 +78,7 @@ describe("Node's tick objects keep their hidden classes (holdTickObjectShape)", 
       const url = `http://127.0.0.1:${port}/ping`;
       await untilAnswers(url, { exited: () => child.exitCode !== null });
       for (let i = 0; i < 300; i += 1) expect((await http(url)).status).toBe(200);
-      const probed = new Promise<void>((resolve) => child.on('message', (message) => message === 'probed' && resolve()));
-      child.send('probe');
-      await probed;
-      const printed = readFileSync(outFile, 'utf8');
-      expect(literalSlots(printed.slice(printed.indexOf('NEXT-TICK-FEEDBACK-BEGIN')))).toEqual([
-        'MONOMORPHIC',
-        'MONOMORPHIC',
-        'MONOMORPHIC',
-        'MONOMORPHIC',
-      ]);
+      expect(await probeNextTick(child, path)).toEqual(['MONOMORPHIC', 'MONOMORPHIC', 'MONOMORPHIC', 'MONOMORPHIC']);
     });
   });
 });

@@ -4,6 +4,7 @@ import { AsyncResource } from 'node:async_hooks';
  * One object shaped like Node's tick objects, held for the life of the process: it keeps
  * their hidden classes alive, so V8's feedback for `process.nextTick` stays monomorphic.
  */
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- never read: being referenced is its whole job
 let heldTickShape: object | undefined;
 
 /**
@@ -21,12 +22,12 @@ let heldTickShape: object | undefined;
  * Held, one object built the same way keeps those maps alive. Built after one with other
  * kinds of values, its fields already have their most general representation, so no id a tick
  * object holds later (a small integer or a boxed double) can replace a map either. Call it
- * before the app boots; where the symbols are not Node 20's it does nothing and returns false.
+ * before the app boots; where the symbols are not Node 20's it does nothing.
  */
-export function holdTickObjectShape(): boolean {
+export function holdTickObjectShape(): void {
   const [asyncIdKey, triggerIdKey] = Object.getOwnPropertySymbols(new AsyncResource('ballast.tick-object-shape'));
-  if (asyncIdKey?.description !== 'async_id_symbol' || triggerIdKey?.description !== 'trigger_async_id_symbol') return false;
-  const widening = { [asyncIdKey]: '', [triggerIdKey]: '', callback: '', args: '' };
-  heldTickShape = { [asyncIdKey]: 0.5, [triggerIdKey]: 0.5, callback: holdTickObjectShape, args: [widening] };
-  return heldTickShape !== undefined;
+  if (asyncIdKey?.description !== 'async_id_symbol' || triggerIdKey?.description !== 'trigger_async_id_symbol') return;
+  // Thrown away at once: it only leaves every field at its most general representation.
+  void { [asyncIdKey]: '', [triggerIdKey]: '', callback: '', args: '' };
+  heldTickShape = { [asyncIdKey]: 0.5, [triggerIdKey]: 0.5, callback: holdTickObjectShape, args: [] };
 }
