@@ -65,6 +65,7 @@ describe('admission by reported load', () => {
     const rejected = (reason: string) =>
       Number(new RegExp(`^ballast_balancer_rejected_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
     expect(rejected('queue_timeout') + rejected('queue_full')).toBe(15);
+    expect(metrics).toMatch(/^ballast_balancer_queue_wait_seconds_count\{outcome="rejected"\} 15$/m);
     const status = (await http(`${balancer.baseUrl}/_balancer/backends`)).body;
     expect(status.queue).toEqual({ waiting: 0, maxWaitMs: 100 });
     for (const backend of status.backends) expect(backend.reportedLoad).toMatchObject({ maxClients: 4, minClients: 3, shed: true });
@@ -81,6 +82,10 @@ describe('admission by reported load', () => {
     expect([first.status, second.status]).toEqual([200, 200]);
     const metrics = (await http(`${balancer.baseUrl}/_balancer/metrics`)).text;
     expect(metrics).toMatch(/^ballast_balancer_queue_admitted_total 1$/m);
+    // It waited about the first's 200 ms: in the (0.1, 0.25] bucket, and none rejected.
+    expect(metrics).toMatch(/^ballast_balancer_queue_wait_seconds_bucket\{le="0\.1",outcome="admitted"\} 0$/m);
+    expect(metrics).toMatch(/^ballast_balancer_queue_wait_seconds_bucket\{le="0\.25",outcome="admitted"\} 1$/m);
+    expect(metrics).toMatch(/^ballast_balancer_queue_wait_seconds_count\{outcome="rejected"\} 0$/m);
   });
 });
 
