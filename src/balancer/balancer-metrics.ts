@@ -17,7 +17,6 @@ export class BalancerMetrics {
   /** Waits in the admission queue by how they ended; plain numbers, as requests by code. */
   private readonly admittedWait: HistogramSeries;
   private readonly rejectedWait: HistogramSeries;
-  private readonly admittedFromQueue = { count: 0 };
   /** Refusals by reason, every reason from the start: its series exists before the first, for rate() and alerts. */
   private readonly rejections = new Map<RejectionReason, number>(REJECTION_REASONS.map((reason) => [reason, 0]));
   private readonly registers: MetricsService['registry'][];
@@ -101,14 +100,27 @@ export class BalancerMetrics {
       },
     });
 
-    const admittedFromQueue = this.admittedFromQueue;
+    const queueWait = new PlainHistogram(
+      'ballast_balancer_queue_wait_seconds',
+      'Time requests waited in the admission queue, by how they left it (admitted, rejected)',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      'outcome',
+      metrics.registry,
+    );
+    // Under overload every request leaves the queue one way or the other: prom-client's
+    // Histogram hashed the outcome label on each (1.4-1.7% of the balancer's busy time at 5x
+    // capacity, bench:profile-overload). Both series exist from the start, for rate() and alerts.
+    const admittedWait = queueWait.seriesFor('admitted');
+    this.admittedWait = admittedWait;
+    this.rejectedWait = queueWait.seriesFor('rejected');
     new Counter({
       name: 'ballast_balancer_queue_admitted_total',
       help: 'Requests sent to a backend after waiting in the admission queue',
       registers,
+      // The admitted waits' own count: every admission is one observation.
       collect() {
         this.reset();
-        this.inc(admittedFromQueue.count);
+        this.inc(admittedWait.count);
       },
     });
     // Counted in a plain map and read at scrape time, as requests by code: under overload most
@@ -124,18 +136,6 @@ export class BalancerMetrics {
         for (const [reason, count] of rejections) this.inc({ reason }, count);
       },
     });
-    // Under overload every request leaves the queue one way or the other: prom-client's
-    // Histogram hashed the outcome label on each (1.4-1.7% of the balancer's busy time at 5x
-    // capacity, bench:profile-overload). Both series exist from the start, for rate() and alerts.
-    const queueWait = new PlainHistogram(
-      'ballast_balancer_queue_wait_seconds',
-      'Time requests waited in the admission queue, by how they left it (admitted, rejected)',
-      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      'outcome',
-      metrics.registry,
-    );
-    this.admittedWait = queueWait.seriesFor('admitted');
-    this.rejectedWait = queueWait.seriesFor('rejected');
     const byCode = this.requestsByCode;
     new Counter({
       name: 'ballast_balancer_requests_total',
@@ -192,7 +192,6 @@ export class BalancerMetrics {
   /** A request left the admission queue. */
   queueOutcome(outcome: 'admitted' | QueueRejection, waitedMs: number): void {
     if (outcome === 'admitted') {
-      this.admittedFromQueue.count += 1;
       this.admittedWait.observe(waitedMs / 1000);
     } else {
       this.rejected(outcome);
