@@ -42,7 +42,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const dataPath = config.role === 'balancer' ? new LateBoundHandler(config.balancer.server) : undefined;
   const requestLog = new RequestLogController();
   const adapter = new FastifyAdapter({
-    ...(dataPath && { serverFactory: dataPath.serverFactory }),
+    ...(dataPath && { serverFactory: dataPath.serverFactory, clientErrorHandler: dataPath.answerClientError }),
     loggerInstance: logger,
     genReqId: requestIdFor,
     bodyLimit: config.http.bodyLimitBytes,
@@ -133,28 +133,33 @@ class LateBoundHandler {
       this.open += 1;
       socket.once('close', () => (this.open -= 1));
     });
-    // Node answers a client error (a head slower than headersTimeout, too large, not HTTP) and
-    // destroys the socket at once: a client still sending then gets a reset, which can destroy
-    // the answer before it is read. Answer as JSON, half-close, and drop what still comes.
-    const answered = new WeakSet<Duplex>();
-    server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-      if (answered.has(socket)) return;
-      answered.add(socket);
-      // Some of a response already went out on it: another answer would corrupt the stream.
-      const responding = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
-      if (error.code === 'ECONNRESET' || !socket.writable || responding) {
-        socket.destroy();
-        return;
-      }
-      const [status, message] = clientErrorAnswer(error.code);
-      writeErrorToSocket(socket, status, message);
-      lingerAfterEnd(socket);
-    });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (this.upgrade) this.upgrade(req, socket, head);
       else socket.destroy();
     });
     return server;
+  };
+
+  /**
+   * Fastify's `clientErrorHandler`, so it replaces Fastify's own instead of running beside it:
+   * Fastify's answers and destroys the socket at once, and a client still sending then gets a
+   * reset, which can destroy the answer before it is read. Node's own does the same. This one
+   * answers as JSON, half-closes, and drops what still comes (a head slower than
+   * headersTimeout, too large, not HTTP).
+   */
+  private readonly answered = new WeakSet<Duplex>();
+  readonly answerClientError = (error: NodeJS.ErrnoException, socket: Socket): void => {
+    if (this.answered.has(socket)) return; // the parser's own end-of-stream error, after the answer
+    this.answered.add(socket);
+    // Some of a response already went out on it: another answer would corrupt the stream.
+    const responding = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    if (error.code === 'ECONNRESET' || !socket.writable || responding) {
+      socket.destroy();
+      return;
+    }
+    const [status, message] = clientErrorAnswer(error.code);
+    writeErrorToSocket(socket, status, message);
+    lingerAfterEnd(socket);
   };
 
   bind(proxy: RawHandler, upgrade: UpgradeHandler): void {

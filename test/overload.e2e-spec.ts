@@ -143,28 +143,74 @@ describe('slow and numerous clients', () => {
       socket.on('close', () => resolve(data));
     });
 
-  it('answers a client that trickles its headers 408 and closes it', async () => {
-    const { balancer } = await startFleet(processes, { services: 1, balancerEnv: { BALANCER_HEADERS_TIMEOUT_MS: '500' } });
-    const socket = await open(balancer.port);
+  /**
+   * Half-open, like a client that has not yet read the answer: it goes on sending after the
+   * balancer's FIN. A socket closed at once would answer those bytes with a reset, which can
+   * destroy the answer before a client reads it.
+   */
+  const halfOpenClient = async (port: number) => {
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    sockets.push(socket);
+    await once(socket, 'connect');
     const errors: string[] = [];
     socket.on('error', (error: NodeJS.ErrnoException) => errors.push(error.code ?? error.message));
-    const answer = answerOf(socket);
-    socket.write('GET /ping HTTP/1.1\r\nHost: x\r\n');
-    // One header byte every 100 ms, forever: only the balancer ends this.
-    const trickle = setInterval(() => socket.writable && socket.write('X'), 100);
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    const closed = once(socket, 'close');
+    const send = (bytes: string) => new Promise<void>((resolve) => socket.write(bytes, () => resolve()));
+    return {
+      send,
+      ended: () => once(socket, 'end'),
+      answer: () => text,
+      errors,
+      /**
+       * Five more bytes, 100 ms apart, after the balancer's FIN, then the client's own: a closed
+       * socket would have reset the connection by the second (EPIPE or ECONNRESET in errors).
+       */
+      async keepSendingThenClose() {
+        for (let i = 0; i < 5; i += 1) await new Promise<void>((resolve) => setTimeout(() => void send('X').then(resolve), 100));
+        socket.end();
+        await closed;
+      },
+    };
+  };
+  const bodyOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+
+  it('answers a client that trickles its headers 408, then half-closes and reads what it still sends', async () => {
+    const { balancer } = await startFleet(processes, { services: 1, balancerEnv: { BALANCER_HEADERS_TIMEOUT_MS: '500' } });
+    const client = await halfOpenClient(balancer.port);
+    await client.send('GET /ping HTTP/1.1\r\nHost: x\r\n');
+    // One header byte every 100 ms until the balancer half-closes: only the balancer ends this.
+    const trickle = setInterval(() => void client.send('X'), 100);
     try {
-      const text = await answer;
-      expect(text).toMatch(/^HTTP\/1\.1 408 /);
-      expect(text).toMatch(/connection: close/i);
-      expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toMatchObject({
-        statusCode: 408,
-        message: expect.stringMatching(/did not arrive in time/),
-      });
-      // Half-closed and drained, not reset while the client was still sending.
-      expect(errors).toEqual([]);
+      await client.ended();
     } finally {
       clearInterval(trickle);
     }
+    expect(client.answer()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(client.answer()).toMatch(/connection: close/i);
+    expect(bodyOf(client.answer())).toMatchObject({ statusCode: 408, message: expect.stringMatching(/did not arrive in time/) });
+    await client.keepSendingThenClose();
+    expect(client.errors).toEqual([]);
+  });
+
+  it('answers a head too large 431 and bytes that are not HTTP 400, as JSON, without a reset', async () => {
+    const { balancer } = await startFleet(processes, { services: 1 });
+    const large = await halfOpenClient(balancer.port);
+    await large.send(`GET /ping HTTP/1.1\r\nHost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n`);
+    await large.ended();
+    expect(large.answer()).toMatch(/^HTTP\/1\.1 431 /);
+    expect(bodyOf(large.answer())).toMatchObject({ statusCode: 431, message: 'The request head is too large' });
+    await large.keepSendingThenClose();
+    expect(large.errors).toEqual([]);
+
+    const garbage = await halfOpenClient(balancer.port);
+    await garbage.send('\x16\x03\x01 a TLS hello, say\r\n\r\n');
+    await garbage.ended();
+    expect(garbage.answer()).toMatch(/^HTTP\/1\.1 400 /);
+    expect(bodyOf(garbage.answer())).toMatchObject({ statusCode: 400, message: 'The request is not valid HTTP/1.1' });
+    await garbage.keepSendingThenClose();
+    expect(garbage.errors).toEqual([]);
   });
 
   it('answers connections past BALANCER_MAX_CONNECTIONS with 503 instead of dropping them', async () => {
