@@ -18,7 +18,7 @@ import { errorBody } from './ops/error-body.js';
 import { hardenHttp } from './ops/http-hardening.js';
 import { refuseConnect, requestFramingProblem } from './ops/request-framing.js';
 import { writeErrorToSocket } from './ops/raw-error.js';
-import { lingerAfterEnd } from './ops/lingering-close.js';
+import { clientErrorHandler } from './ops/client-error.js';
 import { ERROR_MESSAGES } from './errors/messages.js';
 import type { Socket } from 'node:net';
 import { declarePlatformResponses } from './ops/openapi-responses.js';
@@ -42,7 +42,10 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const dataPath = config.role === 'balancer' ? new LateBoundHandler(config.balancer.server) : undefined;
   const requestLog = new RequestLogController();
   const adapter = new FastifyAdapter({
-    ...(dataPath && { serverFactory: dataPath.serverFactory, clientErrorHandler: dataPath.answerClientError }),
+    ...(dataPath && { serverFactory: dataPath.serverFactory }),
+    clientErrorHandler: clientErrorHandler(
+      config.role === 'balancer' ? ERROR_MESSAGES.framing.balancerHeadTimeout : ERROR_MESSAGES.framing.headTimeout,
+    ),
     loggerInstance: logger,
     genReqId: requestIdFor,
     bodyLimit: config.http.bodyLimitBytes,
@@ -140,28 +143,6 @@ class LateBoundHandler {
     return server;
   };
 
-  /**
-   * Fastify's `clientErrorHandler`, so it replaces Fastify's own instead of running beside it:
-   * Fastify's answers and destroys the socket at once, and a client still sending then gets a
-   * reset, which can destroy the answer before it is read. Node's own does the same. This one
-   * answers as JSON, half-closes, and drops what still comes (a head slower than
-   * headersTimeout, too large, not HTTP).
-   */
-  private readonly answered = new WeakSet<Duplex>();
-  readonly answerClientError = (error: NodeJS.ErrnoException, socket: Socket): void => {
-    if (this.answered.has(socket)) return; // the parser's own end-of-stream error, after the answer
-    this.answered.add(socket);
-    // Some of a response already went out on it: another answer would corrupt the stream.
-    const responding = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
-    if (error.code === 'ECONNRESET' || !socket.writable || responding) {
-      socket.destroy();
-      return;
-    }
-    const [status, message] = clientErrorAnswer(error.code);
-    writeErrorToSocket(socket, status, message);
-    lingerAfterEnd(socket);
-  };
-
   bind(proxy: RawHandler, upgrade: UpgradeHandler): void {
     this.proxy = proxy;
     this.upgrade = upgrade;
@@ -186,13 +167,6 @@ function closeAfter(limit: number, req: IncomingMessage, res: ServerResponse): v
   const served = (socket[REQUESTS_ON_SOCKET] ?? 0) + 1;
   socket[REQUESTS_ON_SOCKET] = served;
   if (served >= limit) res.shouldKeepAlive = false;
-}
-
-/** The status and reason for a request Node's parser or its headers timeout gave up on. */
-function clientErrorAnswer(code: string | undefined): [number, string] {
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, ERROR_MESSAGES.framing.headTimeout];
-  if (code === 'HPE_HEADER_OVERFLOW') return [431, ERROR_MESSAGES.framing.headTooLarge];
-  return [400, ERROR_MESSAGES.framing.notHttp];
 }
 
 function setUpDocs(app: NestFastifyApplication, path: string): void {

@@ -194,23 +194,25 @@ describe('slow and numerous clients', () => {
     expect(client.errors).toEqual([]);
   });
 
-  it('answers a head too large 431 and bytes that are not HTTP 400, as JSON, without a reset', async () => {
-    const { balancer } = await startFleet(processes, { services: 1 });
-    const large = await halfOpenClient(balancer.port);
-    await large.send(`GET /ping HTTP/1.1\r\nHost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n`);
-    await large.ended();
-    expect(large.answer()).toMatch(/^HTTP\/1\.1 431 /);
-    expect(bodyOf(large.answer())).toMatchObject({ statusCode: 431, message: 'The request head is too large' });
-    await large.keepSendingThenClose();
-    expect(large.errors).toEqual([]);
+  it('answers a head too large 431 and bytes that are not HTTP 400, as JSON, without a reset (balancer and service)', async () => {
+    const { balancer, services } = await startFleet(processes, { services: 1 });
+    for (const port of [balancer.port, services[0].port]) {
+      const large = await halfOpenClient(port);
+      await large.send(`GET /ping HTTP/1.1\r\nHost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n`);
+      await large.ended();
+      expect(large.answer()).toMatch(/^HTTP\/1\.1 431 /);
+      expect(bodyOf(large.answer())).toMatchObject({ statusCode: 431, message: 'The request head is too large' });
+      await large.keepSendingThenClose();
+      expect(large.errors).toEqual([]);
 
-    const garbage = await halfOpenClient(balancer.port);
-    await garbage.send('\x16\x03\x01 a TLS hello, say\r\n\r\n');
-    await garbage.ended();
-    expect(garbage.answer()).toMatch(/^HTTP\/1\.1 400 /);
-    expect(bodyOf(garbage.answer())).toMatchObject({ statusCode: 400, message: 'The request is not valid HTTP/1.1' });
-    await garbage.keepSendingThenClose();
-    expect(garbage.errors).toEqual([]);
+      const garbage = await halfOpenClient(port);
+      await garbage.send('\x16\x03\x01 a TLS hello, say\r\n\r\n');
+      await garbage.ended();
+      expect(garbage.answer()).toMatch(/^HTTP\/1\.1 400 /);
+      expect(bodyOf(garbage.answer())).toMatchObject({ statusCode: 400, message: 'The request is not valid HTTP/1.1' });
+      await garbage.keepSendingThenClose();
+      expect(garbage.errors).toEqual([]);
+    }
   });
 
   it('answers connections past BALANCER_MAX_CONNECTIONS with 503 instead of dropping them', async () => {
