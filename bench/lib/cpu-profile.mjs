@@ -10,18 +10,20 @@ export function readProfile(dir) {
 }
 
 /**
- * CPU self time (µs) per package and per function over the profile's last `windowMs` only
- * (the measured load and the shutdown after it: boot and module loading are left out), idle
- * excluded. `keepFunction(pkg)` picks the packages whose functions are listed (default all).
+ * CPU self time (µs) per package and per function over `windowMs` that end `trailingMs` before
+ * the profile does (by default its last `windowMs`: the measured load and the shutdown after
+ * it; boot and module loading are left out), idle excluded. `keepFunction(pkg)` picks the
+ * packages whose functions are listed (default all).
  */
-export function selfTime(profile, windowMs, keepFunction = () => true) {
+export function selfTime(profile, windowMs, keepFunction = () => true, trailingMs = 0) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const self = new Map();
-  const from = profile.endTime - windowMs * 1000;
+  const to = profile.endTime - trailingMs * 1000;
+  const from = to - windowMs * 1000;
   let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i += 1) {
     at += profile.timeDeltas[i] ?? 0;
-    if (at < from) continue;
+    if (at < from || at > to) continue;
     const id = profile.samples[i];
     self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
